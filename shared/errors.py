@@ -1,0 +1,97 @@
+"""One exceptions module: a base error and specific subclasses.
+
+Each error carries a machine-readable ``kind``; HTTP status codes are chosen only at the
+HTTP edge (``shared.http``), Pub/Sub outcomes in the event handlers.
+"""
+
+from __future__ import annotations
+
+
+class CamwatchError(Exception):
+    """Base class for every error camwatch raises on purpose."""
+
+    kind = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(CamwatchError):
+    """Settings or the camera registry are invalid."""
+
+    kind = "config"
+
+
+class BadRequest(CamwatchError):
+    """The caller sent something malformed."""
+
+    kind = "bad_request"
+
+
+class CameraNotFound(CamwatchError):
+    """No camera with that id is registered."""
+
+    kind = "camera_not_found"
+
+    def __init__(self, camera_id: str) -> None:
+        super().__init__(f"unknown camera {camera_id!r}")
+        self.camera_id = camera_id
+
+
+class DependencyUnavailable(CamwatchError):
+    """A backing service (Redis, BigQuery, storage, detector) is down: retry later."""
+
+    kind = "dependency_unavailable"
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        super().__init__(f"{dependency} unavailable: {detail}")
+        self.dependency = dependency
+
+
+class FrameError(CamwatchError):
+    """The camera could not give a usable frame. Recorded as a camera-health observation."""
+
+    kind = "frame_error"
+
+
+class FrameUnreachable(FrameError):
+    """Connection refused, DNS failure, HTTP error status, missing file or object."""
+
+    kind = "unreachable"
+
+
+class FrameTimeout(FrameError):
+    """The camera did not answer within the connect or read timeout."""
+
+    kind = "timeout"
+
+
+class FrameTooLarge(FrameError):
+    """The camera sent more bytes (or pixels) than the configured maximum."""
+
+    kind = "too_large"
+
+
+class NotAnImage(FrameError):
+    """The camera answered with something that is not an image (wrong content type or magic)."""
+
+    kind = "not_image"
+
+
+class FrameDecodeError(FrameError):
+    """The bytes look like an image but cannot be decoded."""
+
+    kind = "decode_error"
+
+
+class ForbiddenSource(FrameError):
+    """The source URL is not allowed (scheme, or an address such as the metadata server)."""
+
+    kind = "forbidden_source"
+
+
+class ModelError(CamwatchError):
+    """The model file is missing or its inputs/outputs do not match the expected layout."""
+
+    kind = "model_error"

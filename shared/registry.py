@@ -1,0 +1,163 @@
+"""The camera registry: pydantic models that forbid typos, loaded from YAML.
+
+The models are kept in step with ``schemas/camera_registry.schema.json`` by a unit test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import CameraNotFound, ConfigError
+
+ROAD_USERS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+_VAR = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+
+
+class ZoneType(StrEnum):
+    """What a zone on the road is for."""
+
+    BUS_LANE = "bus_lane"
+    BIKE_LANE = "bike_lane"
+    CROSSWALK = "crosswalk"
+    INTERSECTION = "intersection"
+    NO_STANDING = "no_standing"
+    ROADWAY = "roadway"
+
+
+RoadUser = Annotated[str, Field(pattern=f"^({'|'.join(ROAD_USERS)})$")]
+Point = Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Strict):
+    """Where the camera stands (WGS84)."""
+
+    lat: float = Field(..., ge=-90, le=90, description="Latitude in degrees.")
+    lon: float = Field(..., ge=-180, le=180, description="Longitude in degrees.")
+
+
+class Zone(_Strict):
+    """A named polygon in normalised image coordinates (0..1, x right, y down)."""
+
+    name: str = Field(..., min_length=1, max_length=64, description="Unique within the camera.")
+    type: ZoneType = Field(..., description="What the zone is for.")
+    polygon: list[Point] = Field(..., min_length=3, description="Vertices [x, y] in 0..1.")
+
+    @field_validator("polygon")
+    @classmethod
+    def _has_area(cls, polygon: list[list[float]]) -> list[list[float]]:
+        area = sum(
+            x1 * y2 - x2 * y1
+            for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
+        )
+        if abs(area) / 2 < 1e-6:
+            raise ValueError("polygon has no area (collinear or repeated vertices)")
+        return polygon
+
+
+class CameraRules(_Strict):
+    """Per-camera overrides of the detection settings."""
+
+    min_score: float | None = Field(None, ge=0, le=1, description="Minimum detection score.")
+    classes: list[RoadUser] | None = Field(None, min_length=1, description="Road users to keep.")
+    stale_after_s: int | None = Field(None, gt=0, description="Same frame this long: stale.")
+
+
+class Camera(_Strict):
+    """One camera: where its frames come from and what to watch for."""
+
+    id: str = Field(..., pattern=CAMERA_ID, description="Stable id used in keys and URLs.")
+    name: str = Field(..., min_length=1, max_length=200, description="Human-readable name.")
+    source: str = Field(
+        ...,
+        min_length=1,
+        description="http(s):// JPEG snapshot URL, gs://bucket/object, rtsp:// stream, or path.",
+    )
+    location: Location
+    zones: list[Zone] = Field(default_factory=list, description="Named restricted areas.")
+    rules: CameraRules = Field(
+        default_factory=lambda: CameraRules(), description="Per-camera settings."
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zone_names(cls, zones: list[Zone]) -> list[Zone]:
+        names = [z.name for z in zones]
+        if len(names) != len(set(names)):
+            raise ValueError(f"zone names must be unique, got {names}")
+        return zones
+
+
+class Registry(_Strict):
+    """All cameras, with unique ids."""
+
+    cameras: list[Camera] = Field(..., min_length=1)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[Camera]) -> list[Camera]:
+        dupes = [cid for cid, n in Counter(c.id for c in cameras).items() if n > 1]
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {sorted(dupes)}")
+        return cameras
+
+    def get(self, camera_id: str) -> Camera:
+        """The camera with this id, or :class:`CameraNotFound`."""
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise CameraNotFound(camera_id)
+
+
+def expand_vars(text: str, env: dict[str, str] | None = None) -> str:
+    """Replace ``${NAME}`` with environment values; an unset variable is a clear error."""
+    env = dict(os.environ) if env is None else env
+    missing = sorted({m for m in _VAR.findall(text) if m not in env})
+    if missing:
+        raise ConfigError(f"camera registry uses unset environment variables: {missing}")
+    return _VAR.sub(lambda m: env[m.group(1)], text)
+
+
+def parse_registry(
+    text: str, origin: str = "<string>", env: dict[str, str] | None = None
+) -> Registry:
+    """Parse and validate registry YAML; relative file sources are kept as written."""
+    try:
+        data = yaml.safe_load(expand_vars(text, env))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    try:
+        return Registry.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{origin}: invalid camera registry: {problems}") from exc
+
+
+def load_registry(path: Path, env: dict[str, str] | None = None) -> Registry:
+    """Load the registry file; relative local sources resolve against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read camera registry {path}: {exc}") from exc
+    registry = parse_registry(text, str(path), env)
+    cameras = [
+        c.model_copy(update={"source": str((path.parent / c.source).resolve())})
+        if "://" not in c.source and not Path(c.source).is_absolute()
+        else c
+        for c in registry.cameras
+    ]
+    return Registry(cameras=cameras)
