@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[attr-defined]
+from google.cloud.storage.retry import DEFAULT_RETRY
 
 from shared.errors import DependencyUnavailable, FrameTooLarge, FrameUnreachable
 
@@ -26,12 +27,15 @@ class GcsBlobStore:
     def __init__(self, client: storage.Client, timeout_s: float = 10.0) -> None:
         self._client = client
         self._timeout = timeout_s
+        self._retry = DEFAULT_RETRY.with_deadline(timeout_s)  # not the 120 s default
 
     def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
         """Download at most ``max_bytes`` (one ranged GET; one byte more means too large)."""
         blob = self._client.bucket(bucket).blob(name)
         try:
-            data: bytes = blob.download_as_bytes(end=max_bytes, timeout=self._timeout)
+            data: bytes = blob.download_as_bytes(
+                end=max_bytes, timeout=self._timeout, retry=self._retry
+            )
         except gexc.NotFound as exc:
             raise FrameUnreachable(f"no object gs://{bucket}/{name}") from exc
         except gexc.Forbidden as exc:
@@ -46,7 +50,7 @@ class GcsBlobStore:
         """Upload an object and return its ``gs://`` URI."""
         try:
             self._client.bucket(bucket).blob(name).upload_from_string(
-                data, content_type=content_type, timeout=self._timeout
+                data, content_type=content_type, timeout=self._timeout, retry=self._retry
             )
         except (gexc.GoogleAPIError, OSError) as exc:
             raise DependencyUnavailable("storage", str(exc)) from exc
@@ -55,6 +59,6 @@ class GcsBlobStore:
     def ping(self) -> None:
         """Cheapest authenticated call: list at most one bucket."""
         try:
-            list(self._client.list_buckets(max_results=1, timeout=self._timeout))
+            list(self._client.list_buckets(max_results=1, timeout=self._timeout, retry=self._retry))
         except (gexc.GoogleAPIError, OSError) as exc:
             raise DependencyUnavailable("storage", str(exc)) from exc

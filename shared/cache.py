@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from shared.errors import DependencyUnavailable
 
@@ -28,6 +30,36 @@ redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'since', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return ARGV[2]
 """
+
+
+class Cache(Protocol):
+    """The cache port: frame results, same-frame tracking and write claims."""
+
+    def lookup(
+        self, camera_id: str, digest: str, now_ms: int, history_ttl_s: int
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The cached result (or None) and since when (ms) this frame has been served."""
+        ...
+
+    def store(self, camera_id: str, digest: str, result: dict[str, Any], ttl_s: int) -> None:
+        """Cache a frame result for ``ttl_s``."""
+        ...
+
+    def claim(self, key: str, ttl_s: int) -> bool:
+        """Take ``key`` if nobody holds it."""
+        ...
+
+    def confirm(self, key: str, ttl_s: int) -> None:
+        """Mark a claimed key done."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give a claim back."""
+        ...
+
+    def ping(self) -> None:
+        """Raise DependencyUnavailable if the cache is down."""
+        ...
 
 
 def frame_key(camera_id: str, digest: str) -> str:
@@ -59,6 +91,8 @@ class RedisCache:
             socket_connect_timeout=timeout_s,
             socket_timeout=timeout_s,
             health_check_interval=30,
+            # One quick retry, then DependencyUnavailable (redis-py's default backs off for s).
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
         )
         return cls(client)
 

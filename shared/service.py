@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import metrics
-from shared.cache import RedisCache
+from shared.cache import Cache
 from shared.detections import Detections
 from shared.detector import Detector
 from shared.errors import FrameError
 from shared.frames import FrameSource, decode_frame
 from shared.registry import ROAD_USERS, Camera, Registry
 from shared.settings import Settings
-from shared.warehouse import BigQueryWarehouse
+from shared.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 CLAIM_TTL_S = 60  # a writer that died mid-insert frees its claim after this
@@ -54,8 +54,8 @@ class CameraProcessor:
     registry: Registry
     frames: FrameSource
     detector: Detector
-    cache: RedisCache
-    warehouse: BigQueryWarehouse
+    cache: Cache
+    warehouse: Warehouse
 
     def process(self, camera_id: str, request_id: str = "") -> dict[str, Any]:
         """Process one camera now and return the result (see schemas/process_camera_response).
@@ -97,14 +97,6 @@ class CameraProcessor:
             detections = self.detector.detect(frame.image).keep(classes, min_score)
             model = self.detector.model.as_dict()
             watch.lap("detect")
-            records = detections.to_records()
-            self.cache.store(
-                camera.id,
-                frame.hash,
-                {"detections": records, "model": model},
-                self.settings.cache_ttl_s,
-            )
-            watch.lap("cache_store")
         if stale:
             metrics.STALE_FRAMES.inc()
             log.warning(
@@ -139,6 +131,15 @@ class CameraProcessor:
                 "observations", observation_id, _observation_row(result, latency)
             )
             watch.lap("warehouse")
+        if cached is None:
+            # Cached only once the row is written: a failed write leaves a miss to retry.
+            self.cache.store(
+                camera.id,
+                frame.hash,
+                {"detections": result["detections"], "model": model},
+                self.settings.cache_ttl_s,
+            )
+            watch.lap("cache_store")
         result["recorded"] = recorded
         latency_ms = {**watch.ms, "total": watch.total()}
         result["latency_ms"] = latency_ms

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
@@ -27,6 +27,18 @@ class WarehouseRejected(CamwatchError):
     """BigQuery refused rows (a schema mismatch: a bug, not worth retrying)."""
 
     kind = "warehouse_rejected"
+
+
+class Warehouse(Protocol):
+    """The warehouse port: idempotent-by-id row inserts and reachability."""
+
+    def insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
+        """Insert rows with their ids; raise DependencyUnavailable when down."""
+        ...
+
+    def ping(self) -> None:
+        """Raise DependencyUnavailable if the warehouse is down."""
+        ...
 
 
 def bigquery_client(project_id: str, endpoint: str | None) -> bigquery.Client:

@@ -13,6 +13,7 @@ import redis
 
 from shared.devstack.camera_server import IMAGES, CameraServer
 from shared.devstack.procs import Stack, free_port, port_open
+from shared.devstack.setup import install_duckdb_spatial
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -86,6 +87,7 @@ class LocalStack:
         exe = BIN / "bqemulator"
         if not exe.exists():
             raise MissingTool("bqemulator is not installed: run `make venv`")
+        install_duckdb_spatial()
         rest, grpc = free_port(), free_port()
         argv = [str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
                 "--project", PROJECT, "--log-level", "warning"]  # fmt: skip

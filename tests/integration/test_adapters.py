@@ -1,0 +1,152 @@
+"""Adapters against the real services: Redis, bqemulator, fake-gcs-server, the camera server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from shared.blobstore import GcsBlobStore, storage_client
+from shared.cache import RedisCache
+from shared.devstack.procs import free_port
+from shared.devstack.stack import LocalStack
+from shared.errors import (
+    DependencyUnavailable,
+    ForbiddenSource,
+    FrameTimeout,
+    FrameTooLarge,
+    FrameUnreachable,
+    NotAnImage,
+)
+from shared.frame_sources import HttpSnapshotSource
+from shared.frames import decode_frame
+from shared.settings import Settings
+from shared.warehouse import BigQueryWarehouse, WarehouseRejected, bigquery_client
+from tests.conftest import jpeg
+
+pytestmark = pytest.mark.integration
+
+
+def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings) -> None:
+    cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    cam = f"cam-{uuid.uuid4().hex[:8]}"
+    assert cache.lookup(cam, "h1", 1000, 60) == (None, 1000)
+    cache.store(cam, "h1", {"detections": [], "model": {"name": "m"}}, ttl_s=1)
+    assert cache.lookup(cam, "h1", 5000, 60) == ({"detections": [], "model": {"name": "m"}}, 1000)
+    assert cache.lookup(cam, "h2", 9000, 60) == (None, 9000)  # a new frame resets "since"
+    assert cache._r.ttl(f"vision:camera:{cam}:frame:h1") in (0, 1)  # the key named in the issue
+    time.sleep(1.1)
+    assert cache.lookup(cam, "h1", 10000, 60)[0] is None  # expired
+
+
+def test_redis_claims(stack_settings: Settings) -> None:
+    cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    key = f"vision:write:test:{uuid.uuid4().hex}"
+    assert cache.claim(key, 60) and not cache.claim(key, 60)
+    cache.release(key)
+    assert cache.claim(key, 60)
+    cache.confirm(key, 3600)
+    assert not cache.claim(key, 60) and cache._r.ttl(key) > 60
+
+
+def test_redis_down_is_dependency_unavailable() -> None:
+    cache = RedisCache.connect("127.0.0.1", free_port(), 0.5)
+    with pytest.raises(DependencyUnavailable, match="redis"):
+        cache.lookup("cam", "h", 0, 60)
+    with pytest.raises(DependencyUnavailable):
+        cache.ping()
+
+
+def _warehouse(settings: Settings, dataset: str) -> BigQueryWarehouse:
+    client = bigquery_client(settings.project_id, settings.bigquery_endpoint)
+    return BigQueryWarehouse(client, dataset, "US", 10)
+
+
+def test_tables_created_from_schemas_with_partitioning(stack_settings: Settings) -> None:
+    warehouse = _warehouse(stack_settings, f"it_{uuid.uuid4().hex[:8]}")
+    warehouse.ensure_tables()
+    client = warehouse._client
+    for name in ("observations", "violations"):
+        table = client.get_table(warehouse.table_id(name))
+        assert table.time_partitioning.field == "event_time"
+        assert table.time_partitioning.type_ == "DAY"
+        assert table.clustering_fields == ["camera_id"]
+    fields = {f.name: f for f in client.get_table(warehouse.table_id("observations")).schema}
+    assert fields["detections"].mode == "REPEATED" and fields["observation_id"].mode == "REQUIRED"
+
+
+def test_insert_and_query_round_trip(stack_settings: Settings) -> None:
+    warehouse = _warehouse(stack_settings, f"it_{uuid.uuid4().hex[:8]}")
+    row = {
+        "observation_id": "o1", "camera_id": "cam-1", "event_time": "2026-11-23T10:00:00+00:00",
+        "frame_status": "ok", "counts": {"car": 2, "person": 1},
+        "detections": [{"class_id": 2, "class_name": "car", "score": 0.9,
+                        "box": {"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0}}],
+    }  # fmt: skip
+    warehouse.insert("observations", [row], ["o1"])
+    rows = warehouse.query(
+        f"SELECT camera_id, counts.car AS cars, d.box.x2 AS x2 FROM "
+        f"`{warehouse.table_id('observations')}`, UNNEST(detections) d WHERE camera_id = @cam",
+        {"cam": "cam-1"},
+    )
+    assert rows == [{"camera_id": "cam-1", "cars": 2, "x2": 3.0}]
+    with pytest.raises(WarehouseRejected):
+        warehouse.query("SELEC nonsense")
+
+
+def test_bigquery_down_is_dependency_unavailable() -> None:
+    client = bigquery_client("p", f"http://127.0.0.1:{free_port()}")
+    warehouse = BigQueryWarehouse(client, "d", "US", 1.0)
+    start = time.monotonic()
+    with pytest.raises(DependencyUnavailable, match="bigquery"):
+        warehouse.ping()
+    assert time.monotonic() - start < 10  # bounded by the configured deadline, not 600 s
+
+
+def test_gcs_read_write_and_errors(stack_settings: Settings) -> None:
+    client = storage_client(stack_settings.project_id, stack_settings.storage_emulator_host)
+    bucket = f"it-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(bucket)
+    blobs = GcsBlobStore(client)
+    data = jpeg("car1.jpg")
+    assert blobs.write(bucket, "f.jpg", data, "image/jpeg") == f"gs://{bucket}/f.jpg"
+    assert blobs.read(bucket, "f.jpg", len(data)) == data
+    with pytest.raises(FrameTooLarge):
+        blobs.read(bucket, "f.jpg", len(data) - 1)
+    with pytest.raises(FrameUnreachable, match="no object"):
+        blobs.read(bucket, "missing.jpg", 100)
+    blobs.ping()
+    dead = GcsBlobStore(storage_client("p", f"http://127.0.0.1:{free_port()}"), timeout_s=1)
+    with pytest.raises(DependencyUnavailable, match="storage"):
+        dead.read("b", "o", 10)
+
+
+def _http(**kw: object) -> HttpSnapshotSource:
+    args: dict[str, object] = {"connect_timeout_s": 1.0, "read_timeout_s": 1.0,
+                               "max_bytes": 1 << 20, "allow_private": True} | kw  # fmt: skip
+    return HttpSnapshotSource(**args)  # type: ignore[arg-type]
+
+
+def test_http_snapshots_and_faults(local_stack: LocalStack) -> None:
+    url = local_stack.camera_server.url  # type: ignore[union-attr]
+    raw = _http().fetch(f"{url}/snapshot/car1.jpg")
+    assert raw.data == jpeg("car1.jpg") and raw.content_type == "image/jpeg"
+    a, b = (_http().fetch(f"{url}/clip/it-cam.jpg") for _ in range(2))
+    assert a.data != b.data  # a live camera: successive frames differ
+    with pytest.raises(NotAnImage, match="text/html"):
+        decode_frame(_http().fetch(f"{url}/not-image"), 1 << 20, 10**8)
+    with pytest.raises(FrameTooLarge):
+        _http().fetch(f"{url}/huge.jpg")
+    with pytest.raises(FrameTimeout):
+        _http(read_timeout_s=0.5).fetch(f"{url}/slow.jpg")
+    with pytest.raises(FrameUnreachable, match="HTTP 500"):
+        _http().fetch(f"{url}/status/500")
+    with pytest.raises(FrameUnreachable, match="unreachable"):
+        _http().fetch(f"http://127.0.0.1:{free_port()}/cam.jpg")
+    # A redirect is followed, and each hop is checked: never into the metadata server.
+    assert _http().fetch(f"{url}/redirect?to=/snapshot/car1.jpg").data == jpeg("car1.jpg")
+    with pytest.raises(ForbiddenSource, match="169.254.169.254"):
+        _http().fetch(f"{url}/redirect?to=http://169.254.169.254/computeMetadata/v1/")
+    with pytest.raises(ForbiddenSource, match="private"):
+        _http(allow_private=False).fetch(f"{url}/snapshot/car1.jpg")

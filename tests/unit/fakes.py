@@ -1,0 +1,101 @@
+"""Small hand-written fakes of the ports, asserting on state (not on call chains)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shared.detections import Detections
+from shared.detector import ModelInfo
+from shared.errors import DependencyUnavailable, FrameError
+from shared.frames import RawFrame
+
+
+class FakeFrames:
+    """Serves what ``frames[source]`` holds: bytes, or an error to raise."""
+
+    def __init__(self, frames: dict[str, bytes | FrameError]) -> None:
+        self.frames = frames
+
+    def fetch(self, source: str) -> RawFrame:
+        value = self.frames[source]
+        if isinstance(value, FrameError):
+            raise value
+        return RawFrame("http", data=value, content_type="image/jpeg")
+
+
+class FakeDetector:
+    """Finds one car, one bus and one dog per frame; counts its calls."""
+
+    model = ModelInfo("fake", "1", "0" * 64)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.calls += 1
+        return Detections(
+            np.array([[1, 2, 30, 40], [5, 5, 50, 50], [0, 0, 9, 9]], np.float32),
+            np.array([0.9, 0.45, 0.8], np.float32),
+            np.array([2, 5, 17], np.int64),
+            np.array(["car", "bus", "dog"], dtype=object),
+        )
+
+
+class FakeCache:
+    """The cache port in a dict; ``down`` makes every call fail like a dead Redis."""
+
+    def __init__(self) -> None:
+        self.results: dict[tuple[str, str], dict[str, Any]] = {}
+        self.last: dict[str, tuple[str, int]] = {}
+        self.keys: dict[str, str] = {}
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("redis", "connection refused")
+
+    def lookup(self, camera_id: str, digest: str, now_ms: int, history_ttl_s: int):
+        self._check()
+        prev = self.last.get(camera_id)
+        since = prev[1] if prev and prev[0] == digest else now_ms
+        self.last[camera_id] = (digest, since)
+        return self.results.get((camera_id, digest)), since
+
+    def store(self, camera_id: str, digest: str, result: dict[str, Any], ttl_s: int) -> None:
+        self._check()
+        self.results[(camera_id, digest)] = result
+
+    def claim(self, key: str, ttl_s: int) -> bool:
+        self._check()
+        if key in self.keys:
+            return False
+        self.keys[key] = "pending"
+        return True
+
+    def confirm(self, key: str, ttl_s: int) -> None:
+        self.keys[key] = "done"
+
+    def release(self, key: str) -> None:
+        self.keys.pop(key, None)
+
+    def ping(self) -> None:
+        self._check()
+
+
+class FakeWarehouse:
+    """Rows by table; ``fail_next`` makes the next insert fail like a dead BigQuery."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.fail_next = 0
+
+    def insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise DependencyUnavailable("bigquery", "503")
+        self.rows.setdefault(table, []).extend(rows)
+
+    def ping(self) -> None:
+        return None

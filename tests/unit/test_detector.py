@@ -1,0 +1,117 @@
+"""The detections container and the in-process SSD detector against reference results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from shared.detections import Detections
+from shared.detector import load_labels, sha256_file
+from shared.errors import ModelError
+from shared.onnx_detector import OnnxSsdDetector
+from shared.registry import ROAD_USERS
+from shared.settings import Settings
+from tests.conftest import image
+
+SETTINGS = Settings()
+# ../shared/README.md: SSD int8 on pexels_double_decker_bus.jpg (INTER_AREA), score >= 0.4.
+REFERENCE = [
+    ("bus", 0.93, (58, 114, 467, 386)),
+    ("car", 0.84, (11, 286, 61, 326)),
+    ("person", 0.79, (522, 284, 539, 312)),
+    ("person", 0.42, (505, 283, 523, 309)),
+]
+LABELS = np.array(["person", "bicycle", "car", "motorcycle", "airplane", "bus"], dtype=object)
+
+
+@pytest.fixture(scope="module")
+def detector() -> OnnxSsdDetector:
+    return OnnxSsdDetector(SETTINGS.model_path, SETTINGS.labels_path, "test")
+
+
+def test_reference_detections_within_a_pixel(detector: OnnxSsdDetector) -> None:
+    found = detector.detect(image("pexels_double_decker_bus.jpg")).keep(ROAD_USERS, 0.4)
+    assert len(found) == len(REFERENCE)
+    for (name, score, box), got in zip(REFERENCE, found.to_records(), strict=True):
+        assert got["class_name"] == name
+        assert got["score"] == pytest.approx(score, abs=0.01)
+        b = got["box"]
+        assert np.abs(np.array([b["x1"], b["y1"], b["x2"], b["y2"]]) - box).max() <= 1.0
+
+
+def test_model_identity(detector: OnnxSsdDetector) -> None:
+    model = detector.model
+    assert model.name == "ssd_mobilenet_v2_coco_quant"
+    assert model.sha256 == sha256_file(SETTINGS.model_path) and len(model.sha256) == 64
+
+
+def test_model_is_not_loaded_at_construction(tmp_path: Path) -> None:
+    lazy = OnnxSsdDetector(tmp_path / "missing.onnx", SETTINGS.labels_path, "v")
+    with pytest.raises(ModelError, match="not found"):
+        lazy.detect(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_a_graph_without_the_ssd_layout_is_refused_at_load(tmp_path: Path) -> None:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 300, 300])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 300, 300])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "id", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "identity.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="not an SSD graph"):
+        OnnxSsdDetector(path, SETTINGS.labels_path, "v").load()
+
+
+def test_from_ssd_maps_normalised_boxes_to_pixels() -> None:
+    boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 1.2, 1.0], [0, 0, 0, 0]]], np.float32)
+    classes = np.array([[5, 99, 0]], np.float32)  # 99: outside the label map
+    scores = np.array([[0.9, 0.5, 0.1]], np.float32)
+    det = Detections.from_ssd(boxes, classes, scores, np.array([2.0]), (200, 100), LABELS)
+    assert len(det) == 2  # count limits the rows
+    np.testing.assert_allclose(det.xyxy[0], [40, 10, 120, 50])  # (ymin,xmin,..) -> x1,y1,x2,y2
+    np.testing.assert_allclose(det.xyxy[1], [0, 0, 200, 100])  # clipped to the image
+    assert det.class_name.tolist() == ["bus", "unknown"]
+
+
+def test_keep_counts_and_records_round_trip() -> None:
+    det = Detections(
+        np.array([[0, 0, 10, 10], [1, 1, 5, 5], [2, 2, 8, 8]], np.float32),
+        np.array([0.9, 0.3, 0.6], np.float32),
+        np.array([2, 2, 0], np.int64),
+        np.array(["car", "car", "person"], dtype=object),
+    )
+    kept = det.keep(["car"], 0.5)
+    assert len(kept) == 1 and kept.counts()["car"] == 1 and kept.counts()["person"] == 0
+    assert det.counts() == {
+        "person": 1,
+        "bicycle": 0,
+        "car": 2,
+        "motorcycle": 0,
+        "bus": 0,
+        "truck": 0,
+    }
+    back = Detections.from_records(det.to_records())
+    np.testing.assert_allclose(back.xyxy, det.xyxy)
+    assert back.class_name.tolist() == det.class_name.tolist()
+    assert len(Detections.merge([det, kept])) == 4
+    assert len(Detections.from_records([])) == 0 and Detections.empty().counts()["bus"] == 0
+
+
+def test_parallel_arrays_are_enforced() -> None:
+    with pytest.raises(ValueError, match="parallel"):
+        Detections(np.zeros((2, 4), np.float32), np.zeros(1, np.float32),
+                   np.zeros(2, np.int64), np.zeros(2, dtype=object))  # fmt: skip
+
+
+def test_labels_file(tmp_path: Path) -> None:
+    labels = load_labels(SETTINGS.labels_path)
+    assert labels[0] == "person" and labels[5] == "bus" and labels[11] == "unknown"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("x person\n")
+    with pytest.raises(ModelError, match="cannot read labels"):
+        load_labels(bad)

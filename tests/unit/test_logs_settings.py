@@ -1,0 +1,63 @@
+"""Cloud Logging JSON lines and the settings object's fail-fast errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from shared.errors import ConfigError
+from shared.logs import CloudLoggingFormatter, bind_project, new_request_id
+from shared.settings import Settings, get_settings
+
+
+def _format(msg: str, **extra: object) -> dict[str, object]:
+    record = logging.getLogger("t").makeRecord("t", logging.WARNING, "f.py", 7, msg, (), None,
+                                               extra=extra)  # fmt: skip
+    return json.loads(CloudLoggingFormatter().format(record))
+
+
+def test_log_line_has_cloud_logging_fields_and_trace() -> None:
+    trace = new_request_id({"X-Cloud-Trace-Context": "abc123/1;o=1"})
+    bind_project("proj")
+    entry = _format("camera gave no frame", camera_id="cam-1")
+    assert trace == "abc123"
+    assert entry["severity"] == "WARNING" and entry["message"] == "camera gave no frame"
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
+    assert entry["camera_id"] == "cam-1" and entry["request_id"] == "abc123"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+         "4bf92f3577b34da6a3ce929d0e0e4736"),  # W3C trace context
+        ({"X-Cloud-Trace-Context": "bad id!/1"}, None),  # not alphanumeric: a new id
+        ({}, None),  # none given: a new id
+    ],
+)  # fmt: skip
+def test_request_ids(headers: dict[str, str], expected: str | None) -> None:
+    rid = new_request_id(headers)
+    if expected:
+        assert rid == expected
+    else:
+        assert len(rid) == 32 and rid.isalnum()
+
+
+def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMWATCH_REDIS_PORT", "not-a-port")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="CAMWATCH_REDIS_PORT"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMWATCH_SCORE_THRESHOLD", "0.55")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
+    settings = Settings()
+    assert settings.score_threshold == 0.55
+    assert settings.storage_emulator_host == "http://127.0.0.1:1"

@@ -1,0 +1,147 @@
+"""The registry models, the JSON Schema and the demo registry agree."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from shared.errors import CameraNotFound, ConfigError
+from shared.registry import CameraRules, Location, Registry, Zone, load_registry, parse_registry
+from shared.settings import ASSETS
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "schemas" / "camera_registry.schema.json").read_text()
+)
+DEMO_ENV = {"CAMWATCH_DEMO_CAMERA_URL": "http://127.0.0.1:1", "CAMWATCH_DEMO_BUCKET": "b"}
+GOOD: dict[str, Any] = {
+    "cameras": [
+        {
+            "id": "cam-1",
+            "name": "Main St",
+            "source": "https://example.org/cam1.jpg",
+            "location": {"lat": 51.5, "lon": -0.12},
+            "zones": [{"name": "bus", "type": "bus_lane", "polygon": [[0, 0.5], [1, 0.5], [1, 1]]}],
+            "rules": {"min_score": 0.5, "classes": ["car", "bus"], "stale_after_s": 60},
+        }
+    ]
+}
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """GOOD with one value replaced (``path`` like ``cameras.0.zones.0.type``)."""
+    doc = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    node: Any = doc
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[int(last) if last.isdigit() else last] = value
+    return doc
+
+
+def _schema_accepts(doc: dict[str, Any]) -> bool:
+    return jsonschema.Draft202012Validator(SCHEMA).is_valid(doc)
+
+
+def _model_accepts(doc: dict[str, Any]) -> bool:
+    try:
+        parse_registry(yaml.safe_dump(doc))
+    except ConfigError:
+        return False
+    return True
+
+
+def test_good_document_is_accepted_by_both() -> None:
+    assert _schema_accepts(GOOD) and _model_accepts(GOOD)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        _with("cameras.0.nmae", "typo"),  # unknown key (extra="forbid")
+        _with("cameras.0.id", "Cam 1"),  # id with a space and capital
+        _with("cameras.0.location.lat", 91),  # latitude out of range
+        _with("cameras.0.zones.0.type", "parking"),  # unknown zone type
+        _with("cameras.0.zones.0.polygon", [[0, 0], [1, 1]]),  # two vertices
+        _with("cameras.0.zones.0.polygon", [[0, 0], [1.5, 0], [1, 1]]),  # outside 0..1
+        _with("cameras.0.zones.0.polygon", [[0, 0], [1, 0, 3], [1, 1]]),  # 3-D vertex
+        _with("cameras.0.rules.classes", ["dog"]),  # not a road user
+        _with("cameras.0.rules.min_score", 1.5),  # score above 1
+        _with("cameras.0.rules.stale_after_s", 0),  # stale after zero seconds
+        _with("cameras.0.rules.speed_limit", 30),  # unknown rule
+        {"cameras": []},  # no cameras
+        {"cameras": GOOD["cameras"], "extra": 1},  # unknown top-level key
+    ],
+)
+def test_bad_documents_are_rejected_by_both(doc: dict[str, Any]) -> None:
+    assert not _schema_accepts(doc)
+    assert not _model_accepts(doc)
+
+
+@pytest.mark.parametrize(
+    ("doc", "why"),
+    [
+        ({"cameras": GOOD["cameras"] * 2}, "duplicate camera ids"),
+        (_with("cameras.0.zones", GOOD["cameras"][0]["zones"] * 2), "zone names must be unique"),
+        (_with("cameras.0.zones.0.polygon", [[0, 0], [0.5, 0.5], [1, 1]]), "no area"),
+    ],
+)
+def test_model_checks_beyond_the_schema(doc: dict[str, Any], why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
+        parse_registry(yaml.safe_dump(doc))
+
+
+def _props(defn: dict[str, Any]) -> set[str]:
+    return set(defn["properties"])
+
+
+@pytest.mark.parametrize(
+    ("model", "schema_def"),
+    [(Registry, None), (Location, "location"), (Zone, "zone"), (CameraRules, "rules")],
+)
+def test_models_and_schema_name_the_same_fields(model: Any, schema_def: str | None) -> None:
+    defn = SCHEMA if schema_def is None else SCHEMA["$defs"][schema_def]
+    assert set(model.model_fields) == _props(defn)
+
+
+def test_camera_fields_match_schema() -> None:
+    from shared.registry import Camera
+
+    assert set(Camera.model_fields) == _props(SCHEMA["$defs"]["camera"])
+    required = {n for n, f in Camera.model_fields.items() if f.is_required()}
+    assert required == set(SCHEMA["$defs"]["camera"]["required"])
+
+
+def test_demo_registry_is_valid_and_large_enough() -> None:
+    text = (ASSETS / "cameras.yaml").read_text()
+    from shared.registry import expand_vars
+
+    assert _schema_accepts(yaml.safe_load(expand_vars(text, DEMO_ENV)))
+    registry = load_registry(ASSETS / "cameras.yaml", env=DEMO_ENV)
+    assert len(registry.cameras) >= 20
+    kinds = {c.source.split("://")[0] if "://" in c.source else "file" for c in registry.cameras}
+    assert {"http", "gs", "file"} <= kinds
+    video = registry.get("cam-020-plaza-recorder").source
+    assert Path(video).is_absolute() and Path(video).is_file()  # resolved against the file
+
+
+def test_unset_variable_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="CAMWATCH_DEMO_BUCKET"):
+        load_registry(ASSETS / "cameras.yaml", env={"CAMWATCH_DEMO_CAMERA_URL": "http://x"})
+
+
+def test_unknown_camera() -> None:
+    registry = parse_registry(yaml.safe_dump(GOOD))
+    assert registry.get("cam-1").name == "Main St"
+    with pytest.raises(CameraNotFound, match="nope"):
+        registry.get("nope")
+
+
+def test_invalid_yaml_names_the_file() -> None:
+    with pytest.raises(ConfigError, match="cams.yaml: not valid YAML"):
+        parse_registry("cameras: [", origin="cams.yaml")

@@ -1,0 +1,134 @@
+"""CameraProcessor with fakes: dedup, staleness, health rows, idempotent writes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
+from shared.registry import parse_registry
+from shared.service import CameraProcessor
+from shared.settings import Settings
+from tests.conftest import jpeg
+from tests.unit.fakes import FakeCache, FakeDetector, FakeFrames, FakeWarehouse
+
+HERE = {"lat": 0.0, "lon": 0.0}
+REGISTRY = parse_registry(
+    yaml.safe_dump(
+        {
+            "cameras": [
+                {"id": "cam-a", "name": "A", "source": "http://a/1.jpg", "location": HERE},
+                {
+                    "id": "cam-b",
+                    "name": "B",
+                    "source": "http://b/1.jpg",
+                    "location": HERE,
+                    "rules": {"min_score": 0.3, "classes": ["bus"], "stale_after_s": 5},
+                },
+                {"id": "cam-dead", "name": "D", "source": "http://dead/1.jpg", "location": HERE},
+            ]
+        }
+    )
+)
+
+
+def other_jpeg() -> bytes:
+    img = np.full((60, 80, 3), 127, np.uint8)
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+@pytest.fixture
+def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeWarehouse]:
+    frames = FakeFrames(
+        {
+            "http://a/1.jpg": jpeg("car1.jpg"),
+            "http://b/1.jpg": jpeg("car1.jpg"),
+            "http://dead/1.jpg": FrameTimeout("camera dead timed out"),
+        }
+    )
+    detector, cache, warehouse = FakeDetector(), FakeCache(), FakeWarehouse()
+    processor = CameraProcessor(Settings(), REGISTRY, frames, detector, cache, warehouse)
+    return processor, frames, detector, cache, warehouse
+
+
+def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
+    processor, _, detector, _, warehouse = parts
+    first = processor.process("cam-a", "req-1")
+    assert first["cache"] == "miss" and first["recorded"] is True
+    assert first["counts"]["car"] == 1 and first["counts"]["bus"] == 1  # dog dropped
+    assert set(first["latency_ms"]) >= {"fetch", "decode", "cache", "detect", "warehouse", "total"}
+    second = processor.process("cam-a", "req-2")
+    assert second["cache"] == "hit" and second["recorded"] is False
+    assert second["detections"] == first["detections"]
+    assert detector.calls == 1
+    rows = warehouse.rows["observations"]
+    assert len(rows) == 1
+    assert rows[0]["frame_hash"] == first["frame"]["hash"] and rows[0]["cache_status"] == "miss"
+    assert rows[0]["model"] == {"name": "fake", "version": "1", "sha256": "0" * 64}
+
+
+def test_new_frame_is_a_miss(parts) -> None:
+    processor, frames, detector, _, warehouse = parts
+    processor.process("cam-a")
+    frames.frames["http://a/1.jpg"] = other_jpeg()
+    assert processor.process("cam-a")["cache"] == "miss"
+    assert detector.calls == 2 and len(warehouse.rows["observations"]) == 2
+
+
+def test_per_camera_rules_apply(parts) -> None:
+    processor = parts[0]
+    result = processor.process("cam-b")
+    assert [d["class_name"] for d in result["detections"]] == ["bus"]  # classes + min_score 0.3
+
+
+def test_stale_camera_is_flagged_and_recorded_once(parts, monkeypatch) -> None:
+    processor, _, _, cache, warehouse = parts
+    processor.process("cam-b")
+    digest, since = cache.last["cam-b"]
+    cache.last["cam-b"] = (digest, since - 6000)  # the same frame, 6 s ago (stale after 5)
+    stale = processor.process("cam-b")
+    assert stale["frame"]["status"] == "stale" and stale["frame"]["stale_for_s"] >= 6
+    again = processor.process("cam-b")
+    assert again["frame"]["status"] == "stale" and again["recorded"] is False
+    statuses = [r["frame_status"] for r in warehouse.rows["observations"]]
+    assert statuses == ["ok", "stale"]
+
+
+def test_unreachable_camera_records_a_health_row(parts) -> None:
+    processor, frames, _, _, warehouse = parts
+    with pytest.raises(FrameTimeout):
+        processor.process("cam-dead", "req-9")
+    frames.frames["http://dead/1.jpg"] = NotAnImage("camera answered 'text/html'")
+    with pytest.raises(NotAnImage):
+        processor.process("cam-dead")
+    rows = warehouse.rows["observations"]
+    assert [(r["frame_status"], r["camera_id"]) for r in rows] == [
+        ("timeout", "cam-dead"),
+        ("not_image", "cam-dead"),
+    ]
+    assert rows[0]["error"] == "camera dead timed out" and rows[0]["request_id"] == "req-9"
+
+
+def test_unknown_camera(parts) -> None:
+    with pytest.raises(CameraNotFound):
+        parts[0].process("cam-zzz")
+
+
+def test_failed_write_is_retried_not_lost(parts) -> None:
+    processor, _, _, cache, warehouse = parts
+    warehouse.fail_next = 1
+    with pytest.raises(DependencyUnavailable, match="bigquery"):
+        processor.process("cam-a")
+    assert not any(v == "pending" for v in cache.keys.values())  # claim released
+    assert cache.results == {}  # not cached either: the retry is a miss and writes the row
+    retry = processor.process("cam-a")
+    assert retry["recorded"] is True and len(warehouse.rows["observations"]) == 1
+
+
+def test_redis_down_is_a_dependency_error(parts) -> None:
+    processor, _, _, cache, _ = parts
+    cache.down = True
+    with pytest.raises(DependencyUnavailable, match="redis"):
+        processor.process("cam-a")

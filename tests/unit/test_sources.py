@@ -1,0 +1,96 @@
+"""Source dispatch and the address checks that keep camera URLs from reaching inside."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import ForbiddenSource, FrameUnreachable
+from shared.frame_sources import (
+    FileSource,
+    FrameFetcher,
+    GcsSource,
+    HttpSnapshotSource,
+    VideoSource,
+    check_host,
+)
+from shared.frames import RawFrame
+from shared.settings import ASSETS
+
+
+class FakeBlobs:
+    def __init__(self) -> None:
+        self.objects = {("bkt", "a/b.jpg"): b"\xff\xd8\xffjpeg"}
+
+    def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
+        try:
+            return self.objects[(bucket, name)]
+        except KeyError:
+            raise FrameUnreachable(f"no object gs://{bucket}/{name}") from None
+
+
+def fetcher(allow_private: bool = False, allow_files: bool = True) -> FrameFetcher:
+    return FrameFetcher(
+        HttpSnapshotSource(0.5, 0.5, 1024, allow_private),
+        GcsSource(FakeBlobs(), 1024),
+        VideoSource(1.0),
+        FileSource(),
+        allow_files,
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "allow_private", "error"),
+    [
+        ("169.254.169.254", True, ForbiddenSource),  # metadata server, never
+        ("0.0.0.0", True, ForbiddenSource),  # unspecified
+        ("224.0.0.1", True, ForbiddenSource),  # multicast
+        ("127.0.0.1", False, ForbiddenSource),  # loopback without the opt-in
+        ("10.1.2.3", False, ForbiddenSource),  # private without the opt-in
+        ("no-such-host.invalid", True, FrameUnreachable),  # DNS failure
+    ],
+)
+def test_forbidden_hosts(host: str, allow_private: bool, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        check_host(host, 80, allow_private)
+
+
+def test_private_hosts_with_opt_in() -> None:
+    check_host("127.0.0.1", 80, allow_private=True)
+    check_host("10.1.2.3", 80, allow_private=True)
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        ("ftp://example.org/cam.jpg", "unsupported camera source scheme 'ftp'"),
+        ("http://user:pw@127.0.0.1/cam.jpg", "credentials"),
+        ("http://169.254.169.254/computeMetadata/v1/", "forbidden address"),
+        ("gs:///no-bucket", "not a gs://bucket/object"),
+    ],
+)
+def test_hostile_sources_are_refused(source: str, match: str) -> None:
+    with pytest.raises(ForbiddenSource, match=match):
+        fetcher(allow_private=True).fetch(source)
+
+
+def test_file_sources_can_be_disabled() -> None:
+    path = str(ASSETS / "images" / "car1.jpg")
+    assert fetcher().fetch(path).data == (ASSETS / "images" / "car1.jpg").read_bytes()
+    with pytest.raises(ForbiddenSource, match="disabled"):
+        fetcher(allow_files=False).fetch(path)
+
+
+def test_missing_file_and_object_are_unreachable() -> None:
+    with pytest.raises(FrameUnreachable, match="cannot read"):
+        fetcher().fetch("/nonexistent/cam.jpg")
+    with pytest.raises(FrameUnreachable, match="no object"):
+        fetcher().fetch("gs://bkt/missing.jpg")
+    assert fetcher().fetch("gs://bkt/a/b.jpg") == RawFrame("gs", data=b"\xff\xd8\xffjpeg")
+
+
+def test_video_file_gives_a_decoded_frame() -> None:
+    raw = fetcher().fetch(str(ASSETS / "video" / "vtest_clip.avi"))
+    assert raw.source_kind == "video" and raw.image is not None
+    assert raw.image.shape == (576, 768, 3)
+    with pytest.raises(FrameUnreachable, match="not found"):
+        fetcher().fetch("/nonexistent/clip.mp4")
