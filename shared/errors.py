@@ -29,6 +29,12 @@ class BadRequest(CamwatchError):
     kind = "bad_request"
 
 
+class MethodNotAllowed(BadRequest):
+    """The route exists but not for this HTTP method."""
+
+    kind = "method_not_allowed"
+
+
 class CameraNotFound(CamwatchError):
     """No camera with that id is registered."""
 

@@ -23,6 +23,7 @@ from shared.errors import (
     CamwatchError,
     DependencyUnavailable,
     FrameError,
+    MethodNotAllowed,
 )
 from shared.logs import bind_project, configure_logging, new_request_id
 from shared.registry import CAMERA_ID
@@ -43,6 +44,8 @@ def _error(exc: CamwatchError, request_id: str) -> flask.Response:
     body: dict[str, Any] = {"error": exc.kind, "message": exc.message, "request_id": request_id}
     if isinstance(exc, CameraNotFound):
         status = 404
+    elif isinstance(exc, MethodNotAllowed):
+        status = 405
     elif isinstance(exc, BadRequest):
         status = 400
     elif isinstance(exc, DependencyUnavailable):
@@ -61,7 +64,7 @@ def _process(
     services: Services, request: flask.Request, camera_id: str, rid: str
 ) -> flask.Response:
     if request.method != "POST":
-        raise BadRequest("use POST to process a camera")
+        raise MethodNotAllowed(f"{request.method} not allowed: use POST to process a camera")
     if not _CAMERA_ID.match(camera_id):
         raise BadRequest(f"malformed camera id {camera_id!r}: expected {CAMERA_ID}")
     if request.get_data(cache=True) and request.get_json(silent=True) is None:
