@@ -2,6 +2,7 @@
 
 Keys:
   ``vision:camera:{camera_id}:frame:{hash}``  cached result of a frame (TTL ``cache_ttl_s``)
+  ``vision:camera:{camera_id}:bytes:{digest}`` frame hash of these encoded bytes (same TTL)
   ``vision:camera:{camera_id}:last_frame``     hash of the last frame and since when (ms)
   ``vision:write:{kind}:{row_id}``             idempotent-write claim (see ``shared.service``)
 """
@@ -41,8 +42,19 @@ class Cache(Protocol):
         """The cached result (or None) and since when (ms) this frame has been served."""
         ...
 
-    def store(self, camera_id: str, digest: str, result: dict[str, Any], ttl_s: int) -> None:
-        """Cache a frame result for ``ttl_s``."""
+    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
+        """The frame hash last decoded from these exact bytes, if still cached."""
+        ...
+
+    def store(
+        self,
+        camera_id: str,
+        digest: str,
+        result: dict[str, Any],
+        ttl_s: int,
+        bytes_digest: str | None = None,
+    ) -> None:
+        """Cache a frame result for ``ttl_s`` (and the bytes -> frame hash alias)."""
         ...
 
     def claim(self, key: str, ttl_s: int) -> bool:
@@ -111,10 +123,29 @@ class RedisCache:
             cached, since = pipe.execute()
         return (json.loads(cached) if cached else None), int(since)
 
-    def store(self, camera_id: str, digest: str, result: dict[str, Any], ttl_s: int) -> None:
-        """Cache a frame result."""
+    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
+        """The frame hash last decoded from these exact bytes, if still cached."""
         with _redis_errors():
-            self._r.set(frame_key(camera_id, digest), json.dumps(result), ex=ttl_s)
+            found = self._r.get(f"vision:camera:{camera_id}:bytes:{bytes_digest}")
+        if found is None:
+            return None
+        return found.decode() if isinstance(found, bytes) else str(found)
+
+    def store(
+        self,
+        camera_id: str,
+        digest: str,
+        result: dict[str, Any],
+        ttl_s: int,
+        bytes_digest: str | None = None,
+    ) -> None:
+        """Cache a frame result (and the bytes -> frame hash alias) for ``ttl_s``."""
+        with _redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(frame_key(camera_id, digest), json.dumps(result), ex=ttl_s)
+            if bytes_digest:
+                pipe.set(f"vision:camera:{camera_id}:bytes:{bytes_digest}", digest, ex=ttl_s)
+            pipe.execute()
 
     def claim(self, key: str, ttl_s: int) -> bool:
         """Take ``key`` if nobody holds it (SET NX EX)."""

@@ -17,7 +17,7 @@ from shared.cache import Cache
 from shared.detections import Detections
 from shared.detector import Detector
 from shared.errors import FrameError
-from shared.frames import FrameSource, decode_frame
+from shared.frames import FrameSource, bytes_hash, decode_frame
 from shared.registry import ROAD_USERS, Camera, Registry
 from shared.settings import Settings
 from shared.warehouse import Warehouse
@@ -67,19 +67,38 @@ class CameraProcessor:
         """
         camera = self.registry.get(camera_id)
         event_time = datetime.now(UTC)
+        now_ms = int(event_time.timestamp() * 1000)
+        stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
         watch = _Stopwatch()
         try:
             raw = self.frames.fetch(camera.source)
-            watch.lap("fetch")
-            frame = decode_frame(raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels)
-            watch.lap("decode")
         except FrameError as exc:
             self._record_failure(camera, event_time, exc, request_id)
             raise
-        stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
-        now_ms = int(event_time.timestamp() * 1000)
-        cached, since_ms = self.cache.lookup(camera.id, frame.hash, now_ms, 2 * stale_after)
+        watch.lap("fetch")
+        # Fast path: these exact bytes were decoded before -> their frame hash, no decode.
+        bytes_digest = bytes_hash(raw.data) if raw.data else None
+        digest = self.cache.resolve(camera.id, bytes_digest) if bytes_digest else None
+        cached, since_ms = (None, now_ms)
+        if digest:
+            cached, since_ms = self.cache.lookup(camera.id, digest, now_ms, 2 * stale_after)
+        image = None
+        if cached is not None:
+            width, height = cached["size"]
+        else:
+            try:
+                frame = decode_frame(
+                    raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels
+                )
+            except FrameError as exc:
+                self._record_failure(camera, event_time, exc, request_id)
+                raise
+            watch.lap("decode")
+            image, digest = frame.image, frame.hash
+            width, height = frame.size
+            cached, since_ms = self.cache.lookup(camera.id, digest, now_ms, 2 * stale_after)
         watch.lap("cache")
+        assert digest is not None  # from the alias on a hit, from the pixels otherwise
         stale_for_s = round(max(0, now_ms - since_ms) / 1000, 3)
         stale = stale_for_s > stale_after
         if cached is not None:
@@ -94,7 +113,8 @@ class CameraProcessor:
                 if camera.rules.min_score is not None
                 else self.settings.score_threshold
             )
-            detections = self.detector.detect(frame.image).keep(classes, min_score)
+            assert image is not None
+            detections = self.detector.detect(image).keep(classes, min_score)
             model = self.detector.model.as_dict()
             watch.lap("detect")
         if stale:
@@ -103,8 +123,7 @@ class CameraProcessor:
                 "camera is stale", extra={"camera_id": camera.id, "stale_for_s": stale_for_s}
             )
         status = "stale" if stale else "ok"
-        observation_id = row_id(camera.id, frame.hash, status)
-        width, height = frame.size
+        observation_id = row_id(camera.id, digest, status)
         result: dict[str, Any] = {
             "camera_id": camera.id,
             "request_id": request_id,
@@ -112,10 +131,10 @@ class CameraProcessor:
             "observation_id": observation_id,
             "cache": "hit" if cached is not None else "miss",
             "frame": {
-                "hash": frame.hash,
+                "hash": digest,
                 "width": width,
                 "height": height,
-                "source_kind": frame.source_kind,
+                "source_kind": raw.source_kind,
                 "status": status,
                 "stale_for_s": stale_for_s,
             },
@@ -135,9 +154,10 @@ class CameraProcessor:
             # Cached only once the row is written: a failed write leaves a miss to retry.
             self.cache.store(
                 camera.id,
-                frame.hash,
-                {"detections": result["detections"], "model": model},
+                digest,
+                {"detections": result["detections"], "model": model, "size": [width, height]},
                 self.settings.cache_ttl_s,
+                bytes_digest,
             )
             watch.lap("cache_store")
         result["recorded"] = recorded

@@ -13,6 +13,7 @@ Routes:
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -84,6 +85,12 @@ class CameraServer:
 def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle + delayed ACK
+            # stall every keep-alive response by 40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             return  # quiet: the functions log what matters

@@ -50,6 +50,7 @@ class FakeCache:
         self.results: dict[tuple[str, str], dict[str, Any]] = {}
         self.last: dict[str, tuple[str, int]] = {}
         self.keys: dict[str, str] = {}
+        self.aliases: dict[tuple[str, str], str] = {}
         self.down = False
 
     def _check(self) -> None:
@@ -63,9 +64,15 @@ class FakeCache:
         self.last[camera_id] = (digest, since)
         return self.results.get((camera_id, digest)), since
 
-    def store(self, camera_id: str, digest: str, result: dict[str, Any], ttl_s: int) -> None:
+    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
+        self._check()
+        return self.aliases.get((camera_id, bytes_digest))
+
+    def store(self, camera_id, digest, result, ttl_s, bytes_digest=None) -> None:
         self._check()
         self.results[(camera_id, digest)] = result
+        if bytes_digest:
+            self.aliases[(camera_id, bytes_digest)] = digest
 
     def claim(self, key: str, ttl_s: int) -> bool:
         self._check()

@@ -1,0 +1,164 @@
+"""``make bench``: figures, not pass/fail. All numbers come from this one run on this machine.
+
+1. Detector (in process, on the vendored frames): bare ``cv2.imdecode``, bare ``session.run``
+   and the whole detection (JPEG bytes -> detections); the overhead (detection minus decode
+   minus session.run) as a ratio of ``session.run``. Goal: under 0.15.
+2. ``POST /process/camera/{id}`` through functions-framework (gunicorn) on the local stack:
+   cache-miss latency p50/p95 with its per-stage breakdown (server side), and the cache-hit
+   p95 (goal: under 10 ms server side), beside the client-side figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import redis
+import requests
+
+from shared.devstack.stack import start_all
+from shared.onnx_detector import OnnxSsdDetector
+from shared.registry import ROAD_USERS
+from shared.settings import ASSETS, Settings
+
+FRAMES = ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "motion_original.jpg", "car1.jpg"]
+HIT_CAMERAS = ["cam-001-market-5th", "cam-002-market-6th", "cam-003-mission-3rd",
+               "cam-004-mission-4th"]  # fmt: skip
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100)."""
+    return float(np.percentile(np.array(values), q))
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Milliseconds of each of ``repeat`` calls, after two warm-up calls."""
+    fn()
+    fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _decode(buf: np.ndarray) -> np.ndarray:
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+def _bench_frame(detector: OnnxSsdDetector, frame: str, repeat: int) -> tuple[float, ...]:
+    """Median ms of decode, bare session.run and bytes -> detections, on one frame."""
+    session = detector.load()
+    name = session.get_inputs()[0].name
+    buf = np.frombuffer((ASSETS / "images" / frame).read_bytes(), np.uint8)
+    image = _decode(buf)
+    tensor = detector.preprocess(image)
+    min_score = Settings().score_threshold
+
+    def detect() -> object:
+        return detector.detect(_decode(buf)).keep(ROAD_USERS, min_score)
+
+    decode = statistics.median(timed(lambda: cv2.imdecode(buf, cv2.IMREAD_COLOR), repeat))
+    run = statistics.median(timed(lambda: session.run(None, {name: tensor}), repeat))
+    total = statistics.median(timed(detect, repeat))
+    return decode, run, total, f"{image.shape[1]}x{image.shape[0]}"  # type: ignore[return-value]
+
+
+def bench_detector(repeat: int, threads: int) -> None:
+    settings = Settings()
+    detector = OnnxSsdDetector(settings.model_path, settings.labels_path, "bench", threads)
+    print(f"\n== detector: {detector.model.name}, onnxruntime CPU, {threads} intra-op threads, "
+          f"median of {repeat} runs per frame ==")  # fmt: skip
+    print(
+        f"{'frame':<30}{'size':>10}{'decode':>9}{'run':>9}{'detect':>9}{'overhead':>10}{'ratio':>7}"
+    )
+    ratios = []
+    for frame in FRAMES:
+        decode, run, total, size = _bench_frame(detector, frame, repeat)
+        overhead = total - decode - run
+        ratios.append(overhead / run)
+        print(f"{frame:<30}{size:>10}{decode:>9.2f}{run:>9.2f}{total:>9.2f}{overhead:>10.2f}"
+              f"{overhead / run:>7.3f}")  # fmt: skip
+    print(f"overhead / session.run: median {statistics.median(ratios):.3f}, "
+          f"max {max(ratios):.3f} (goal < 0.15)")  # fmt: skip
+
+
+def _stage_table(bodies: list[dict[str, object]]) -> None:
+    stages = ["fetch", "decode", "cache", "detect", "warehouse", "cache_store", "total"]
+    print(f"  {'stage (server ms)':<20}{'p50':>8}{'p95':>8}")
+    for stage in stages:
+        values = [b["latency_ms"][stage] for b in bodies if stage in b["latency_ms"]]  # type: ignore[index, operator]
+        if values:
+            print(f"  {stage:<20}{pct(values, 50):>8.2f}{pct(values, 95):>8.2f}")
+
+
+def bench_http(misses: int, hits: int) -> None:
+    with tempfile.TemporaryDirectory() as logs:
+        local = start_all(Path(logs))
+        try:
+            url = local.function_url
+            r = redis.Redis(port=int(local.env["CAMWATCH_REDIS_PORT"]))
+            session = requests.Session()
+
+            def post(camera_id: str) -> tuple[dict[str, object], float]:
+                start = time.perf_counter()
+                response = session.post(f"{url}/process/camera/{camera_id}", timeout=60)
+                elapsed = (time.perf_counter() - start) * 1000
+                response.raise_for_status()
+                return response.json(), elapsed
+
+            post(HIT_CAMERAS[0])  # load the model once (cold start is not what we measure)
+            miss_bodies, miss_client = [], []
+            for i in range(misses):
+                r.flushdb()  # forget cached frames and write marks: a full miss, row written
+                body, ms = post(HIT_CAMERAS[i % len(HIT_CAMERAS)])
+                assert body["cache"] == "miss"
+                miss_bodies.append(body)
+                miss_client.append(ms)
+            for camera_id in HIT_CAMERAS:  # fill the cache for every hit camera
+                post(camera_id)
+            hit_bodies, hit_client = [], []
+            for i in range(hits):
+                body, ms = post(HIT_CAMERAS[i % len(HIT_CAMERAS)])
+                assert body["cache"] == "hit"
+                hit_bodies.append(body)
+                hit_client.append(ms)
+        finally:
+            local.stop()
+    miss_server = [b["latency_ms"]["total"] for b in miss_bodies]  # type: ignore[index]
+    hit_server = [b["latency_ms"]["total"] for b in hit_bodies]  # type: ignore[index]
+    print(f"\n== POST /process/camera/{{id}} via functions-framework, {len(HIT_CAMERAS)} "
+          "snapshot cameras of the local camera server ==")  # fmt: skip
+    print(f"cache miss ({misses} requests): server p50 {pct(miss_server, 50):.1f} ms, "
+          f"p95 {pct(miss_server, 95):.1f} ms; client p50 {pct(miss_client, 50):.1f} ms, "
+          f"p95 {pct(miss_client, 95):.1f} ms")  # fmt: skip
+    _stage_table(miss_bodies)
+    print(f"cache hit ({hits} requests): server p50 {pct(hit_server, 50):.2f} ms, "
+          f"p95 {pct(hit_server, 95):.2f} ms (goal < 10); client p50 {pct(hit_client, 50):.2f} ms, "
+          f"p95 {pct(hit_client, 95):.2f} ms")  # fmt: skip
+    _stage_table(hit_bodies)
+    print(f"hit / miss server p50 ratio: {pct(hit_server, 50) / pct(miss_server, 50):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--misses", type=int, default=60)
+    parser.add_argument("--hits", type=int, default=200)
+    args = parser.parse_args()
+    bench_detector(args.repeat, args.threads)
+    bench_http(args.misses, args.hits)
+
+
+if __name__ == "__main__":
+    main()
