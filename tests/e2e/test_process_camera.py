@@ -85,6 +85,7 @@ def test_unchanged_camera_hits_the_cache_without_a_new_row(client: FlaskClient, 
     assert (first["cache"], second["cache"]) == ("miss", "hit")
     assert second["detections"] == first["detections"]
     assert "detect" not in second["latency_ms"]  # no inference on a hit
+    assert "decode" not in second["latency_ms"]  # the same bytes: no decode either
     assert len(rows(warehouse, camera_id)) == 1
 
 

@@ -63,6 +63,8 @@ def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
     assert second["cache"] == "hit" and second["recorded"] is False
     assert second["detections"] == first["detections"]
     assert detector.calls == 1
+    assert "decode" not in second["latency_ms"]  # same bytes: the alias skips decoding
+    assert second["frame"]["width"] == 1024 and second["frame"]["hash"] == first["frame"]["hash"]
     rows = warehouse.rows["observations"]
     assert len(rows) == 1
     assert rows[0]["frame_hash"] == first["frame"]["hash"] and rows[0]["cache_status"] == "miss"

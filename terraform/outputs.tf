@@ -1,0 +1,19 @@
+output "process_camera_url" {
+  description = "Base URL of POST /process/camera/{id}."
+  value       = google_cloud_run_v2_service.process_camera.uri
+}
+
+output "tables" {
+  description = "Fully qualified BigQuery tables, by name."
+  value       = { for k, t in google_bigquery_table.tables : k => "${var.project_id}.${t.dataset_id}.${t.table_id}" }
+}
+
+output "redis_host" {
+  description = "Memorystore Redis host (private IP)."
+  value       = google_redis_instance.cache.host
+}
+
+output "frames_bucket" {
+  description = "Bucket for gs:// frames and evidence."
+  value       = google_storage_bucket.frames.name
+}

@@ -1,0 +1,62 @@
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project that runs camwatch."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of Cloud Run, Memorystore and the bucket."
+  default     = "europe-west1"
+}
+
+variable "image" {
+  type        = string
+  description = "Container image of the functions (functions/Dockerfile), e.g. REGION-docker.pkg.dev/PROJECT/camwatch/functions:TAG."
+}
+
+variable "dataset" {
+  type        = string
+  description = "BigQuery dataset of the observations and violations tables."
+  default     = "camwatch"
+}
+
+variable "bigquery_location" {
+  type        = string
+  description = "BigQuery dataset location."
+  default     = "EU"
+}
+
+variable "registry_path" {
+  type        = string
+  description = "Camera registry YAML inside the image (CAMWATCH_REGISTRY_PATH)."
+  default     = "/app/shared/assets/cameras.yaml"
+}
+
+variable "redis" {
+  type = object({
+    tier           = optional(string, "BASIC")
+    memory_size_gb = optional(number, 1)
+    version        = optional(string, "REDIS_7_0")
+  })
+  description = "Memorystore Redis instance settings."
+  default     = {}
+}
+
+variable "process_camera" {
+  type = object({
+    cpu           = optional(string, "2")
+    memory        = optional(string, "2Gi")
+    min_instances = optional(number, 0)
+    max_instances = optional(number, 20)
+    concurrency   = optional(number, 8)
+    timeout_s     = optional(number, 60)
+  })
+  description = "Cloud Run settings of the process_camera function."
+  default     = {}
+}
+
+variable "settings" {
+  type        = map(string)
+  description = "Extra CAMWATCH_* environment variables (names without the prefix), e.g. { SCORE_THRESHOLD = \"0.5\" }."
+  default     = {}
+}

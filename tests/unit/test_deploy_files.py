@@ -1,0 +1,54 @@
+"""Terraform and the Dockerfile agree with the code (no provider download here: read the HCL)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from shared.settings import Settings
+from shared.warehouse import SCHEMAS, TABLES
+
+ROOT = Path(__file__).parents[2]
+TF = ROOT / "terraform"
+
+
+def test_every_terraform_variable_is_typed_and_described() -> None:
+    text = (TF / "variables.tf").read_text()
+    blocks = re.split(r'^variable "', text, flags=re.M)[1:]
+    assert len(blocks) >= 5
+    for block in blocks:
+        name = block.split('"', 1)[0]
+        assert re.search(r"^\s+type\s+=", block, re.M), f"{name} has no type"
+        assert re.search(r"^\s+description\s+=", block, re.M), f"{name} has no description"
+
+
+def test_terraform_env_names_are_settings() -> None:
+    main = (TF / "main.tf").read_text()
+    env_block = main.split("env = merge(", 1)[1].split("var.settings", 1)[0]
+    names = re.findall(r"^\s+([A-Z_]+)\s+=", env_block, re.M)
+    assert "REDIS_HOST" in names and "BIGQUERY_DATASET" in names
+    fields = {f.upper() for f in Settings.model_fields}
+    assert set(names) <= fields, set(names) - fields
+    assert '"CAMWATCH_${env.key}"' in main
+
+
+def test_terraform_tables_come_from_the_schema_files() -> None:
+    main = (TF / "main.tf").read_text()
+    assert 'fileset("${path.module}/../schemas/bigquery", "*.json")' in main
+    assert {p.stem for p in SCHEMAS.glob("*.json")} == set(TABLES)
+    for attr in ("each.value.schema", "each.value.clustering", "each.value.timePartitioning"):
+        assert attr in main
+
+
+def test_dockerfile_serves_every_function_by_target() -> None:
+    text = (ROOT / "functions" / "Dockerfile").read_text()
+    assert (
+        "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt" in text
+    )
+    for part in ("shared/", "schemas/", "functions/"):
+        assert f"COPY {part} {part}" in text
+    assert '--source="functions/${FUNCTION_TARGET}/main.py"' in text
+    targets = [p.parent.name for p in (ROOT / "functions").glob("*/main.py")]
+    assert "process_camera" in targets
+    for target in targets:  # each function module defines a handler named like its folder
+        assert f"def {target}(" in (ROOT / "functions" / target / "main.py").read_text()
