@@ -146,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.devstack", description=__doc__)
     parser.add_argument("command", choices=["run", "up"])
     args = parser.parse_args(argv)
+    # Own handlers even where the parent left SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     print("starting the local stack: Redis, BigQuery emulator, Cloud Storage emulator, "
           "camera server, process_camera ...", flush=True)  # fmt: skip
     started = time.perf_counter()
