@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -54,6 +55,14 @@ def check_host(host: str, port: int, allow_private: bool) -> None:
             )
 
 
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``."""
+    text = str(exc)
+    if found := re.search(r"\[Errno -?\d+\] ([^'\")]+)", text):
+        return found.group(1).strip()
+    return text
+
+
 class HttpSnapshotSource:
     """One GET per frame against a JPEG snapshot URL."""
 
@@ -96,7 +105,9 @@ class HttpSnapshotSource:
             except requests.Timeout as exc:
                 raise FrameTimeout(f"camera {parts.netloc} timed out: {exc}") from exc
             except requests.RequestException as exc:
-                raise FrameUnreachable(f"camera {parts.netloc} unreachable: {exc}") from exc
+                raise FrameUnreachable(
+                    f"camera {parts.netloc} unreachable: {_root_cause(exc)}"
+                ) from exc
             with response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
