@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.blobstore import GcsBlobStore, storage_client
+from shared.bus import EventBus, PubSubBus
 from shared.cache import RedisCache
 from shared.frame_sources import (
     FileSource,
@@ -33,6 +34,7 @@ class Services:
     settings: Settings
     processor: CameraProcessor
     blobs: GcsBlobStore
+    bus: EventBus
 
 
 _services: Services | None = None
@@ -70,7 +72,8 @@ def build(settings: Settings, **overrides: Any) -> Services:
     )
     registry = overrides.get("registry") or load_registry(settings.registry_path)
     processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse)
-    return Services(settings, processor, blobs)
+    bus = overrides.get("bus") or PubSubBus(settings.project_id)
+    return Services(settings, processor, blobs, bus)
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Services:

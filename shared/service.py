@@ -57,8 +57,13 @@ class CameraProcessor:
     cache: Cache
     warehouse: Warehouse
 
-    def process(self, camera_id: str, request_id: str = "") -> dict[str, Any]:
+    def process(
+        self, camera_id: str, request_id: str = "", sweep_id: str | None = None
+    ) -> dict[str, Any]:
         """Process one camera now and return the result (see schemas/process_camera_response).
+
+        On demand (no ``sweep_id``) a repeated frame adds no row. A sweep records every camera
+        once per sweep, cache hit or not: analysts need a sample per camera per sweep.
 
         Raises:
             CameraNotFound: the id is not registered.
@@ -73,7 +78,7 @@ class CameraProcessor:
         try:
             raw = self.frames.fetch(camera.source)
         except FrameError as exc:
-            self._record_failure(camera, event_time, exc, request_id)
+            self._record_failure(camera, event_time, exc, request_id, sweep_id)
             raise
         watch.lap("fetch")
         # Fast path: these exact bytes were decoded before -> their frame hash, no decode.
@@ -91,7 +96,7 @@ class CameraProcessor:
                     raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels
                 )
             except FrameError as exc:
-                self._record_failure(camera, event_time, exc, request_id)
+                self._record_failure(camera, event_time, exc, request_id, sweep_id)
                 raise
             watch.lap("decode")
             image, digest = frame.image, frame.hash
@@ -123,10 +128,11 @@ class CameraProcessor:
                 "camera is stale", extra={"camera_id": camera.id, "stale_for_s": stale_for_s}
             )
         status = "stale" if stale else "ok"
-        observation_id = row_id(camera.id, digest, status)
+        observation_id = row_id(camera.id, digest, status, *([sweep_id] if sweep_id else []))
         result: dict[str, Any] = {
             "camera_id": camera.id,
             "request_id": request_id,
+            "sweep_id": sweep_id,
             "event_time": event_time.isoformat(),
             "observation_id": observation_id,
             "cache": "hit" if cached is not None else "miss",
@@ -142,9 +148,9 @@ class CameraProcessor:
             "detections": detections.to_records(),
             "model": model,
         }
-        # A repeated frame was recorded when it was first processed; a stale one once more.
+        # On demand, a repeated frame was recorded when first processed (a stale one once more).
         recorded = False
-        if cached is None or stale:
+        if cached is None or stale or sweep_id:
             latency = {**watch.ms, "total": watch.total()}
             recorded = self._write_once(
                 "observations", observation_id, _observation_row(result, latency)
@@ -176,7 +182,12 @@ class CameraProcessor:
         return result
 
     def _record_failure(
-        self, camera: Camera, event_time: datetime, exc: FrameError, request_id: str
+        self,
+        camera: Camera,
+        event_time: datetime,
+        exc: FrameError,
+        request_id: str,
+        sweep_id: str | None,
     ) -> None:
         metrics.FRAME_ERRORS.labels(exc.kind).inc()
         log.warning(
@@ -184,7 +195,7 @@ class CameraProcessor:
             extra={"camera_id": camera.id, "kind": exc.kind, "error": exc.message},
         )
         observation_id = row_id(camera.id, exc.kind, event_time.isoformat())
-        row = {
+        row: dict[str, Any] = {
             "observation_id": observation_id,
             "camera_id": camera.id,
             "event_time": event_time.isoformat(),
@@ -194,6 +205,7 @@ class CameraProcessor:
             "counts": dict.fromkeys(ROAD_USERS, 0),
             "detections": [],
             "request_id": request_id,
+            "sweep_id": sweep_id,
         }
         self._write_once("observations", observation_id, row)
 
@@ -235,4 +247,5 @@ def _observation_row(result: dict[str, Any], latency: dict[str, float]) -> dict[
         },
         "model": result["model"],
         "request_id": result["request_id"],
+        "sweep_id": result["sweep_id"],
     }

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     )
     bigquery_timeout_s: float = Field(10.0, gt=0, description="Deadline of one BigQuery call.")
     # Cloud Storage
+    pubsub_emulator_host: str | None = Field(
+        None, validation_alias="PUBSUB_EMULATOR_HOST", description="Pub/Sub emulator host:port."
+    )
     storage_emulator_host: str | None = Field(
         None, validation_alias="STORAGE_EMULATOR_HOST", description="fake-gcs-server URL."
     )

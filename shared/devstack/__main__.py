@@ -137,8 +137,8 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
 
 environment of the stack (for your own scripts): source {env_file}
 """, flush=True)  # fmt: skip
-    while True:
-        time.sleep(3600)
+    while True:  # short sleeps: a signal that lands just before a long sleep waits for it
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ the ``process_camera`` function, each on a free port (see ../shared/LOCAL_STACK.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import urllib.request
@@ -14,12 +15,19 @@ import redis
 from shared.devstack.camera_server import IMAGES, CameraServer
 from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
+from shared.topology import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROJECT = "camwatch-local"
 DEMO_BUCKET = "camwatch-demo-frames"
 DEMO_OBJECT = "cam-gcs-harbour/latest.jpg"
+PUBSUB_LAUNCHER = Path(
+    os.environ.get(
+        "CAMWATCH_PUBSUB_EMULATOR",
+        "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+    )
+)
 
 
 class MissingTool(RuntimeError):
@@ -123,15 +131,43 @@ class LocalStack:
             DEMO_BUCKET, DEMO_OBJECT, (IMAGES / "car1.jpg").read_bytes(), "image/jpeg"
         )
 
-    def start_function(self, target: str = "process_camera") -> str:
+    def start_pubsub(self) -> None:
+        """The Google Cloud CLI's Pub/Sub emulator (Java)."""
+        if not PUBSUB_LAUNCHER.is_file():
+            raise MissingTool(
+                f"Pub/Sub emulator not found at {PUBSUB_LAUNCHER}: install the Google Cloud CLI "
+                "with its Pub/Sub emulator component (`gcloud components install "
+                "pubsub-emulator`, or the Debian package google-cloud-cli-pubsub-emulator) and "
+                "Java 17, or set CAMWATCH_PUBSUB_EMULATOR to the launcher's path"
+            )
+        if not shutil.which("java"):
+            raise MissingTool("java not found: the Pub/Sub emulator needs Java 17 (openjdk-17-jre)")
+        port = free_port()
+        argv = [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={port}"]
+        self.stack.start(
+            "pubsub", argv, lambda: _http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60
+        )
+        self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+
+    def start_event_functions(self) -> None:
+        """sweep and camera_worker behind push subscriptions, as on Cloud Run."""
+        from shared.devstack.topology import create_topology
+
+        urls = {r.function: self.start_function(r.function, "cloudevent") for r in ROUTES}
+        create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
+
+    def start_function(self, target: str = "process_camera", signature: str = "http") -> str:
         """The function under functions-framework (gunicorn), as Cloud Run would run it."""
         port = free_port()
         argv = [str(BIN / "functions-framework"), f"--source=functions/{target}/main.py",
-                f"--target={target}", "--host=127.0.0.1", f"--port={port}"]  # fmt: skip
+                f"--target={target}", "--host=127.0.0.1", f"--port={port}",
+                f"--signature-type={signature}"]  # fmt: skip
         env = {**self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
         self.stack.start(target, argv, lambda: port_open(port), env=env, cwd=ROOT, timeout_s=60)
-        self.function_url = f"http://127.0.0.1:{port}"
-        return self.function_url
+        url = f"http://127.0.0.1:{port}"
+        if target == "process_camera":
+            self.function_url = url
+        return url
 
     def stop(self) -> None:
         """Stop the camera server and every process."""
@@ -141,7 +177,7 @@ class LocalStack:
         self.stack.stop()
 
 
-def start_all(log_dir: Path, function: bool = True) -> LocalStack:
+def start_all(log_dir: Path, function: bool = True, events: bool = False) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise."""
     local = LocalStack(Stack(log_dir))
     try:
@@ -149,6 +185,9 @@ def start_all(log_dir: Path, function: bool = True) -> LocalStack:
         local.start_bigquery()
         local.start_storage()
         local.start_cameras()
+        if events:
+            local.start_pubsub()
+            local.start_event_functions()
         if function:
             local.start_function()
     except BaseException:

@@ -61,7 +61,11 @@ def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
     ports = _ports(output)
     assert len(ports) == 5 and all(port_open(p) for p in ports), output
     proc.send_signal(sig)
-    rest, _ = proc.communicate(timeout=30)
+    try:
+        rest, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # its children die with it (PR_SET_PDEATHSIG)
+        raise
     assert proc.returncode == 128 + sig
     assert "local stack stopped" in rest
     for port in ports:

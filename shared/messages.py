@@ -1,0 +1,40 @@
+"""Pub/Sub payloads: JSON Schemas in ``schemas/pubsub/``, checked on publish and on receipt."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from shared.errors import CamwatchError
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "pubsub"
+
+
+class MessageRejected(CamwatchError):
+    """A message that can never succeed: acknowledged, dead-lettered with this reason."""
+
+    kind = "rejected"
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def validate(name: str, payload: Any) -> dict[str, Any]:
+    """Check ``payload`` against ``schemas/pubsub/<name>.schema.json``.
+
+    Raises:
+        MessageRejected: with the first problem, e.g. ``camera_job: 'camera_id' is required``.
+    """
+    errors = sorted(_validator(name).iter_errors(payload), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].path)
+        raise MessageRejected(f"{name}{'.' + where if where else ''}: {errors[0].message}")
+    assert isinstance(payload, dict)
+    return payload

@@ -1,0 +1,152 @@
+"""Envelope decoding, message schemas, the sweep fan-out and the idempotent worker."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.errors import DependencyUnavailable, FrameTimeout
+from shared.events import PUBSUB_EVENT, PubsubMessage, decode_pubsub, original_bytes
+from shared.messages import MessageRejected, validate
+from shared.registry import parse_registry
+from shared.service import CameraProcessor
+from shared.settings import Settings
+from shared.sweep import fan_out
+from shared.topology import ROUTES
+from shared.worker import handle_job
+from tests.conftest import jpeg
+from tests.unit.fakes import FakeCache, FakeDetector, FakeFrames, FakeWarehouse
+
+HERE = {"lat": 0.0, "lon": 0.0}
+REGISTRY = parse_registry(yaml.safe_dump({"cameras": [
+    {"id": "cam-a", "name": "A", "source": "http://a/1.jpg", "location": HERE},
+    {"id": "cam-b", "name": "B", "source": "http://b/1.jpg", "location": HERE},
+]}))  # fmt: skip
+
+
+def envelope(data: bytes, message_id: str = "7") -> dict[str, Any]:
+    return {"message": {"data": base64.b64encode(data).decode(), "messageId": message_id,
+                        "attributes": {"k": "v"}}}  # fmt: skip
+
+
+def msg(payload: Any, message_id: str = "7") -> PubsubMessage:
+    raw = json.dumps(payload).encode()
+    return PubsubMessage(payload, {}, message_id, raw)
+
+
+class FakeBus:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+    def publish(self, topic, schema, payloads, **attributes):
+        for p in payloads:
+            validate(schema, p)
+            self.sent.append((topic, p, attributes))
+        return [str(i) for i in range(len(payloads))]
+
+    def publish_raw(self, topic, data, **attributes):
+        self.sent.append((topic, {"raw": data}, attributes))
+        return "1"
+
+
+def test_decode_a_pubsub_event() -> None:
+    message = decode_pubsub(PUBSUB_EVENT, envelope(b'{"camera_id": "cam-a"}'))
+    assert message.data == {"camera_id": "cam-a"} and message.message_id == "7"
+    assert message.attributes == {"k": "v"}
+    assert decode_pubsub(PUBSUB_EVENT, envelope(b"")).data == {}  # empty payload
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "match"),
+    [
+        ("google.cloud.storage.object.v1.finalized", envelope(b"{}"), "unexpected CloudEvent type"),
+        (PUBSUB_EVENT, {"nomessage": 1}, "no Pub/Sub message"),
+        (PUBSUB_EVENT, {"message": {"data": "%%%", "messageId": "1"}}, "not base64"),
+        (PUBSUB_EVENT, envelope(b"not json"), "not JSON"),
+    ],
+)
+def test_malformed_events_are_rejected(event_type: str, data: Any, match: str) -> None:
+    with pytest.raises(MessageRejected, match=match):
+        decode_pubsub(event_type, data)
+
+
+def test_original_bytes_for_dead_letters() -> None:
+    assert original_bytes(envelope(b"not json")) == b"not json"
+    assert json.loads(original_bytes({"odd": 1})) == {"odd": 1}
+
+
+@pytest.mark.parametrize(
+    ("schema", "payload", "match"),
+    [
+        ("camera_job", {"camera_id": "cam-a", "scheduled_at": "2026-01-01T00:00:00Z"},
+         "'sweep_id' is a required property"),
+        ("camera_job", {"sweep_id": "s", "camera_id": "cam-a", "scheduled_at": "yesterday"},
+         "scheduled_at"),
+        ("camera_sweep", {"cameras": []}, "cameras"),
+        ("camera_sweep", {"cams": ["cam-a"]}, "Additional properties"),
+    ],
+)  # fmt: skip
+def test_schema_violations(schema: str, payload: Any, match: str) -> None:
+    with pytest.raises(MessageRejected, match=match):
+        validate(schema, payload)
+
+
+def test_sweep_fans_out_every_camera_or_a_subset() -> None:
+    bus = FakeBus()
+    assert fan_out(msg({}, "42"), REGISTRY, bus) == 2
+    assert [(t, p["camera_id"], p["sweep_id"]) for t, p, _ in bus.sent] == [
+        ("camera-jobs", "cam-a", "sweep-42"), ("camera-jobs", "cam-b", "sweep-42")]  # fmt: skip
+    bus.sent.clear()
+    assert fan_out(msg({"sweep_id": "s1", "cameras": ["cam-b"]}), REGISTRY, bus) == 1
+    assert bus.sent[0][1]["camera_id"] == "cam-b" and bus.sent[0][2] == {"sweep_id": "s1"}
+    with pytest.raises(MessageRejected, match="unknown cameras"):
+        fan_out(msg({"cameras": ["cam-zzz"]}), REGISTRY, bus)
+
+
+@pytest.fixture
+def worker_parts():
+    frames = FakeFrames({"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeout("t")})
+    cache, warehouse = FakeCache(), FakeWarehouse()
+    processor = CameraProcessor(Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse)
+    return processor, cache, warehouse
+
+
+def job(camera_id: str, sweep_id: str = "s1") -> PubsubMessage:
+    return msg({"sweep_id": sweep_id, "camera_id": camera_id,
+                "scheduled_at": "2026-11-23T10:00:00+00:00"})  # fmt: skip
+
+
+def test_worker_processes_once_per_sweep(worker_parts) -> None:
+    processor, cache, warehouse = worker_parts
+    assert handle_job(job("cam-a"), processor, cache) == "processed"
+    assert handle_job(job("cam-a"), processor, cache) == "duplicate"  # a redelivery
+    assert len(warehouse.rows["observations"]) == 1
+    assert warehouse.rows["observations"][0]["sweep_id"] == "s1"
+    assert handle_job(job("cam-b"), processor, cache) == "timeout"  # health row, not retried
+    assert [r["frame_status"] for r in warehouse.rows["observations"]] == ["ok", "timeout"]
+    # The next sweep sees the same frame: a cache hit, still one row for that sweep.
+    assert handle_job(job("cam-a", "s9"), processor, cache) == "processed"
+    last = warehouse.rows["observations"][-1]
+    assert (last["sweep_id"], last["cache_status"]) == ("s9", "hit")
+    assert len(warehouse.rows["observations"]) == 3
+
+
+def test_worker_rejects_unknown_and_retries_transient(worker_parts) -> None:
+    processor, cache, warehouse = worker_parts
+    with pytest.raises(MessageRejected, match="unknown camera"):
+        handle_job(job("cam-zzz"), processor, cache)
+    warehouse.fail_next = 1
+    with pytest.raises(DependencyUnavailable):
+        handle_job(job("cam-a", "s2"), processor, cache)
+    assert handle_job(job("cam-a", "s2"), processor, cache) == "processed"  # the redelivery
+
+
+def test_every_route_has_a_dead_letter_topic_and_bounded_retries() -> None:
+    for route in ROUTES:
+        assert route.dead_letter_topic == f"{route.topic}-dead-letter"
+        assert 5 <= route.max_delivery_attempts <= 100  # Pub/Sub's allowed range
+        assert 0 < route.min_backoff_s <= route.max_backoff_s <= 600
