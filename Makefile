@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
-.PHONY: help deps venv system run up test lint fmt unit integration e2e bench terraform-check clean
+.PHONY: help deps venv system run up sweep test lint fmt unit integration e2e bench terraform-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ run: deps ## start the stack, process every demo camera, print a summary, stop
 
 up: deps ## start the stack and keep it running (Ctrl-C stops it)
 	$(PY) -m shared.devstack up
+
+sweep: venv ## publish a camera-sweep message into the stack of `make up`
+	$(PY) -m shared.devstack sweep $(CAMERAS)
 
 lint: venv ## ruff, ruff format, mypy (strict), terraform fmt
 	$(VENV)/bin/ruff check .

@@ -1,12 +1,15 @@
-"""Topics, subscriptions, retry and dead-letter settings: declared once, here.
+"""Topics, push subscriptions, retry and dead-letter settings: ``schemas/pubsub/topology.json``.
 
-``terraform/pubsub.tf`` declares the same values (a unit test keeps them in step); the local
-stack creates them in the emulator with push subscriptions to the functions.
+The same file drives the local stack (``shared.devstack.topology``) and ``terraform/pubsub.tf``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+TOPOLOGY = Path(__file__).resolve().parents[1] / "schemas" / "pubsub" / "topology.json"
 
 
 @dataclass(frozen=True)
@@ -15,10 +18,10 @@ class Route:
 
     topic: str
     function: str
-    ack_deadline_s: int = 60
-    min_backoff_s: int = 10
-    max_backoff_s: int = 600
-    max_delivery_attempts: int = 5
+    ack_deadline_s: int
+    min_backoff_s: int
+    max_backoff_s: int
+    max_delivery_attempts: int
 
     @property
     def subscription(self) -> str:
@@ -31,8 +34,5 @@ class Route:
         return f"{self.topic}-dead-letter"
 
 
-ROUTES = (
-    Route("camera-sweep", "sweep", ack_deadline_s=60, max_delivery_attempts=5),
-    Route("camera-jobs", "camera_worker", ack_deadline_s=120, max_delivery_attempts=5),
-)
+ROUTES = tuple(Route(**r) for r in json.loads(TOPOLOGY.read_text())["routes"])
 ROUTE_BY_TOPIC = {r.topic: r for r in ROUTES}

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from shared.devstack.procs import StartError
+from shared.devstack.procs import StartError, port_open
 from shared.devstack.stack import PROJECT, ROOT, LocalStack, MissingTool, start_all
 from shared.registry import ROAD_USERS, load_registry
 from shared.settings import Settings
@@ -120,6 +120,30 @@ def _rows_in_bigquery(local: LocalStack) -> dict[str, int]:
     return {r["frame_status"]: r["n"] for r in rows}
 
 
+def sweep(cameras: list[str]) -> int:
+    """Publish one camera-sweep message into the stack of ``make up``, as Cloud Scheduler does."""
+    env_file = ROOT / ".stack" / "env"
+    if not env_file.is_file():
+        print("error: no running stack: start one with `make up` first", file=sys.stderr)
+        return 2
+    env = dict(
+        line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines()
+    )
+    host = env.get("PUBSUB_EMULATOR_HOST")
+    if not host or not port_open(int(host.rsplit(":", 1)[1])):
+        print(f"error: the stack's Pub/Sub emulator ({host}) is not running: `make up`",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    from shared.bus import PubSubBus
+
+    payload: dict[str, Any] = {"cameras": cameras} if cameras else {}
+    [message_id] = PubSubBus(PROJECT).publish("camera-sweep", "camera_sweep", [payload])
+    print(f"published camera-sweep message {message_id} ({len(cameras) or 'all'} cameras); "
+          f"watch: tail -f {LOGS}/camera_worker.log")  # fmt: skip
+    return 0
+
+
 def up(local: LocalStack) -> int:
     """Print how to use the running stack and wait for Ctrl-C."""
     url = local.function_url
@@ -134,6 +158,7 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
   curl -s -X POST {url}/process/camera/no-such-camera           # 404
   curl -s {url}/status | python3 -m json.tool
   curl -s {url}/metrics | grep camwatch_
+  make sweep                                   # publish a sweep, as Cloud Scheduler would
 
 environment of the stack (for your own scripts): source {env_file}
 """, flush=True)  # fmt: skip
@@ -144,17 +169,20 @@ environment of the stack (for your own scripts): source {env_file}
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m shared.devstack", description=__doc__)
-    parser.add_argument("command", choices=["run", "up"])
+    parser.add_argument("command", choices=["run", "up", "sweep"])
+    parser.add_argument("cameras", nargs="*", help="sweep: only these camera ids")
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return sweep(args.cameras)
     # Own handlers even where the parent left SIGINT ignored (a background job of a script).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    print("starting the local stack: Redis, BigQuery emulator, Cloud Storage emulator, "
-          "camera server, process_camera ...", flush=True)  # fmt: skip
+    print("starting the local stack: Redis, BigQuery, Cloud Storage and (make up) Pub/Sub "
+          "emulators, camera server, functions ...", flush=True)  # fmt: skip
     started = time.perf_counter()
     try:
-        local = start_all(LOGS)
+        local = start_all(LOGS, events=args.command == "up")
     except (MissingTool, StartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -52,3 +52,18 @@ def test_dockerfile_serves_every_function_by_target() -> None:
     assert "process_camera" in targets
     for target in targets:  # each function module defines a handler named like its folder
         assert f"def {target}(" in (ROOT / "functions" / target / "main.py").read_text()
+
+
+def test_pubsub_topology_is_declared_once() -> None:
+    from shared.topology import ROUTES, TOPOLOGY
+
+    pubsub = (TF / "pubsub.tf").read_text()
+    assert 'file("${path.module}/../schemas/pubsub/topology.json")' in pubsub
+    for attr in ("each.value.max_delivery_attempts", "each.value.min_backoff_s",
+                 "each.value.max_backoff_s", "each.value.ack_deadline_s"):  # fmt: skip
+        assert attr in pubsub
+    assert {r.topic for r in ROUTES} == {"camera-sweep", "camera-jobs"}
+    for route in ROUTES:  # each route's function exists and is a CloudEvent function
+        main = (ROOT / "functions" / route.function / "main.py").read_text()
+        assert "@functions_framework.cloud_event" in main and f'"{route.topic}"' in main
+    assert TOPOLOGY.is_file()
