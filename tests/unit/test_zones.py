@@ -1,0 +1,97 @@
+"""Zones and the generic violation rule, table-driven."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shared.detections import Detections
+from shared.registry import Zone, ZoneType
+from shared.zones import Anchor, PolygonZone, find_violations
+
+SIZE = (200, 100)  # width, height
+# The lower-left quarter of the frame.
+LANE = Zone(name="lane", type=ZoneType.BUS_LANE, polygon=[[0, 0.5], [0.5, 0.5], [0.5, 1], [0, 1]])
+
+
+def dets(*rows: tuple[str, float, tuple[float, float, float, float]]) -> Detections:
+    """A small factory: (class, score, box) per detection."""
+    return Detections(
+        np.array([r[2] for r in rows], np.float32).reshape(-1, 4),
+        np.array([r[1] for r in rows], np.float32),
+        np.zeros(len(rows), np.int64),
+        np.array([r[0] for r in rows], dtype=object),
+    )
+
+
+@pytest.mark.parametrize(
+    ("box", "inside"),
+    [
+        ((10, 60, 40, 90), True),  # wholly inside
+        ((80, 20, 120, 70), True),  # bottom-centre (100, 70) on the zone's right edge
+        ((120, 60, 160, 90), False),  # right of the zone
+        ((10, 10, 40, 40), False),  # above the zone
+        ((90, 10, 130, 60), False),  # bottom-centre (110, 60) just right of the edge
+    ],
+)
+def test_contains_by_bottom_centre(box, inside) -> None:
+    zone = PolygonZone(LANE, SIZE)
+    assert zone.contains(dets(("car", 0.9, box))).tolist() == [inside]
+
+
+def test_centre_anchor_and_overlap() -> None:
+    zone = PolygonZone(LANE, SIZE)
+    low = dets(("car", 0.9, (0, 10, 40, 60)))  # only the bottom 10 of 50 rows are inside
+    assert zone.contains(low, Anchor.BOTTOM_CENTER).tolist() == [True]
+    assert zone.contains(low, Anchor.CENTER).tolist() == [False]  # centre y = 35
+    assert zone.overlap(low)[0] == pytest.approx(0.2, abs=0.03)
+    assert zone.overlap(dets(("car", 0.9, (10, 60, 40, 90))))[0] == pytest.approx(1.0)
+    assert zone.overlap(Detections.empty()).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # a car in the bus lane: a violation, confidence from score and full overlap
+        ([("car", 0.8, (10, 60, 40, 90))], [("bus_lane", "car", 0.8)]),
+        # a bus in the bus lane is allowed
+        ([("bus", 0.9, (10, 60, 40, 90))], []),
+        # a car outside the lane
+        ([("car", 0.9, (120, 60, 160, 90))], []),
+        # half the box in the lane: confidence 0.8 x (0.5 + 0.5 x 0.5)
+        ([("car", 0.8, (0, 25, 40, 75))], [("bus_lane", "car", 0.6)]),
+    ],
+)
+def test_bus_lane_rule(rows, expected) -> None:
+    found = find_violations(dets(*rows), [LANE], SIZE)
+    got = [(v.type, v.class_name, v.confidence) for v in found]
+    assert [(t, c) for t, c, _ in got] == [(t, c) for t, c, _ in expected]
+    for (_, _, conf), (_, _, want) in zip(got, expected, strict=True):
+        assert conf == pytest.approx(want, abs=0.03)
+
+
+def test_unrestricted_zone_types_never_violate() -> None:
+    crosswalk = Zone(name="x", type=ZoneType.ROADWAY, polygon=LANE.polygon)
+    assert find_violations(dets(("car", 0.9, (10, 60, 40, 90))), [crosswalk], SIZE) == []
+
+
+def test_demo_bus_camera_has_a_car_in_its_bus_lane() -> None:
+    from shared.onnx_detector import OnnxSsdDetector
+    from shared.registry import load_registry
+    from shared.settings import ASSETS, Settings
+    from tests.conftest import image
+
+    env = {"CAMWATCH_DEMO_CAMERA_URL": "http://x", "CAMWATCH_DEMO_BUCKET": "b"}
+    camera = load_registry(ASSETS / "cameras.yaml", env=env).get("cam-001-market-5th")
+    s = Settings()
+    frame = image("pexels_double_decker_bus.jpg")
+    found = (
+        OnnxSsdDetector(s.model_path, s.labels_path, "t").detect(frame).keep(["car", "bus"], 0.4)
+    )
+    [violation] = find_violations(found, camera.zones, (frame.shape[1], frame.shape[0]))
+    assert (violation.type, violation.zone, violation.class_name) == (
+        "bus_lane",
+        "market-bus-lane",
+        "car",
+    )
+    assert 0.6 < violation.confidence <= 0.84  # the car's score 0.84 x overlap
