@@ -73,19 +73,29 @@ resource "google_storage_bucket" "frames" {
   }
 }
 
-resource "google_cloud_run_v2_service" "process_camera" {
-  name     = "process-camera"
+locals {
+  # One Cloud Run service per function, all from the same image (FUNCTION_TARGET picks it).
+  # process_camera answers integrators; the event functions only Pub/Sub push.
+  functions = merge(
+    { process_camera = { ingress = "INGRESS_TRAFFIC_ALL" } },
+    { for r in local.routes : r.function => { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY" } },
+  )
+}
+
+resource "google_cloud_run_v2_service" "functions" {
+  for_each = local.functions
+  name     = replace(each.key, "_", "-")
   location = var.region
-  ingress  = "INGRESS_TRAFFIC_ALL"
+  ingress  = each.value.ingress
 
   template {
     service_account                  = google_service_account.functions.email
-    max_instance_request_concurrency = var.process_camera.concurrency
-    timeout                          = "${var.process_camera.timeout_s}s"
+    max_instance_request_concurrency = var.functions.concurrency
+    timeout                          = "${var.functions.timeout_s}s"
 
     scaling {
-      min_instance_count = var.process_camera.min_instances
-      max_instance_count = var.process_camera.max_instances
+      min_instance_count = var.functions.min_instances
+      max_instance_count = var.functions.max_instances
     }
 
     vpc_access {
@@ -99,13 +109,13 @@ resource "google_cloud_run_v2_service" "process_camera" {
       image = var.image
       resources {
         limits = {
-          cpu    = var.process_camera.cpu
-          memory = var.process_camera.memory
+          cpu    = var.functions.cpu
+          memory = var.functions.memory
         }
       }
       env {
         name  = "FUNCTION_TARGET"
-        value = "process_camera"
+        value = each.key
       }
       dynamic "env" {
         for_each = local.env
@@ -114,9 +124,12 @@ resource "google_cloud_run_v2_service" "process_camera" {
           value = env.value
         }
       }
-      startup_probe {
-        http_get {
-          path = "/health"
+      dynamic "startup_probe" {
+        for_each = each.key == "process_camera" ? [1] : []
+        content {
+          http_get {
+            path = "/health"
+          }
         }
       }
     }

@@ -1,6 +1,6 @@
 output "process_camera_url" {
   description = "Base URL of POST /process/camera/{id}."
-  value       = google_cloud_run_v2_service.process_camera.uri
+  value       = google_cloud_run_v2_service.functions["process_camera"].uri
 }
 
 output "tables" {

@@ -33,7 +33,7 @@ resource "google_pubsub_subscription" "push" {
   ack_deadline_seconds = each.value.ack_deadline_s
 
   push_config {
-    push_endpoint = "${google_cloud_run_v2_service.event_functions[each.value.function].uri}/projects/${var.project_id}/topics/${each.key}"
+    push_endpoint = "${google_cloud_run_v2_service.functions[each.value.function].uri}/projects/${var.project_id}/topics/${each.key}"
     oidc_token {
       service_account_email = google_service_account.push.email
     }
@@ -79,42 +79,8 @@ resource "google_project_iam_member" "functions_publish" {
   member  = "serviceAccount:${google_service_account.functions.email}"
 }
 
-resource "google_cloud_run_v2_service" "event_functions" {
-  for_each = toset([for r in local.routes : r.function])
-  name     = replace(each.key, "_", "-")
-  location = var.region
-  ingress  = "INGRESS_TRAFFIC_INTERNAL_ONLY"
-
-  template {
-    service_account = google_service_account.functions.email
-    timeout         = "${var.process_camera.timeout_s}s"
-
-    vpc_access {
-      egress = "PRIVATE_RANGES_ONLY"
-      network_interfaces {
-        network = google_redis_instance.cache.authorized_network
-      }
-    }
-
-    containers {
-      image = var.image
-      env {
-        name  = "FUNCTION_TARGET"
-        value = each.key
-      }
-      dynamic "env" {
-        for_each = local.env
-        content {
-          name  = "CAMWATCH_${env.key}"
-          value = env.value
-        }
-      }
-    }
-  }
-}
-
 resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
-  for_each = google_cloud_run_v2_service.event_functions
+  for_each = { for r in local.routes : r.function => google_cloud_run_v2_service.functions[r.function] }
   name     = each.value.name
   location = each.value.location
   role     = "roles/run.invoker"

@@ -42,7 +42,7 @@ variable "redis" {
   default     = {}
 }
 
-variable "process_camera" {
+variable "functions" {
   type = object({
     cpu           = optional(string, "2")
     memory        = optional(string, "2Gi")
@@ -51,7 +51,7 @@ variable "process_camera" {
     concurrency   = optional(number, 8)
     timeout_s     = optional(number, 60)
   })
-  description = "Cloud Run settings of the process_camera function."
+  description = "Cloud Run settings of the function services (process_camera, sweep, camera_worker)."
   default     = {}
 }
 
