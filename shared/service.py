@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from shared import metrics
 from shared.cache import Cache
 from shared.detections import Detections
 from shared.detector import Detector
 from shared.errors import FrameError
-from shared.frames import FrameSource, bytes_hash, decode_frame
+from shared.frames import FrameSource, RawFrame, bytes_hash, decode_frame
 from shared.registry import ROAD_USERS, Camera, Registry
 from shared.settings import Settings
 from shared.warehouse import Warehouse
@@ -30,6 +33,18 @@ WRITTEN_TTL_S = 24 * 3600  # how long a written row id is remembered
 def row_id(*parts: str) -> str:
     """Deterministic 32-hex id from its parts (used as the BigQuery insertId too)."""
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the cache (and, on a miss, the decoder) knows about a fetched frame."""
+
+    cached: dict[str, Any] | None
+    since_ms: int
+    digest: str
+    size: tuple[int, int]
+    image: npt.NDArray[np.uint8] | None
+    bytes_digest: str | None
 
 
 class _Stopwatch:
@@ -77,33 +92,14 @@ class CameraProcessor:
         watch = _Stopwatch()
         try:
             raw = self.frames.fetch(camera.source)
+            watch.lap("fetch")
+            seen = self._resolve(camera.id, raw, now_ms, 2 * stale_after, watch)
         except FrameError as exc:
             self._record_failure(camera, event_time, exc, request_id, sweep_id)
             raise
-        watch.lap("fetch")
-        # Fast path: these exact bytes were decoded before -> their frame hash, no decode.
-        bytes_digest = bytes_hash(raw.data) if raw.data else None
-        digest = self.cache.resolve(camera.id, bytes_digest) if bytes_digest else None
-        cached, since_ms = (None, now_ms)
-        if digest:
-            cached, since_ms = self.cache.lookup(camera.id, digest, now_ms, 2 * stale_after)
-        image = None
-        if cached is not None:
-            width, height = cached["size"]
-        else:
-            try:
-                frame = decode_frame(
-                    raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels
-                )
-            except FrameError as exc:
-                self._record_failure(camera, event_time, exc, request_id, sweep_id)
-                raise
-            watch.lap("decode")
-            image, digest = frame.image, frame.hash
-            width, height = frame.size
-            cached, since_ms = self.cache.lookup(camera.id, digest, now_ms, 2 * stale_after)
-        watch.lap("cache")
-        assert digest is not None  # from the alias on a hit, from the pixels otherwise
+        cached, since_ms, digest, image = seen.cached, seen.since_ms, seen.digest, seen.image
+        width, height = seen.size
+        bytes_digest = seen.bytes_digest
         stale_for_s = round(max(0, now_ms - since_ms) / 1000, 3)
         stale = stale_for_s > stale_after
         if cached is not None:
@@ -180,6 +176,28 @@ class CameraProcessor:
             },
         )
         return result
+
+    def _resolve(
+        self, camera_id: str, raw: RawFrame, now_ms: int, history_s: int, watch: _Stopwatch
+    ) -> _Seen:
+        """The frame's hash, size and cached result; decodes only what the cache does not know.
+
+        Fast path: these exact bytes were decoded before, so the alias gives their frame hash
+        and the cached result its size, and nothing is decoded.
+        """
+        bytes_digest = bytes_hash(raw.data) if raw.data else None
+        digest = self.cache.resolve(camera_id, bytes_digest) if bytes_digest else None
+        if digest:
+            cached, since_ms = self.cache.lookup(camera_id, digest, now_ms, history_s)
+            if cached is not None and "size" in cached:  # older entries lack the size
+                watch.lap("cache")
+                width, height = cached["size"]
+                return _Seen(cached, since_ms, digest, (width, height), None, bytes_digest)
+        frame = decode_frame(raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels)
+        watch.lap("decode")
+        cached, since_ms = self.cache.lookup(camera_id, frame.hash, now_ms, history_s)
+        watch.lap("cache")
+        return _Seen(cached, since_ms, frame.hash, frame.size, frame.image, bytes_digest)
 
     def _record_failure(
         self,

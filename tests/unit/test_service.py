@@ -65,10 +65,21 @@ def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
     assert detector.calls == 1
     assert "decode" not in second["latency_ms"]  # same bytes: the alias skips decoding
     assert second["frame"]["width"] == 1024 and second["frame"]["hash"] == first["frame"]["hash"]
+
     rows = warehouse.rows["observations"]
     assert len(rows) == 1
     assert rows[0]["frame_hash"] == first["frame"]["hash"] and rows[0]["cache_status"] == "miss"
     assert rows[0]["model"] == {"name": "fake", "version": "1", "sha256": "0" * 64}
+
+
+def test_cache_entry_without_size_is_decoded_not_a_crash(parts) -> None:
+    processor, _, detector, cache, _ = parts
+    processor.process("cam-a")
+    for entry in cache.results.values():
+        del entry["size"]  # as cached by a version before the bytes alias
+    again = processor.process("cam-a")
+    assert again["cache"] == "hit" and "decode" in again["latency_ms"]
+    assert again["frame"]["width"] == 1024 and detector.calls == 1
 
 
 def test_new_frame_is_a_miss(parts) -> None:
