@@ -71,8 +71,8 @@ def build(settings: Settings, **overrides: Any) -> Services:
         settings.bigquery_timeout_s,
     )
     registry = overrides.get("registry") or load_registry(settings.registry_path)
-    processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse)
     bus = overrides.get("bus") or PubSubBus(settings.project_id)
+    processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse, blobs, bus)
     return Services(settings, processor, blobs, bus)
 
 

@@ -8,6 +8,7 @@ from concurrent import futures
 from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.errors import DependencyUnavailable
@@ -64,5 +65,5 @@ class PubSubBus:
             if not_done:
                 raise DependencyUnavailable("pubsub", f"{len(not_done)} publishes timed out")
             return [str(f.result()) for f in pending]
-        except (gexc.GoogleAPIError, OSError) as exc:
+        except (gexc.GoogleAPIError, GoogleAuthError, OSError) as exc:
             raise DependencyUnavailable("pubsub", str(exc)) from exc

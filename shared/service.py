@@ -10,12 +10,14 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from shared import metrics
+from shared.bus import EventBus
 from shared.cache import Cache
 from shared.detections import Detections
 from shared.detector import Detector
@@ -24,8 +26,20 @@ from shared.frames import FrameSource, RawFrame, bytes_hash, decode_frame
 from shared.registry import ROAD_USERS, Camera, Registry
 from shared.settings import Settings
 from shared.warehouse import Warehouse
+from shared.zones import find_violations
 
 log = logging.getLogger(__name__)
+ALERT_DEDUP_S = 24 * 3600  # violation:camera:{id}:type:{type}: one alert per ongoing violation
+
+
+class EvidenceStore(Protocol):
+    """Where evidence frames go (the blob store)."""
+
+    def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
+        """Store the bytes; return their ``gs://`` URI."""
+        ...
+
+
 CLAIM_TTL_S = 60  # a writer that died mid-insert frees its claim after this
 WRITTEN_TTL_S = 24 * 3600  # how long a written row id is remembered
 
@@ -71,6 +85,8 @@ class CameraProcessor:
     detector: Detector
     cache: Cache
     warehouse: Warehouse
+    evidence: EvidenceStore
+    bus: EventBus
 
     def process(
         self, camera_id: str, request_id: str = "", sweep_id: str | None = None
@@ -144,6 +160,11 @@ class CameraProcessor:
             "detections": detections.to_records(),
             "model": model,
         }
+        result["violations"] = (
+            self._record_violations(camera, result, detections, image) if image is not None else []
+        )
+        if image is not None:
+            watch.lap("violations")
         # On demand, a repeated frame was recorded when first processed (a stale one once more).
         recorded = False
         if cached is None or stale or sweep_id:
@@ -176,6 +197,58 @@ class CameraProcessor:
             },
         )
         return result
+
+    def _record_violations(
+        self,
+        camera: Camera,
+        result: dict[str, Any],
+        detections: Detections,
+        image: npt.NDArray[np.uint8],
+    ) -> list[dict[str, Any]]:
+        """Write every violation of a new frame; publish (alert) the first of each ongoing one.
+
+        Each violation is a ``violations`` row (idempotent by its id). The Redis key
+        ``violation:camera:{id}:type:{type}`` (24 h) lets only the first of an ongoing
+        violation reach the ``violations`` topic; a failure releases it so the retry alerts.
+        """
+        frame = result["frame"]
+        found = find_violations(detections, camera.zones, (frame["width"], frame["height"]))
+        out: list[dict[str, Any]] = []
+        for v in found:
+            vid = row_id(camera.id, frame["hash"], v.type, v.zone, v.class_name, repr(v.box))
+            record: dict[str, Any] = {
+                "violation_id": vid,
+                "camera_id": camera.id,
+                "event_time": result["event_time"],
+                "type": v.type,
+                "zone": v.zone,
+                "class_name": v.class_name,
+                "confidence": v.confidence,
+                "box": dict(zip(("x1", "y1", "x2", "y2"), v.box, strict=True)),
+                "observation_id": result["observation_id"],
+            }
+            dedup = f"violation:camera:{camera.id}:type:{v.type}"
+            alert = self.cache.claim(dedup, ALERT_DEDUP_S)
+            try:
+                ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+                record["evidence_uri"] = self.evidence.write(
+                    self.settings.evidence_bucket,
+                    f"evidence/{camera.id}/{vid}.jpg",
+                    jpeg.tobytes() if ok else b"",
+                    "image/jpeg",
+                )
+                self._write_once("violations", vid, record)
+                if alert:
+                    self.bus.publish(
+                        "violations", "violation", [{**record, "sweep_id": result["sweep_id"]}],
+                        camera_id=camera.id, type=v.type,
+                    )  # fmt: skip
+            except BaseException:
+                if alert:
+                    self.cache.release(dedup)
+                raise
+            out.append({**record, "alerted": alert})
+        return out
 
     def _resolve(
         self, camera_id: str, raw: RawFrame, now_ms: int, history_s: int, watch: _Stopwatch

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     allow_file_sources: bool = Field(True, description="Allow local file and video sources.")
     stale_after_s: int = Field(600, gt=0, description="Same frame this long: camera is stale.")
+    evidence_bucket: str = Field(
+        "camwatch-evidence", description="Bucket for violation evidence frames (gs://)."
+    )
     # Redis
     redis_host: str = Field("127.0.0.1", description="Memorystore Redis host.")
     redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port.")

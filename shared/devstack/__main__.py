@@ -93,6 +93,10 @@ def run(local: LocalStack) -> int:
     print("-" * 110)
     print(f"cameras: {len(cameras)}, processed: {len(ok)}, failed: {len(failed)} {failed}")
     print("detections: " + ", ".join(f"{c} {n}" for c, n in totals.items()))
+    found = [v for r in ok for v in r[1]["violations"]]
+    kinds = sorted({(v["type"], v["class_name"]) for v in found})
+    print(f"violations: {len(found)} recorded, {sum(v['alerted'] for v in found)} published "
+          f"for alerting (one per camera and type in 24 h); {kinds}")  # fmt: skip
     if misses:
         print(f"first pass (cache miss) client latency ms: p50 {statistics.median(misses):.1f}, "
               f"max {max(misses):.1f}")  # fmt: skip

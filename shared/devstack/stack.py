@@ -121,6 +121,7 @@ class LocalStack:
             "CAMWATCH_DEMO_BUCKET": DEMO_BUCKET,
             "CAMWATCH_ALLOW_PRIVATE_SOURCES": "true",
             "CAMWATCH_PROJECT_ID": PROJECT,
+            "CAMWATCH_EVIDENCE_BUCKET": DEMO_BUCKET,
         }
         from shared.blobstore import GcsBlobStore, storage_client
 
@@ -148,6 +149,9 @@ class LocalStack:
             "pubsub", argv, lambda: _http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60
         )
         self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+        from shared.devstack.topology import create_topology
+
+        create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"])
 
     def start_event_functions(self) -> None:
         """sweep and camera_worker behind push subscriptions, as on Cloud Run."""
@@ -185,8 +189,8 @@ def start_all(log_dir: Path, function: bool = True, events: bool = False) -> Loc
         local.start_bigquery()
         local.start_storage()
         local.start_cameras()
+        local.start_pubsub()
         if events:
-            local.start_pubsub()
             local.start_event_functions()
         if function:
             local.start_function()

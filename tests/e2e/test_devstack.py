@@ -37,6 +37,7 @@ def test_run_processes_every_demo_camera_and_exits_cleanly() -> None:
     assert "cameras: 22, processed: 20, failed: 2" in out
     assert "'cam-021-offline': 'unreachable'" in out and "'cam-022-maintenance': 'not_image'" in out
     assert re.search(r"second pass cache hits: 1[0-9]", out)
+    assert re.search(r"violations: [1-9]\d* recorded, [1-9]\d* published", out)
     assert "rows in BigQuery camwatch-local.camwatch.observations: {" in out
     assert "local stack stopped" in out
     for port in _ports(out)[:4]:

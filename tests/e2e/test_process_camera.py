@@ -26,7 +26,6 @@ RESPONSE = json.loads((ROOT / "schemas" / "process_camera_response.schema.json")
 SNAPSHOT_CAMERAS = [
     "cam-001-market-5th",
     "cam-003-mission-3rd",
-    "cam-005-howard-2nd",
     "cam-007-harrison-8th",
     "cam-019-harbour-gateway",
     "cam-020-plaza-recorder",
@@ -169,3 +168,36 @@ def test_functions_framework_server_process(local_stack: LocalStack) -> None:
     assert requests.get(f"{url}/health", timeout=10).json() == {"ok": True}
     response = requests.post(f"{url}/process/camera/cam-006-folsom-1st", timeout=60)
     assert response.status_code == 200 and response.json()["counts"]["person"] > 0
+
+
+def test_violation_recorded_with_evidence_and_published(client: FlaskClient, warehouse) -> None:
+    """cam-005's registry bus lane holds the car of the reference frame."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    from shared.blobstore import GcsBlobStore, storage_client
+    from shared.devstack.stack import PROJECT
+
+    body = client.post("/process/camera/cam-005-howard-2nd").get_json()
+    [v] = body["violations"]
+    assert (v["type"], v["zone"], v["class_name"], v["alerted"]) == (
+        "bus_lane", "market-bus-lane", "car", True)  # fmt: skip
+    settings = Settings()
+    bucket, name = v["evidence_uri"].removeprefix("gs://").split("/", 1)
+    blobs = GcsBlobStore(storage_client(settings.project_id, settings.storage_emulator_host))
+    assert blobs.read(bucket, name, 10**7)[:3] == b"\xff\xd8\xff"  # a JPEG
+    [row] = warehouse.query(
+        f"SELECT type, zone, confidence, observation_id FROM `{warehouse.table_id('violations')}`"
+        " WHERE violation_id = @id",
+        {"id": v["violation_id"]},
+    )
+    assert row["observation_id"] == body["observation_id"] and 0.6 < row["confidence"] <= 0.84
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(PROJECT, "violations-pull")
+    ids = []
+    for _ in range(5):
+        response = subscriber.pull(subscription=path, max_messages=50, timeout=5)
+        ids += [json.loads(m.message.data)["violation_id"] for m in response.received_messages]
+        if v["violation_id"] in ids:
+            break
+    assert v["violation_id"] in ids
+    assert client.post("/process/camera/cam-005-howard-2nd").get_json()["violations"] == []

@@ -25,13 +25,9 @@ CAMERAS = ["cam-002-market-6th", "cam-008-bryant-9th", "cam-014-civic-center-pla
 @pytest.fixture(scope="module")
 def events(local_stack: LocalStack) -> Iterator[pubsub_v1.PublisherClient]:
     """The Pub/Sub emulator, sweep and camera_worker servers and the topology."""
-    local_stack.start_pubsub()
     local_stack.start_event_functions()
-    os.environ["PUBSUB_EMULATOR_HOST"] = local_stack.env["PUBSUB_EMULATOR_HOST"]
-    try:
-        yield pubsub_v1.PublisherClient()
-    finally:
-        os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+    assert os.environ["PUBSUB_EMULATOR_HOST"] == local_stack.env["PUBSUB_EMULATOR_HOST"]
+    yield pubsub_v1.PublisherClient()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from shared.detections import Detections
 from shared.detector import ModelInfo
 from shared.errors import DependencyUnavailable, FrameError
 from shared.frames import RawFrame
+from shared.messages import validate
 
 
 class FakeFrames:
@@ -106,3 +107,38 @@ class FakeWarehouse:
 
     def ping(self) -> None:
         return None
+
+
+class FakeBus:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+    fail_next = 0
+
+    def publish(self, topic, schema, payloads, **attributes):
+        if self.fail_next:
+            self.fail_next -= 1
+            raise DependencyUnavailable("pubsub", "503")
+        for p in payloads:
+            validate(schema, p)
+            self.sent.append((topic, p, attributes))
+        return [str(i) for i in range(len(payloads))]
+
+    def publish_raw(self, topic, data, **attributes):
+        self.sent.append((topic, {"raw": data}, attributes))
+        return "1"
+
+
+class FakeEvidence:
+    """Evidence objects by URI; ``down`` fails like a dead Cloud Storage."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.down = False
+
+    def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
+        if self.down:
+            raise DependencyUnavailable("storage", "503")
+        uri = f"gs://{bucket}/{name}"
+        self.objects[uri] = data
+        return uri

@@ -19,7 +19,14 @@ from shared.sweep import fan_out
 from shared.topology import ROUTES
 from shared.worker import handle_job
 from tests.conftest import jpeg
-from tests.unit.fakes import FakeCache, FakeDetector, FakeFrames, FakeWarehouse
+from tests.unit.fakes import (
+    FakeBus,
+    FakeCache,
+    FakeDetector,
+    FakeEvidence,
+    FakeFrames,
+    FakeWarehouse,
+)
 
 HERE = {"lat": 0.0, "lon": 0.0}
 REGISTRY = parse_registry(yaml.safe_dump({"cameras": [
@@ -36,21 +43,6 @@ def envelope(data: bytes, message_id: str = "7") -> dict[str, Any]:
 def msg(payload: Any, message_id: str = "7") -> PubsubMessage:
     raw = json.dumps(payload).encode()
     return PubsubMessage(payload, {}, message_id, raw)
-
-
-class FakeBus:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-
-    def publish(self, topic, schema, payloads, **attributes):
-        for p in payloads:
-            validate(schema, p)
-            self.sent.append((topic, p, attributes))
-        return [str(i) for i in range(len(payloads))]
-
-    def publish_raw(self, topic, data, **attributes):
-        self.sent.append((topic, {"raw": data}, attributes))
-        return "1"
 
 
 def test_decode_a_pubsub_event() -> None:
@@ -111,7 +103,9 @@ def test_sweep_fans_out_every_camera_or_a_subset() -> None:
 def worker_parts():
     frames = FakeFrames({"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeout("t")})
     cache, warehouse = FakeCache(), FakeWarehouse()
-    processor = CameraProcessor(Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse)
+    processor = CameraProcessor(
+        Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse, FakeEvidence(), FakeBus()
+    )
     return processor, cache, warehouse
 
 

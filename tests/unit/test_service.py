@@ -12,7 +12,14 @@ from shared.registry import parse_registry
 from shared.service import CameraProcessor
 from shared.settings import Settings
 from tests.conftest import jpeg
-from tests.unit.fakes import FakeCache, FakeDetector, FakeFrames, FakeWarehouse
+from tests.unit.fakes import (
+    FakeBus,
+    FakeCache,
+    FakeDetector,
+    FakeEvidence,
+    FakeFrames,
+    FakeWarehouse,
+)
 
 HERE = {"lat": 0.0, "lon": 0.0}
 REGISTRY = parse_registry(
@@ -49,7 +56,9 @@ def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeW
         }
     )
     detector, cache, warehouse = FakeDetector(), FakeCache(), FakeWarehouse()
-    processor = CameraProcessor(Settings(), REGISTRY, frames, detector, cache, warehouse)
+    processor = CameraProcessor(
+        Settings(), REGISTRY, frames, detector, cache, warehouse, FakeEvidence(), FakeBus()
+    )
     return processor, frames, detector, cache, warehouse
 
 

@@ -1,0 +1,96 @@
+"""Violations in the service: a row for each, evidence stored, one alert per ongoing violation."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+import yaml
+
+from shared.errors import DependencyUnavailable
+from shared.messages import validate
+from shared.registry import parse_registry
+from shared.service import CameraProcessor
+from shared.settings import Settings
+from tests.conftest import image, jpeg
+from tests.unit.fakes import (
+    FakeBus,
+    FakeCache,
+    FakeDetector,
+    FakeEvidence,
+    FakeFrames,
+    FakeWarehouse,
+)
+
+# FakeDetector finds a car at (1, 2, 30, 40): bottom-centre (15.5, 40) in a 1024x680 frame.
+LANE = {
+    "name": "corner-lane",
+    "type": "bus_lane",
+    "polygon": [[0, 0], [0.1, 0], [0.1, 0.1], [0, 0.1]],
+}
+REGISTRY = parse_registry(yaml.safe_dump({"cameras": [
+    {"id": "cam-v", "name": "V", "source": "http://v/1.jpg", "location": {"lat": 0, "lon": 0},
+     "zones": [LANE]},
+]}))  # fmt: skip
+
+
+def changed_jpeg() -> bytes:
+    img = image("car1.jpg")
+    img[600:, 600:] = 0  # another frame of the same size
+    return cv2.imencode(".jpg", img)[1].tobytes()
+
+
+@pytest.fixture
+def parts():
+    frames = FakeFrames({"http://v/1.jpg": jpeg("car1.jpg")})
+    cache, warehouse, evidence, bus = FakeCache(), FakeWarehouse(), FakeEvidence(), FakeBus()
+    processor = CameraProcessor(Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse,
+                                evidence, bus)  # fmt: skip
+    return processor, frames, warehouse, evidence, bus, cache
+
+
+def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
+    processor, frames, warehouse, evidence, bus, cache = parts
+    first = processor.process("cam-v", sweep_id="s1")
+    [v] = first["violations"]
+    assert (v["type"], v["zone"], v["class_name"], v["alerted"]) == (
+        "bus_lane",
+        "corner-lane",
+        "car",
+        True,
+    )
+    assert (
+        v["evidence_uri"] in evidence.objects
+        and evidence.objects[v["evidence_uri"]][:3] == b"\xff\xd8\xff"
+    )
+    [(topic, message, attributes)] = bus.sent
+    assert topic == "violations" and message["violation_id"] == v["violation_id"]
+    validate("violation", message)
+    assert attributes == {"camera_id": "cam-v", "type": "bus_lane"}
+    assert "violation:camera:cam-v:type:bus_lane" in cache.keys
+    # The same car, a new frame: a second row, but no second alert (24 h dedup key).
+    frames.frames["http://v/1.jpg"] = changed_jpeg()
+    [again] = processor.process("cam-v", sweep_id="s2")["violations"]
+    assert again["alerted"] is False and again["violation_id"] != v["violation_id"]
+    assert len(warehouse.rows["violations"]) == 2 and len(bus.sent) == 1
+    # A cache hit does not find them again.
+    assert processor.process("cam-v")["violations"] == []
+
+
+def test_failed_alert_is_retried_not_lost(parts) -> None:
+    processor, _, warehouse, _, bus, cache = parts
+    bus.fail_next = 1
+    with pytest.raises(DependencyUnavailable, match="pubsub"):
+        processor.process("cam-v")
+    assert "violation:camera:cam-v:type:bus_lane" not in cache.keys  # released
+    retry = processor.process("cam-v")
+    assert [v["alerted"] for v in retry["violations"]] == [True] and len(bus.sent) == 1
+    assert len(warehouse.rows["violations"]) == 1  # the first attempt's row, written once
+
+
+def test_storage_down_is_retried(parts) -> None:
+    processor, _, _, evidence, bus, _ = parts
+    evidence.down = True
+    with pytest.raises(DependencyUnavailable, match="storage"):
+        processor.process("cam-v")
+    evidence.down = False
+    assert processor.process("cam-v")["violations"][0]["alerted"] is True
