@@ -93,7 +93,16 @@ def bench_detector(repeat: int, threads: int) -> None:
 
 
 def _stage_table(bodies: list[dict[str, object]]) -> None:
-    stages = ["fetch", "decode", "cache", "detect", "warehouse", "cache_store", "total"]
+    stages = [
+        "fetch",
+        "decode",
+        "cache",
+        "detect",
+        "violations",
+        "warehouse",
+        "cache_store",
+        "total",
+    ]
     print(f"  {'stage (server ms)':<20}{'p50':>8}{'p95':>8}")
     for stage in stages:
         values = [b["latency_ms"][stage] for b in bodies if stage in b["latency_ms"]]  # type: ignore[index, operator]
