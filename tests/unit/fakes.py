@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import yaml
 
 from shared.detections import Detections
 from shared.detector import ModelInfo
 from shared.errors import DependencyUnavailable, FrameError
 from shared.frames import RawFrame
 from shared.messages import validate
+from shared.registry import Registry, parse_registry
+from shared.service import CameraProcessor
+from shared.settings import Settings
 
 
 class FakeFrames:
@@ -142,3 +147,29 @@ class FakeEvidence:
         uri = f"gs://{bucket}/{name}"
         self.objects[uri] = data
         return uri
+
+
+def registry_of(*cameras: dict[str, Any]) -> Registry:
+    """A registry of cameras given as id and source (and more); name and location filled."""
+    docs = [{"name": c["id"], "location": {"lat": 0.0, "lon": 0.0}, **c} for c in cameras]
+    return parse_registry(yaml.safe_dump({"cameras": docs}))
+
+
+@dataclass
+class Rig:
+    """A CameraProcessor wired to fakes, with the fakes at hand."""
+
+    processor: CameraProcessor
+    frames: FakeFrames
+    detector: FakeDetector
+    cache: FakeCache
+    warehouse: FakeWarehouse
+    evidence: FakeEvidence
+    bus: FakeBus
+
+
+def rig(registry: Registry, frames: dict[str, bytes | FrameError]) -> Rig:
+    """A processor over ``registry`` whose cameras serve ``frames`` (by source)."""
+    fakes = (FakeFrames(frames), FakeDetector(), FakeCache(), FakeWarehouse(), FakeEvidence(),
+             FakeBus())  # fmt: skip
+    return Rig(CameraProcessor(Settings(), registry, *fakes), *fakes)

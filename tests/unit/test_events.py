@@ -7,32 +7,20 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 
 from shared.errors import DependencyUnavailable, FrameTimeout
 from shared.events import PUBSUB_EVENT, PubsubMessage, decode_pubsub, original_bytes
 from shared.messages import MessageRejected, validate
-from shared.registry import parse_registry
-from shared.service import CameraProcessor
-from shared.settings import Settings
 from shared.sweep import fan_out
 from shared.topology import ROUTES
 from shared.worker import handle_job
 from tests.conftest import jpeg
-from tests.unit.fakes import (
-    FakeBus,
-    FakeCache,
-    FakeDetector,
-    FakeEvidence,
-    FakeFrames,
-    FakeWarehouse,
-)
+from tests.unit.fakes import FakeBus, registry_of, rig
 
-HERE = {"lat": 0.0, "lon": 0.0}
-REGISTRY = parse_registry(yaml.safe_dump({"cameras": [
-    {"id": "cam-a", "name": "A", "source": "http://a/1.jpg", "location": HERE},
-    {"id": "cam-b", "name": "B", "source": "http://b/1.jpg", "location": HERE},
-]}))  # fmt: skip
+REGISTRY = registry_of(
+    {"id": "cam-a", "source": "http://a/1.jpg"},
+    {"id": "cam-b", "source": "http://b/1.jpg"},
+)
 
 
 def envelope(data: bytes, message_id: str = "7") -> dict[str, Any]:
@@ -101,12 +89,8 @@ def test_sweep_fans_out_every_camera_or_a_subset() -> None:
 
 @pytest.fixture
 def worker_parts():
-    frames = FakeFrames({"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeout("t")})
-    cache, warehouse = FakeCache(), FakeWarehouse()
-    processor = CameraProcessor(
-        Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse, FakeEvidence(), FakeBus()
-    )
-    return processor, cache, warehouse
+    r = rig(REGISTRY, {"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeout("t")})
+    return r.processor, r.cache, r.warehouse
 
 
 def job(camera_id: str, sweep_id: str = "s1") -> PubsubMessage:

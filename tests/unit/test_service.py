@@ -5,40 +5,25 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import yaml
 
 from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
-from shared.registry import parse_registry
 from shared.service import CameraProcessor
-from shared.settings import Settings
 from tests.conftest import jpeg
 from tests.unit.fakes import (
-    FakeBus,
     FakeCache,
     FakeDetector,
-    FakeEvidence,
     FakeFrames,
     FakeWarehouse,
+    registry_of,
+    rig,
 )
 
-HERE = {"lat": 0.0, "lon": 0.0}
-REGISTRY = parse_registry(
-    yaml.safe_dump(
-        {
-            "cameras": [
-                {"id": "cam-a", "name": "A", "source": "http://a/1.jpg", "location": HERE},
-                {
-                    "id": "cam-b",
-                    "name": "B",
-                    "source": "http://b/1.jpg",
-                    "location": HERE,
-                    "rules": {"min_score": 0.3, "classes": ["bus"], "stale_after_s": 5},
-                },
-                {"id": "cam-dead", "name": "D", "source": "http://dead/1.jpg", "location": HERE},
-            ]
-        }
-    )
-)
+REGISTRY = registry_of(
+    {"id": "cam-a", "source": "http://a/1.jpg"},
+    {"id": "cam-b", "source": "http://b/1.jpg",
+     "rules": {"min_score": 0.3, "classes": ["bus"], "stale_after_s": 5}},
+    {"id": "cam-dead", "source": "http://dead/1.jpg"},
+)  # fmt: skip
 
 
 def other_jpeg() -> bytes:
@@ -48,18 +33,15 @@ def other_jpeg() -> bytes:
 
 @pytest.fixture
 def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeWarehouse]:
-    frames = FakeFrames(
+    r = rig(
+        REGISTRY,
         {
             "http://a/1.jpg": jpeg("car1.jpg"),
             "http://b/1.jpg": jpeg("car1.jpg"),
             "http://dead/1.jpg": FrameTimeout("camera dead timed out"),
-        }
+        },
     )
-    detector, cache, warehouse = FakeDetector(), FakeCache(), FakeWarehouse()
-    processor = CameraProcessor(
-        Settings(), REGISTRY, frames, detector, cache, warehouse, FakeEvidence(), FakeBus()
-    )
-    return processor, frames, detector, cache, warehouse
+    return r.processor, r.frames, r.detector, r.cache, r.warehouse
 
 
 def test_miss_then_hit_without_inference_or_second_row(parts) -> None:

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import cv2
 import pytest
-import yaml
 
 from shared.errors import DependencyUnavailable
 from shared.messages import validate
-from shared.registry import parse_registry
-from shared.service import CameraProcessor
-from shared.settings import Settings
 from tests.conftest import image, jpeg
-from tests.unit.fakes import (
-    FakeBus,
-    FakeCache,
-    FakeDetector,
-    FakeEvidence,
-    FakeFrames,
-    FakeWarehouse,
-)
+from tests.unit.fakes import registry_of, rig
 
 # FakeDetector finds a car at (1, 2, 30, 40): bottom-centre (15.5, 40) in a 1024x680 frame.
 LANE = {
@@ -27,10 +16,9 @@ LANE = {
     "type": "bus_lane",
     "polygon": [[0, 0], [0.1, 0], [0.1, 0.1], [0, 0.1]],
 }
-REGISTRY = parse_registry(yaml.safe_dump({"cameras": [
-    {"id": "cam-v", "name": "V", "source": "http://v/1.jpg", "location": {"lat": 0, "lon": 0},
-     "zones": [LANE]},
-]}))  # fmt: skip
+REGISTRY = registry_of(
+    {"id": "cam-v", "source": "http://v/1.jpg", "zones": [LANE]},
+)
 
 
 def changed_jpeg() -> bytes:
@@ -41,11 +29,8 @@ def changed_jpeg() -> bytes:
 
 @pytest.fixture
 def parts():
-    frames = FakeFrames({"http://v/1.jpg": jpeg("car1.jpg")})
-    cache, warehouse, evidence, bus = FakeCache(), FakeWarehouse(), FakeEvidence(), FakeBus()
-    processor = CameraProcessor(Settings(), REGISTRY, frames, FakeDetector(), cache, warehouse,
-                                evidence, bus)  # fmt: skip
-    return processor, frames, warehouse, evidence, bus, cache
+    r = rig(REGISTRY, {"http://v/1.jpg": jpeg("car1.jpg")})
+    return r.processor, r.frames, r.warehouse, r.evidence, r.bus, r.cache
 
 
 def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
