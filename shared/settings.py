@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     allow_file_sources: bool = Field(True, description="Allow local file and video sources.")
     stale_after_s: int = Field(600, gt=0, description="Same frame this long: camera is stale.")
+    max_job_age_s: int = Field(
+        900, gt=0, description="A camera job older than this is dropped (later sweeps cover it)."
+    )
     evidence_bucket: str = Field(
         "camwatch-evidence", description="Bucket for violation evidence frames (gs://)."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from shared.cache import Cache
 from shared.errors import CameraNotFound, FrameError
@@ -19,13 +20,18 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
     """Process the job's camera once; return the outcome.
 
     Outcomes: ``processed``; a frame error kind such as ``unreachable`` (a camera-health row is
-    recorded, and the next sweep tries again); ``duplicate`` (a redelivered job, skipped).
+    recorded, and the next sweep tries again); ``duplicate`` (a redelivered job, skipped);
+    ``expired`` (older than ``max_job_age_s``: later sweeps cover the camera; logged).
 
     Raises:
         MessageRejected: bad payload or unknown camera (dead-lettered, never retried).
         DependencyUnavailable: Redis, BigQuery or storage down (Pub/Sub redelivers).
     """
     job = validate("camera_job", message.data)
+    age_s = (datetime.now(UTC) - datetime.fromisoformat(job["scheduled_at"])).total_seconds()
+    if age_s > processor.settings.max_job_age_s:
+        log.warning("expired job dropped", extra={**job, "age_s": round(age_s, 1)})
+        return "expired"
     key = f"vision:job:{job['sweep_id']}:{job['camera_id']}"
     if not cache.claim(key, JOB_CLAIM_S):
         log.info("duplicate job skipped", extra=job)

@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -92,7 +93,7 @@ def test_redelivered_job_adds_no_second_row(events, warehouse) -> None:
     sweep_id = f"e2e-{uuid.uuid4().hex[:8]}"
     # A live camera: a second run would see a new frame and write a second row.
     job = {"sweep_id": sweep_id, "camera_id": "cam-015-union-square-east",
-           "scheduled_at": "2026-11-23T10:00:00+00:00"}  # fmt: skip
+           "scheduled_at": datetime.now(UTC).isoformat()}  # fmt: skip
     publish(events, "camera-jobs", job)
     publish(events, "camera-jobs", job)
     assert len(wait_rows(warehouse, sweep_id, 1)) == 1
@@ -104,7 +105,7 @@ def test_poisoned_messages_are_dead_lettered_with_a_reason(events) -> None:
     publish(events, "camera-jobs", b"not json at all")
     publish(events, "camera-jobs", {"camera_id": "cam-001-market-5th"})
     publish(events, "camera-jobs", {"sweep_id": "p", "camera_id": "cam-404-nowhere",
-                                    "scheduled_at": "2026-11-23T10:00:00+00:00"})  # fmt: skip
+                                    "scheduled_at": datetime.now(UTC).isoformat()})  # fmt: skip
     publish(events, "camera-sweep", {"cameras": ["cam-404-nowhere"]})
     jobs = dead_letters("camera-jobs", 3)
     reasons = sorted(m.attributes["reason"] for m in jobs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -93,9 +94,9 @@ def worker_parts():
     return r.processor, r.cache, r.warehouse
 
 
-def job(camera_id: str, sweep_id: str = "s1") -> PubsubMessage:
-    return msg({"sweep_id": sweep_id, "camera_id": camera_id,
-                "scheduled_at": "2026-11-23T10:00:00+00:00"})  # fmt: skip
+def job(camera_id: str, sweep_id: str = "s1", age_s: float = 5) -> PubsubMessage:
+    scheduled = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+    return msg({"sweep_id": sweep_id, "camera_id": camera_id, "scheduled_at": scheduled})
 
 
 def test_worker_processes_once_per_sweep(worker_parts) -> None:
@@ -111,6 +112,16 @@ def test_worker_processes_once_per_sweep(worker_parts) -> None:
     last = warehouse.rows["observations"][-1]
     assert (last["sweep_id"], last["cache_status"]) == ("s9", "hit")
     assert len(warehouse.rows["observations"]) == 3
+
+
+def test_expired_job_is_dropped_not_processed(worker_parts) -> None:
+    processor, cache, warehouse = worker_parts
+    assert (
+        handle_job(job("cam-a", age_s=processor.settings.max_job_age_s + 1), processor, cache)
+        == "expired"
+    )
+    assert "observations" not in warehouse.rows
+    assert handle_job(job("cam-a", age_s=60), processor, cache) == "processed"
 
 
 def test_worker_rejects_unknown_and_retries_transient(worker_parts) -> None:
