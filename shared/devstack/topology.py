@@ -10,6 +10,9 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.topology import PLAIN_TOPICS, ROUTES
 
+# Every call is bounded: a hung emulator becomes an error (and a clean stop), never a hang.
+TIMEOUT_S = 15
+
 
 def dead_letter_pull(topic: str) -> str:
     """The pull subscription on a dead-letter topic (for the summary and the tests)."""
@@ -31,13 +34,14 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
         for topic in (name, f"{name}-dead-letter"):
             path = publisher.topic_path(project, topic)
             try:
-                publisher.create_topic(name=path)
+                publisher.create_topic(name=path, timeout=TIMEOUT_S)
             except gexc.AlreadyExists:
                 pass
         try:
             subscriber.create_subscription(
                 name=subscriber.subscription_path(project, f"{name}-pull"),
                 topic=publisher.topic_path(project, name),
+                timeout=TIMEOUT_S,
             )
         except gexc.AlreadyExists:
             pass
@@ -47,7 +51,7 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
         dead = publisher.topic_path(project, route.dead_letter_topic)
         for path in (topic, dead):
             try:
-                publisher.create_topic(name=path)
+                publisher.create_topic(name=path, timeout=TIMEOUT_S)
             except gexc.AlreadyExists:
                 pass
         subscriptions = [
@@ -77,6 +81,6 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
             subscriptions = subscriptions[:1]  # no functions yet: topics and dead letters only
         for request in subscriptions:
             try:
-                subscriber.create_subscription(request=request)
+                subscriber.create_subscription(request=request, timeout=TIMEOUT_S)
             except gexc.AlreadyExists:
                 pass

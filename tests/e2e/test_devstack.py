@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -47,9 +48,18 @@ def test_run_processes_every_demo_camera_and_exits_cleanly() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.devstack", "up"],
+        [sys.executable, "-m", "shared.devstack", "up"], start_new_session=True,
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    try:
+        _signal_and_check(proc, sig)
+    finally:
+        if proc.poll() is None:  # the test failed before the stack stopped: stop it all
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 120
@@ -62,11 +72,7 @@ def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
     ports = _ports(output)
     assert len(ports) == 5 and all(port_open(p) for p in ports), output
     proc.send_signal(sig)
-    try:
-        rest, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # its children die with it (PR_SET_PDEATHSIG)
-        raise
+    rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig
     assert "local stack stopped" in rest
     for port in ports:
