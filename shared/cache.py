@@ -79,6 +79,11 @@ def frame_key(camera_id: str, digest: str) -> str:
     return f"vision:camera:{camera_id}:frame:{digest}"
 
 
+def bytes_key(camera_id: str, bytes_digest: str) -> str:
+    """Key of the alias from encoded bytes to their frame hash."""
+    return f"vision:camera:{camera_id}:bytes:{bytes_digest}"
+
+
 @contextmanager
 def _redis_errors() -> Iterator[None]:
     try:
@@ -126,7 +131,7 @@ class RedisCache:
     def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
         """The frame hash last decoded from these exact bytes, if still cached."""
         with _redis_errors():
-            found = self._r.get(f"vision:camera:{camera_id}:bytes:{bytes_digest}")
+            found = self._r.get(bytes_key(camera_id, bytes_digest))
         if found is None:
             return None
         return found.decode() if isinstance(found, bytes) else str(found)
@@ -144,7 +149,7 @@ class RedisCache:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(frame_key(camera_id, digest), json.dumps(result), ex=ttl_s)
             if bytes_digest:
-                pipe.set(f"vision:camera:{camera_id}:bytes:{bytes_digest}", digest, ex=ttl_s)
+                pipe.set(bytes_key(camera_id, bytes_digest), digest, ex=ttl_s)
             pipe.execute()
 
     def claim(self, key: str, ttl_s: int) -> bool:

@@ -86,8 +86,8 @@ def run(local: LocalStack) -> int:
         print(_summary_row(camera_id, *results[camera_id]))
     ok = [r[0] for r in results.values() if r[0][0] == 200]
     misses = [r[2] for r in ok if r[1]["cache"] == "miss"]
-    hits = [r[2] for _, r in ((x[0], x[1]) for x in results.values()) if r[0] == 200
-            and r[1].get("cache") == "hit"]  # fmt: skip
+    second_pass = [r[1] for r in results.values()]
+    hits = [ms for code, body, ms in second_pass if code == 200 and body.get("cache") == "hit"]
     totals = {c: sum(r[1]["counts"][c] for r in ok) for c in ROAD_USERS}
     failed = {cid: r[0][1].get("error") for cid, r in results.items() if r[0][0] != 200}
     print("-" * 110)

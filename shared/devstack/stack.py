@@ -15,6 +15,7 @@ import redis
 from shared.devstack.camera_server import IMAGES, CameraServer
 from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
+from shared.devstack.topology import create_topology
 from shared.topology import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,14 +150,10 @@ class LocalStack:
             "pubsub", argv, lambda: _http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60
         )
         self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-        from shared.devstack.topology import create_topology
-
         create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"])
 
     def start_event_functions(self) -> None:
         """sweep and camera_worker behind push subscriptions, as on Cloud Run."""
-        from shared.devstack.topology import create_topology
-
         urls = {r.function: self.start_function(r.function, "cloudevent") for r in ROUTES}
         create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
@@ -30,57 +32,46 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
             del os.environ["PUBSUB_EMULATOR_HOST"]
         else:
             os.environ["PUBSUB_EMULATOR_HOST"] = saved
+    topic_path, sub_path = publisher.topic_path, subscriber.subscription_path
     for name in PLAIN_TOPICS:  # pull-only until their push route exists
         for topic in (name, f"{name}-dead-letter"):
-            path = publisher.topic_path(project, topic)
-            try:
-                publisher.create_topic(name=path, timeout=TIMEOUT_S)
-            except gexc.AlreadyExists:
-                pass
-        try:
-            subscriber.create_subscription(
-                name=subscriber.subscription_path(project, f"{name}-pull"),
-                topic=publisher.topic_path(project, name),
-                timeout=TIMEOUT_S,
-            )
-        except gexc.AlreadyExists:
-            pass
+            _ensure(publisher.create_topic, name=topic_path(project, topic))
+        _ensure(
+            subscriber.create_subscription,
+            name=sub_path(project, f"{name}-pull"),
+            topic=topic_path(project, name),
+        )
     for route in ROUTES:
-        topic = publisher.topic_path(project, route.topic)
-        route_path = f"/projects/{project}/topics/{route.topic}"
-        dead = publisher.topic_path(project, route.dead_letter_topic)
+        topic = topic_path(project, route.topic)
+        dead = topic_path(project, route.dead_letter_topic)
         for path in (topic, dead):
-            try:
-                publisher.create_topic(name=path, timeout=TIMEOUT_S)
-            except gexc.AlreadyExists:
-                pass
-        subscriptions = [
-            {
-                "name": subscriber.subscription_path(
-                    project, dead_letter_pull(route.dead_letter_topic)
-                ),
-                "topic": dead,
-            },
-            {
-                "name": subscriber.subscription_path(project, route.subscription),
-                "topic": topic,
-                "ack_deadline_seconds": route.ack_deadline_s,
-                # The path names the topic, so the CloudEvent's source does too.
-                "push_config": {"push_endpoint": f"{(urls or {}).get(route.function)}{route_path}"},
-                "dead_letter_policy": {
-                    "dead_letter_topic": dead,
-                    "max_delivery_attempts": route.max_delivery_attempts,
-                },
-                "retry_policy": {
-                    "minimum_backoff": timedelta(seconds=route.min_backoff_s),
-                    "maximum_backoff": timedelta(seconds=route.max_backoff_s),
-                },
-            },
-        ]
+            _ensure(publisher.create_topic, name=path)
+        pull = sub_path(project, dead_letter_pull(route.dead_letter_topic))
+        _ensure(subscriber.create_subscription, name=pull, topic=dead)
         if urls is None:
-            subscriptions = subscriptions[:1]  # no functions yet: topics and dead letters only
-        for request in subscriptions:
-            try:
-                subscriber.create_subscription(request=request, timeout=TIMEOUT_S)
-            except gexc.AlreadyExists:
-                pass
+            continue  # no functions yet: topics and dead letters only
+        # The path names the topic, so the CloudEvent's source does too.
+        endpoint = f"{urls[route.function]}/projects/{project}/topics/{route.topic}"
+        push = {
+            "name": sub_path(project, route.subscription),
+            "topic": topic,
+            "ack_deadline_seconds": route.ack_deadline_s,
+            "push_config": {"push_endpoint": endpoint},
+            "dead_letter_policy": {
+                "dead_letter_topic": dead,
+                "max_delivery_attempts": route.max_delivery_attempts,
+            },
+            "retry_policy": {
+                "minimum_backoff": timedelta(seconds=route.min_backoff_s),
+                "maximum_backoff": timedelta(seconds=route.max_backoff_s),
+            },
+        }
+        _ensure(subscriber.create_subscription, request=push)
+
+
+def _ensure(create: Callable[..., object], **request: Any) -> None:
+    """Create a topic or subscription unless it exists (bounded by ``TIMEOUT_S``)."""
+    try:
+        create(**request, timeout=TIMEOUT_S)
+    except gexc.AlreadyExists:
+        pass
