@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from shared.alerts import AlertDispatcher, AlertSender
 from shared.blobstore import GcsBlobStore, storage_client
 from shared.bus import EventBus, PubSubBus
 from shared.cache import RedisCache
@@ -20,11 +21,13 @@ from shared.frame_sources import (
     HttpSnapshotSource,
     VideoSource,
 )
+from shared.mail import SmtpSender
 from shared.onnx_detector import OnnxSsdDetector
 from shared.registry import load_registry
 from shared.service import CameraProcessor
 from shared.settings import Settings, get_settings
 from shared.warehouse import BigQueryWarehouse, bigquery_client
+from shared.webhooks import WebhookSender
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Services:
     processor: CameraProcessor
     blobs: GcsBlobStore
     bus: EventBus
+    alerts: AlertDispatcher
 
 
 _services: Services | None = None
@@ -73,7 +77,34 @@ def build(settings: Settings, **overrides: Any) -> Services:
     registry = overrides.get("registry") or load_registry(settings.registry_path)
     bus = overrides.get("bus") or PubSubBus(settings.project_id)
     processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse, blobs, bus)
-    return Services(settings, processor, blobs, bus)
+    senders = overrides.get("senders")
+    alerts = AlertDispatcher(
+        senders if senders is not None else alert_senders(settings), cache, warehouse
+    )
+    return Services(settings, processor, blobs, bus, alerts)
+
+
+def alert_senders(settings: Settings) -> dict[str, AlertSender]:
+    """The configured alert channels (a channel without settings is left out)."""
+    senders: dict[str, AlertSender] = {}
+    if settings.webhook_url and settings.webhook_secret:
+        senders["webhook"] = WebhookSender(
+            settings.webhook_url,
+            settings.webhook_secret.get_secret_value(),
+            settings.webhook_timeout_s,
+        )
+    if settings.smtp_host and settings.alert_recipients:
+        senders["email"] = SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.alert_email_from,
+            settings.alert_recipients,
+            settings.smtp_timeout_s,
+            settings.smtp_starttls,
+            settings.smtp_username,
+            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        )
+    return senders
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Services:

@@ -4,7 +4,10 @@ Keys:
   ``vision:camera:{camera_id}:frame:{hash}``  cached result of a frame (TTL ``cache_ttl_s``)
   ``vision:camera:{camera_id}:bytes:{digest}`` frame hash of these encoded bytes (same TTL)
   ``vision:camera:{camera_id}:last_frame``     hash of the last frame and since when (ms)
-  ``vision:write:{kind}:{row_id}``             idempotent-write claim (see ``shared.service``)
+  ``vision:write:{table}:{row_id}``            idempotent-write claim (see ``shared.records``)
+  ``vision:job:{sweep_id}:{camera_id}``        camera job claim (see ``shared.worker``)
+  ``violation:camera:{camera_id}:type:{type}`` one alert per ongoing violation (24 h)
+  ``alert:{violation_id}:{channel}``           alert delivery claim (see ``shared.alerts``)
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ class Cache(Protocol):
 
     def release(self, key: str) -> None:
         """Give a claim back."""
+        ...
+
+    def state(self, key: str) -> str | None:
+        """A claim's state: ``pending``, ``done`` or None (free)."""
         ...
 
     def ping(self) -> None:
@@ -168,6 +175,12 @@ class RedisCache:
             self._r.delete(key)
         except (redis.ConnectionError, redis.TimeoutError):
             pass
+
+    def state(self, key: str) -> str | None:
+        """A claim's state: ``pending``, ``done`` or None (free)."""
+        with _redis_errors():
+            value = self._r.get(key)
+        return value.decode() if isinstance(value, bytes) else value
 
     def ping(self) -> None:
         """Round trip to the server."""

@@ -101,3 +101,13 @@ class ModelError(CamwatchError):
     """The model file is missing or its inputs/outputs do not match the expected layout."""
 
     kind = "model_error"
+
+
+class DeliveryFailed(CamwatchError):
+    """An alert channel (webhook, email) did not take the alert: Pub/Sub retries the message."""
+
+    kind = "delivery_failed"
+
+    def __init__(self, channel: str, detail: str) -> None:
+        super().__init__(f"{channel} delivery failed: {detail}")
+        self.channel = channel

@@ -1,4 +1,8 @@
-"""Pub/Sub payloads: JSON Schemas in ``schemas/pubsub/``, checked on publish and on receipt."""
+"""Message payloads: JSON Schemas in ``schemas/``, checked on publish and on receipt.
+
+A bare name is a Pub/Sub payload (``schemas/pubsub/<name>.schema.json``); a name with a folder,
+e.g. ``webhooks/violation_alert``, is that file under ``schemas/``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import jsonschema
 
 from shared.errors import CamwatchError
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "pubsub"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
 class MessageRejected(CamwatchError):
@@ -22,12 +26,13 @@ class MessageRejected(CamwatchError):
 
 @cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    path = name if "/" in name else f"pubsub/{name}"
+    schema = json.loads((SCHEMAS / f"{path}.schema.json").read_text())
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 def validate(name: str, payload: Any) -> dict[str, Any]:
-    """Check ``payload`` against ``schemas/pubsub/<name>.schema.json``.
+    """Check ``payload`` against its schema (see the module docstring for ``name``).
 
     Raises:
         MessageRejected: with the first problem, e.g. ``camera_job: 'camera_id' is required``.

@@ -5,7 +5,6 @@ The same code serves the HTTP function and (later) the Pub/Sub camera worker.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from shared.detections import Detections
 from shared.detector import Detector
 from shared.errors import FrameError
 from shared.frames import FrameSource, RawFrame, bytes_hash, decode_frame
+from shared.records import row_id, write_once
 from shared.registry import ROAD_USERS, Camera, Registry
 from shared.settings import Settings
 from shared.warehouse import Warehouse
@@ -38,15 +38,6 @@ class EvidenceStore(Protocol):
     def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
         """Store the bytes; return their ``gs://`` URI."""
         ...
-
-
-CLAIM_TTL_S = 60  # a writer that died mid-insert frees its claim after this
-WRITTEN_TTL_S = 24 * 3600  # how long a written row id is remembered
-
-
-def row_id(*parts: str) -> str:
-    """Deterministic 32-hex id from its parts (used as the BigQuery insertId too)."""
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -237,7 +228,7 @@ class CameraProcessor:
                     jpeg.tobytes() if ok else b"",
                     "image/jpeg",
                 )
-                self._write_once("violations", vid, record)
+                self._write_once("violations", vid, {**record, "alerted": alert})
                 if alert:
                     self.bus.publish(
                         "violations", "violation", [{**record, "sweep_id": result["sweep_id"]}],
@@ -301,21 +292,7 @@ class CameraProcessor:
         self._write_once("observations", observation_id, row)
 
     def _write_once(self, table: str, rid: str, row: dict[str, Any]) -> bool:
-        """Insert unless this row id was already written (the emulator ignores insertIds).
-
-        A Redis claim (SET NX, 60 s) guards the insert; it becomes a 24 h "written" mark on
-        success and is released on failure, so a retry writes the row and nothing is lost.
-        """
-        key = f"vision:write:{table}:{rid}"
-        if not self.cache.claim(key, CLAIM_TTL_S):
-            return False
-        try:
-            self.warehouse.insert(table, [row], [rid])
-        except BaseException:
-            self.cache.release(key)
-            raise
-        self.cache.confirm(key, WRITTEN_TTL_S)
-        return True
+        return write_once(self.cache, self.warehouse, table, rid, row)
 
 
 def _observation_row(result: dict[str, Any], latency: dict[str, float]) -> dict[str, Any]:

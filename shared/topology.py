@@ -36,6 +36,4 @@ class Route:
 
 _SPEC = json.loads(TOPOLOGY.read_text())
 ROUTES = tuple(Route(**r) for r in _SPEC["routes"])
-# Topics without a push route yet (each gets a dead-letter topic and a pull subscription).
-PLAIN_TOPICS = tuple(t["topic"] for t in _SPEC.get("topics", []))
 ROUTE_BY_TOPIC = {r.topic: r for r in ROUTES}

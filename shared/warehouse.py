@@ -20,7 +20,7 @@ from google.cloud import bigquery
 from shared.errors import CamwatchError, DependencyUnavailable
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "bigquery"
-TABLES = ("observations", "violations")
+TABLES = ("observations", "violations", "alerts")
 
 
 class WarehouseRejected(CamwatchError):

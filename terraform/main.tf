@@ -12,9 +12,34 @@ locals {
       REDIS_HOST        = google_redis_instance.cache.host
       REDIS_PORT        = tostring(google_redis_instance.cache.port)
       REGISTRY_PATH     = var.registry_path
+      EVIDENCE_BUCKET   = google_storage_bucket.frames.name
+      WEBHOOK_URL       = var.alerts.webhook_url
+      WEBHOOK_TIMEOUT_S = tostring(var.alerts.webhook_timeout_s)
+      ALERT_EMAIL_FROM  = var.alerts.email_from
+      ALERT_EMAIL_TO    = join(",", var.alerts.email_to)
     },
+    var.alerts.smtp_host == null ? {} : {
+      SMTP_HOST = var.alerts.smtp_host
+      SMTP_PORT = tostring(var.alerts.smtp_port)
+    },
+    var.alerts.smtp_username == null ? {} : { SMTP_USERNAME = var.alerts.smtp_username },
     var.settings,
   )
+}
+
+locals {
+  # Secrets only the alert dispatcher reads, from Secret Manager (never in plain env or code).
+  secret_env = merge(
+    { WEBHOOK_SECRET = var.alerts.webhook_secret_id },
+    var.alerts.smtp_password_secret_id == null ? {} : { SMTP_PASSWORD = var.alerts.smtp_password_secret_id },
+  )
+}
+
+resource "google_secret_manager_secret_iam_member" "alert_secrets" {
+  for_each  = local.secret_env
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.functions.email}"
 }
 
 resource "google_service_account" "functions" {
@@ -48,6 +73,13 @@ resource "google_bigquery_table" "tables" {
     type  = each.value.timePartitioning.type
     field = each.value.timePartitioning.field
   }
+}
+
+# Evidence frames are written (and, on a retried violation, rewritten) by the functions.
+resource "google_storage_bucket_iam_member" "evidence_writer" {
+  bucket = google_storage_bucket.frames.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.functions.email}"
 }
 
 resource "google_redis_instance" "cache" {
@@ -122,6 +154,18 @@ resource "google_cloud_run_v2_service" "functions" {
         content {
           name  = "CAMWATCH_${env.key}"
           value = env.value
+        }
+      }
+      dynamic "env" {
+        for_each = each.key == "alert_dispatcher" ? local.secret_env : {}
+        content {
+          name = "CAMWATCH_${env.key}"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
         }
       }
       dynamic "startup_probe" {

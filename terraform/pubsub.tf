@@ -5,20 +5,8 @@ locals {
   }
 }
 
-locals {
-  plain_topics = toset([
-    for t in try(jsondecode(file("${path.module}/../schemas/pubsub/topology.json")).topics, []) : t.topic
-  ])
-}
-
 resource "google_pubsub_topic" "topics" {
   for_each = local.routes
-  name     = each.key
-}
-
-# Topics without a push route yet (the violations topic until the alert dispatcher exists).
-resource "google_pubsub_topic" "plain" {
-  for_each = local.plain_topics
   name     = each.key
 }
 

@@ -60,3 +60,18 @@ variable "settings" {
   description = "Extra CAMWATCH_* environment variables (names without the prefix), e.g. { SCORE_THRESHOLD = \"0.5\" }."
   default     = {}
 }
+
+variable "alerts" {
+  type = object({
+    webhook_url             = string
+    webhook_secret_id       = string
+    smtp_host               = optional(string)
+    smtp_port               = optional(number, 587)
+    smtp_username           = optional(string)
+    smtp_password_secret_id = optional(string)
+    email_from              = optional(string, "camwatch@localhost")
+    email_to                = optional(list(string), [])
+    webhook_timeout_s       = optional(number, 10)
+  })
+  description = "Alert channels of alert_dispatcher. Secrets are Secret Manager secret ids (their latest version is mounted as an env var): the webhook signing secret holds `whsec_<base64>`."
+}

@@ -37,6 +37,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         local.stop()
 
 
+@pytest.fixture(scope="session")
+def event_stack(local_stack: LocalStack) -> LocalStack:
+    """The local stack plus the CloudEvent functions behind Pub/Sub push subscriptions."""
+    local_stack.start_event_functions()
+    return local_stack
+
+
 @pytest.fixture
 def stack_settings(local_stack: LocalStack) -> Settings:
     """Settings pointing at the running local stack."""

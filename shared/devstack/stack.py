@@ -1,13 +1,18 @@
-"""The local stack: Redis, the BigQuery and Cloud Storage emulators, the camera server and
-the ``process_camera`` function, each on a free port (see ../shared/LOCAL_STACK.md)."""
+"""The local stack: Redis, the BigQuery, Cloud Storage and Pub/Sub emulators, the camera
+server, the webhook receiver, the SMTP sink and the functions, each on a free port
+(see ../shared/LOCAL_STACK.md)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import mailbox
 import os
 import shutil
 import sys
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 import redis
@@ -16,6 +21,7 @@ from shared.devstack.camera_server import IMAGES, CameraServer
 from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
 from shared.devstack.topology import create_topology
+from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
 from shared.topology import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +73,10 @@ class LocalStack:
     stack: Stack
     env: dict[str, str] = field(default_factory=dict)
     camera_server: CameraServer | None = None
+    webhooks: WebhookReceiver | None = None
+    maildir: Path | None = None
     function_url: str | None = None
+    event_urls: dict[str, str] = field(default_factory=dict)
 
     def start_redis(self) -> None:
         """A throw-away redis-server: no persistence, loopback only."""
@@ -133,6 +142,39 @@ class LocalStack:
             DEMO_BUCKET, DEMO_OBJECT, (IMAGES / "car1.jpg").read_bytes(), "image/jpeg"
         )
 
+    def start_alert_sinks(self) -> None:
+        """The webhook receiver (a thread, verifying signatures) and an aiosmtpd SMTP sink.
+
+        The sink is a real SMTP server process writing each email into a Maildir.
+        """
+        secret = new_secret()
+        self.webhooks = WebhookReceiver(secret).start()
+        self.maildir = self.stack.log_dir / "maildir"
+        shutil.rmtree(self.maildir, ignore_errors=True)  # this stack's emails only
+        port = free_port()
+        argv = [str(BIN / "python"), "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]  # fmt: skip
+        self.stack.start("smtp", argv, lambda: port_open(port))
+        self.env |= {
+            "CAMWATCH_WEBHOOK_URL": self.webhooks.url,
+            "CAMWATCH_WEBHOOK_SECRET": secret,
+            "CAMWATCH_SMTP_HOST": "127.0.0.1",
+            "CAMWATCH_SMTP_PORT": str(port),
+            "CAMWATCH_SMTP_STARTTLS": "false",
+            "CAMWATCH_ALERT_EMAIL_FROM": "camwatch@camwatch.local",
+            "CAMWATCH_ALERT_EMAIL_TO": "ops@camwatch.local",
+        }
+
+    def emails(self) -> list[EmailMessage]:
+        """Every email the SMTP sink has received."""
+        if self.maildir is None or not self.maildir.is_dir():
+            return []
+        box = mailbox.Maildir(self.maildir, factory=None, create=False)
+        return [
+            email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+            for key in box.keys()
+        ]
+
     def start_pubsub(self) -> None:
         """The Google Cloud CLI's Pub/Sub emulator (Java)."""
         if not PUBSUB_LAUNCHER.is_file():
@@ -152,10 +194,13 @@ class LocalStack:
         self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
         create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"])
 
-    def start_event_functions(self) -> None:
-        """sweep and camera_worker behind push subscriptions, as on Cloud Run."""
-        urls = {r.function: self.start_function(r.function, "cloudevent") for r in ROUTES}
-        create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
+    def start_event_functions(self) -> dict[str, str]:
+        """The CloudEvent functions behind push subscriptions, as on Cloud Run (once)."""
+        if not self.event_urls:
+            urls = {r.function: self.start_function(r.function, "cloudevent") for r in ROUTES}
+            create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
+            self.event_urls = urls
+        return self.event_urls
 
     def start_function(self, target: str = "process_camera", signature: str = "http") -> str:
         """The function under functions-framework (gunicorn), as Cloud Run would run it."""
@@ -172,9 +217,10 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the camera server and every process."""
-        if self.camera_server:
-            self.camera_server.stop()
-            self.camera_server = None
+        for server in (self.camera_server, self.webhooks):
+            if server:
+                server.stop()
+        self.camera_server = self.webhooks = None
         self.stack.stop()
 
 
@@ -186,6 +232,7 @@ def start_all(log_dir: Path, function: bool = True, events: bool = False) -> Loc
         local.start_bigquery()
         local.start_storage()
         local.start_cameras()
+        local.start_alert_sinks()
         local.start_pubsub()
         if events:
             local.start_event_functions()

@@ -10,7 +10,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from shared.topology import PLAIN_TOPICS, ROUTES
+from shared.topology import ROUTES
 
 # Every call is bounded: a hung emulator becomes an error (and a clean stop), never a hang.
 TIMEOUT_S = 15
@@ -33,14 +33,6 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
         else:
             os.environ["PUBSUB_EMULATOR_HOST"] = saved
     topic_path, sub_path = publisher.topic_path, subscriber.subscription_path
-    for name in PLAIN_TOPICS:  # pull-only until their push route exists
-        for topic in (name, f"{name}-dead-letter"):
-            _ensure(publisher.create_topic, name=topic_path(project, topic))
-        _ensure(
-            subscriber.create_subscription,
-            name=sub_path(project, f"{name}-pull"),
-            topic=topic_path(project, name),
-        )
     for route in ROUTES:
         topic = topic_path(project, route.topic)
         dead = topic_path(project, route.dead_letter_topic)

@@ -78,7 +78,7 @@ def test_cameras_are_processed_and_recorded(client: FlaskClient, warehouse) -> N
 
 
 def test_unchanged_camera_hits_the_cache_without_a_new_row(client: FlaskClient, warehouse) -> None:
-    camera_id = "cam-009-market-van-ness"
+    camera_id = "cam-010-mission-16th"
     first = client.post(f"/process/camera/{camera_id}").get_json()
     second = client.post(f"/process/camera/{camera_id}").get_json()
     assert (first["cache"], second["cache"]) == ("miss", "hit")
@@ -177,6 +177,11 @@ def test_violation_recorded_with_evidence_and_published(client: FlaskClient, war
     from shared.blobstore import GcsBlobStore, storage_client
     from shared.devstack.stack import PROJECT
 
+    subscriber = pubsub_v1.SubscriberClient()
+    path = subscriber.subscription_path(PROJECT, "violations-e2e-tap")  # a copy of each message
+    subscriber.create_subscription(
+        name=path, topic=f"projects/{PROJECT}/topics/violations", timeout=15
+    )
     body = client.post("/process/camera/cam-005-howard-2nd").get_json()
     [v] = body["violations"]
     assert (v["type"], v["zone"], v["class_name"], v["alerted"]) == (
@@ -191,8 +196,6 @@ def test_violation_recorded_with_evidence_and_published(client: FlaskClient, war
         {"id": v["violation_id"]},
     )
     assert row["observation_id"] == body["observation_id"] and 0.6 < row["confidence"] <= 0.84
-    subscriber = pubsub_v1.SubscriberClient()
-    path = subscriber.subscription_path(PROJECT, "violations-pull")
     ids = []
     for _ in range(5):
         response = subscriber.pull(subscription=path, max_messages=50, timeout=5)

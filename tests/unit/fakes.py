@@ -10,7 +10,7 @@ import yaml
 
 from shared.detections import Detections
 from shared.detector import ModelInfo
-from shared.errors import DependencyUnavailable, FrameError
+from shared.errors import DeliveryFailed, DependencyUnavailable, FrameError
 from shared.frames import RawFrame
 from shared.messages import validate
 from shared.registry import Registry, parse_registry
@@ -93,6 +93,10 @@ class FakeCache:
     def release(self, key: str) -> None:
         self.keys.pop(key, None)
 
+    def state(self, key: str) -> str | None:
+        self._check()
+        return self.keys.get(key)
+
     def ping(self) -> None:
         self._check()
 
@@ -173,3 +177,18 @@ def rig(registry: Registry, frames: dict[str, bytes | FrameError]) -> Rig:
     fakes = (FakeFrames(frames), FakeDetector(), FakeCache(), FakeWarehouse(), FakeEvidence(),
              FakeBus())  # fmt: skip
     return Rig(CameraProcessor(Settings(), registry, *fakes), *fakes)
+
+
+class FakeSender:
+    """An alert channel that records what it took; ``fail_next`` refuses the next sends."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.sent: list[Any] = []
+        self.fail_next = 0
+
+    def send(self, alert: Any) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise DeliveryFailed(self.channel, "receiver answered 500")
+        self.sent.append(alert)

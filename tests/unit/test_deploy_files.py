@@ -62,8 +62,22 @@ def test_pubsub_topology_is_declared_once() -> None:
     for attr in ("each.value.max_delivery_attempts", "each.value.min_backoff_s",
                  "each.value.max_backoff_s", "each.value.ack_deadline_s"):  # fmt: skip
         assert attr in pubsub
-    assert {r.topic for r in ROUTES} == {"camera-sweep", "camera-jobs"}
+    assert {r.topic: r.function for r in ROUTES} == {
+        "camera-sweep": "sweep", "camera-jobs": "camera_worker", "violations": "alert_dispatcher"
+    }  # fmt: skip
     for route in ROUTES:  # each route's function exists and is a CloudEvent function
         main = (ROOT / "functions" / route.function / "main.py").read_text()
         assert "@functions_framework.cloud_event" in main and f'"{route.topic}"' in main
     assert TOPOLOGY.is_file()
+
+
+def test_alert_secrets_come_from_secret_manager() -> None:
+    main = (TF / "main.tf").read_text()
+    variables = (TF / "variables.tf").read_text()
+    # Secrets are Secret Manager ids mounted as env vars of alert_dispatcher, never values.
+    assert "WEBHOOK_SECRET = var.alerts.webhook_secret_id" in main
+    assert "secret_key_ref" in main and 'each.key == "alert_dispatcher"' in main
+    assert "roles/secretmanager.secretAccessor" in main
+    assert "webhook_secret " not in variables and "smtp_password " not in variables
+    for name in ("WEBHOOK_URL", "ALERT_EMAIL_TO", "SMTP_HOST", "EVIDENCE_BUCKET"):
+        assert f"{name} " in main  # every alert setting reaches the functions

@@ -1,0 +1,125 @@
+"""The alert dispatcher: severity picks the channels; each channel takes each alert once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.alerts import AlertDispatcher, Severity, build_alert, severity_of
+from shared.errors import ConfigError, DeliveryFailed
+from shared.mail import compose
+from shared.messages import MessageRejected, validate
+from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse
+
+
+def violation(confidence: float, vid: str = "a" * 32, **extra: Any) -> dict[str, Any]:
+    return {
+        "violation_id": vid,
+        "camera_id": "cam-001-market-5th",
+        "event_time": "2026-11-23T12:00:00+00:00",
+        "type": "bus_lane",
+        "zone": "market-bus-lane",
+        "class_name": "car",
+        "confidence": confidence,
+        "box": {"x1": 1.0, "y1": 2.0, "x2": 30.0, "y2": 40.0},
+        "evidence_uri": f"gs://evidence/evidence/cam-001-market-5th/{vid}.jpg",
+        "observation_id": "o" * 32,
+        "sweep_id": "s1",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [
+        (0.95, Severity.HIGH),
+        (0.8001, Severity.HIGH),  # strictly above 0.8
+        (0.8, Severity.MEDIUM),  # 0.8 itself is MEDIUM (0.6 to 0.8)
+        (0.6, Severity.MEDIUM),
+        (0.5999, None),  # below 0.6: no alert
+        (0.0, None),
+    ],
+)
+def test_severity_thresholds(confidence: float, expected: Severity | None) -> None:
+    assert severity_of(confidence) == expected
+
+
+@pytest.fixture
+def parts():
+    webhook, email = FakeSender("webhook"), FakeSender("email")
+    cache, warehouse = FakeCache(), FakeWarehouse()
+    dispatcher = AlertDispatcher({"webhook": webhook, "email": email}, cache, warehouse)
+    return dispatcher, webhook, email, cache, warehouse
+
+
+@pytest.mark.parametrize(
+    ("confidence", "webhooks", "emails", "severity"),
+    [(0.9, 1, 1, "HIGH"), (0.7, 1, 0, "MEDIUM"), (0.5, 0, 0, None)],
+)
+def test_channels_by_severity(parts, confidence, webhooks, emails, severity) -> None:
+    dispatcher, webhook, email, _, warehouse = parts
+    dispatcher.dispatch(violation(confidence))
+    assert (len(webhook.sent), len(email.sent)) == (webhooks, emails)
+    [row] = warehouse.rows["alerts"]  # every dispatched violation is recorded, alerted or not
+    assert row["severity"] == severity
+    assert row["channels"] == ["webhook", "email"][: webhooks + emails]
+
+
+def test_redelivery_sends_nothing_twice(parts) -> None:
+    dispatcher, webhook, email, _, warehouse = parts
+    assert dispatcher.dispatch(violation(0.9)) == {"webhook": "sent", "email": "sent"}
+    again = dispatcher.dispatch(violation(0.9))
+    assert again == {"webhook": "already_sent", "email": "already_sent"}
+    assert (len(webhook.sent), len(email.sent), len(warehouse.rows["alerts"])) == (1, 1, 1)
+
+
+def test_a_failed_channel_is_retried_alone(parts) -> None:
+    dispatcher, webhook, email, cache, warehouse = parts
+    email.fail_next = 1
+    with pytest.raises(DeliveryFailed, match="email delivery failed"):
+        dispatcher.dispatch(violation(0.9))
+    assert len(webhook.sent) == 1 and "alerts" not in warehouse.rows
+    assert cache.state(f"alert:{'a' * 32}:email") is None  # released for the retry
+    assert dispatcher.dispatch(violation(0.9)) == {"webhook": "already_sent", "email": "sent"}
+    assert (len(webhook.sent), len(email.sent)) == (1, 1)
+
+
+def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(parts) -> None:
+    dispatcher, webhook, _, cache, _ = parts
+    cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
+    with pytest.raises(DeliveryFailed, match="being delivered by another try"):
+        dispatcher.dispatch(violation(0.7))
+    assert webhook.sent == []
+
+
+def test_bad_payload_is_rejected_not_retried(parts) -> None:
+    dispatcher, webhook, _, _, _ = parts
+    with pytest.raises(MessageRejected, match="confidence"):
+        dispatcher.dispatch(violation(1.5))
+    with pytest.raises(MessageRejected, match="violation_id"):
+        dispatcher.dispatch({k: v for k, v in violation(0.9).items() if k != "violation_id"})
+    assert webhook.sent == []
+
+
+def test_missing_webhook_config_is_an_error_email_is_optional() -> None:
+    cache, warehouse = FakeCache(), FakeWarehouse()
+    with pytest.raises(ConfigError, match="CAMWATCH_WEBHOOK_URL"):
+        AlertDispatcher({}, cache, warehouse).dispatch(violation(0.7))
+    webhook = FakeSender("webhook")
+    outcome = AlertDispatcher({"webhook": webhook}, cache, warehouse).dispatch(violation(0.9))
+    assert outcome == {"webhook": "sent", "email": "not_configured"}
+    assert warehouse.rows["alerts"][0]["channels"] == ["webhook"]
+
+
+def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None:
+    alert = build_alert(violation(0.9), Severity.HIGH)
+    validate("webhooks/violation_alert", alert.body)
+    assert alert.id == "a" * 32 and alert.body["type"] == "violation.detected"
+    assert alert.body["data"]["severity"] == "HIGH"
+    message = compose(alert, "camwatch@x", ["ops@x", "duty@x"])
+    assert message["Subject"] == (
+        "[camwatch HIGH] car in bus_lane (market-bus-lane) at cam-001-market-5th"
+    )
+    assert message["Message-ID"] == f"<{'a' * 32}@camwatch>" and message["To"] == "ops@x, duty@x"
+    assert "gs://evidence/" in message.get_content()
