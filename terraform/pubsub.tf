@@ -86,3 +86,16 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.push.email}"
 }
+
+# Cloud Scheduler starts each sweep: one message on camera-sweep, the body `make run` publishes.
+resource "google_cloud_scheduler_job" "sweep" {
+  name      = "camwatch-sweep"
+  region    = var.region
+  schedule  = var.sweep.schedule
+  time_zone = var.sweep.time_zone
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topics["camera-sweep"].id
+    data       = base64encode(jsonencode(var.sweep.message))
+  }
+}

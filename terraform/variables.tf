@@ -75,3 +75,13 @@ variable "alerts" {
   })
   description = "Alert channels of alert_dispatcher. Secrets are Secret Manager secret ids (their latest version is mounted as an env var): the webhook signing secret holds `whsec_<base64>`."
 }
+
+variable "sweep" {
+  type = object({
+    schedule  = optional(string, "*/5 * * * *")
+    time_zone = optional(string, "Etc/UTC")
+    message   = optional(map(list(string)), {})
+  })
+  description = "Cloud Scheduler's sweep: cron schedule, time zone and the camera-sweep message ({} sweeps every camera; { cameras = [...] } some)."
+  default     = {}
+}

@@ -41,6 +41,17 @@ class MissingTool(RuntimeError):
     """A program the local stack needs is not installed; the message says how to get it."""
 
 
+def read_maildir(path: Path) -> list[EmailMessage]:
+    """Every email in a Maildir (the SMTP sink's)."""
+    if not path.is_dir():
+        return []
+    box = mailbox.Maildir(path, factory=None, create=False)
+    return [
+        email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        for key in box.keys()
+    ]
+
+
 def _http_ok(url: str) -> bool:
     with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
         return bool(response.status == 200)
@@ -163,17 +174,12 @@ class LocalStack:
             "CAMWATCH_SMTP_STARTTLS": "false",
             "CAMWATCH_ALERT_EMAIL_FROM": "camwatch@camwatch.local",
             "CAMWATCH_ALERT_EMAIL_TO": "ops@camwatch.local",
+            "CAMWATCH_DEMO_MAILDIR": str(self.maildir),
         }
 
     def emails(self) -> list[EmailMessage]:
         """Every email the SMTP sink has received."""
-        if self.maildir is None or not self.maildir.is_dir():
-            return []
-        box = mailbox.Maildir(self.maildir, factory=None, create=False)
-        return [
-            email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-            for key in box.keys()
-        ]
+        return read_maildir(self.maildir) if self.maildir else []
 
     def start_pubsub(self) -> None:
         """The Google Cloud CLI's Pub/Sub emulator (Java)."""

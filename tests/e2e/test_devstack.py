@@ -21,25 +21,32 @@ ROOT = Path(__file__).parents[2]
 
 def _ports(output: str) -> list[int]:
     ready = json.loads(output.split("stack ready in", 1)[1].split(": ", 1)[1].splitlines()[0])
-    ports = [int(ready["CAMWATCH_REDIS_PORT"])]
-    ports += [int(ready[k].rsplit(":", 1)[1]) for k in ("CAMWATCH_BIGQUERY_ENDPOINT",
-              "STORAGE_EMULATOR_HOST", "CAMWATCH_DEMO_CAMERA_URL")]  # fmt: skip
+    ports = [int(ready["CAMWATCH_REDIS_PORT"]), int(ready["CAMWATCH_SMTP_PORT"])]
+    ports += [int(ready[k].rsplit(":", 1)[1].split("/")[0]) for k in (
+              "CAMWATCH_BIGQUERY_ENDPOINT", "STORAGE_EMULATOR_HOST", "CAMWATCH_DEMO_CAMERA_URL",
+              "CAMWATCH_WEBHOOK_URL", "PUBSUB_EMULATOR_HOST")]  # fmt: skip
     ports += [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)/process/", output)[:1]]
     return ports
 
 
-def test_run_processes_every_demo_camera_and_exits_cleanly() -> None:
+def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "shared.devstack", "run"],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert "cameras: 22, processed: 20, failed: 2" in out
-    assert "'cam-021-offline': 'unreachable'" in out and "'cam-022-maintenance': 'not_image'" in out
-    assert re.search(r"second pass cache hits: 1[0-9]", out)
-    assert re.search(r"violations: [1-9]\d* recorded, [1-9]\d* published", out)
-    assert "rows in BigQuery camwatch-local.camwatch.observations: {" in out
+    assert "(as Cloud Scheduler does): sweep sweep-" in out
+    assert len(re.findall(r"^  \[ *\d+/22\] cam-", out, re.M)) == 22  # a line per camera
+    assert ": 22 cameras, 20 processed, 2 failed, 0 dead-lettered" in out
+    assert re.search(r"failed +cam-021-offline +unreachable: ", out)
+    assert re.search(r"failed +cam-022-maintenance +not_image: ", out)
+    # The demo registry's zones: 3 bus-lane cars (HIGH), 2 loading-zone cars (MEDIUM), 5 below.
+    assert "violations:   10 ({'bike_lane': 3, 'bus_lane': 3, 'no_standing': 4}); 10 new" in out
+    assert "alerts:       10/10 dispatched" in out
+    assert "webhooks delivered 5 (signature verified 5/5 attempts), emails received 3" in out
+    assert re.search(r"latency: +per camera \(in the worker\) p50 [\d.]+ ms, p95 [\d.]+ ms", out)
+    assert "WHERE sweep_id = 'sweep-" in out
     assert "local stack stopped" in out
     for port in _ports(out)[:4]:
         assert not port_open(port), f"port {port} still open after make run"
@@ -70,7 +77,16 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
             break
     output = "".join(lines)
     ports = _ports(output)
-    assert len(ports) == 5 and all(port_open(p) for p in ports), output
+    assert len(ports) == 8 and all(port_open(p) for p in ports), output
+    if sig == signal.SIGTERM:  # `make sweep` into the running stack, as a person would
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.devstack", "sweep", "cam-005-howard-2nd",
+             "cam-021-offline"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert ": 2 cameras, 1 processed, 1 failed, 0 dead-lettered" in done.stdout
+        assert "emails received 1" in done.stdout  # cam-005: a car in a bus lane, HIGH
     proc.send_signal(sig)
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig

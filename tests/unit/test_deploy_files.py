@@ -81,3 +81,16 @@ def test_alert_secrets_come_from_secret_manager() -> None:
     assert "webhook_secret " not in variables and "smtp_password " not in variables
     for name in ("WEBHOOK_URL", "ALERT_EMAIL_TO", "SMTP_HOST", "EVIDENCE_BUCKET"):
         assert f"{name} " in main  # every alert setting reaches the functions
+
+
+def test_cloud_scheduler_publishes_a_valid_sweep_message() -> None:
+    from shared.messages import validate
+
+    pubsub = (TF / "pubsub.tf").read_text()
+    variables = (TF / "variables.tf").read_text()
+    assert 'resource "google_cloud_scheduler_job" "sweep"' in pubsub
+    assert 'topic_name = google_pubsub_topic.topics["camera-sweep"].id' in pubsub
+    assert "base64encode(jsonencode(var.sweep.message))" in pubsub
+    assert 'schedule  = optional(string, "*/5 * * * *")' in variables
+    assert "message   = optional(map(list(string)), {})" in variables
+    validate("camera_sweep", {})  # the default body: every camera
