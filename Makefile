@@ -29,13 +29,13 @@ system: ## install redis-server (Debian package) if it is missing
 
 deps: venv system ## everything the local stack and tests need
 
-run: deps ## start the stack, process every demo camera, print a summary, stop
+run: deps ## start the stack, sweep every demo camera through Pub/Sub, print a summary, stop
 	$(PY) -m shared.devstack run
 
 up: deps ## start the stack and keep it running (Ctrl-C stops it)
 	$(PY) -m shared.devstack up
 
-sweep: venv ## publish a camera-sweep message into the stack of `make up`
+sweep: venv ## publish a camera-sweep into the stack of `make up` and watch it (CAMERAS="id ...")
 	$(PY) -m shared.devstack sweep $(CAMERAS)
 
 lint: venv ## ruff, ruff format, mypy (strict), terraform fmt
@@ -65,8 +65,9 @@ e2e: deps ## end-to-end tests through functions-framework and the local stack
 test: deps lint ## lint, then unit, integration and end-to-end tests
 	$(PY) -m pytest tests/unit tests/integration tests/e2e -q
 
-bench: deps ## benchmarks: detector overhead and process_camera latency (prints figures)
+bench: deps ## benchmarks: detector overhead, process_camera latency, sweep throughput (prints figures)
 	$(PY) -m tests.bench.bench_process
+	$(PY) -m tests.bench.bench_sweep
 
 clean: ## remove the venv and local stack logs
 	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache

@@ -152,7 +152,9 @@ class CameraProcessor:
             "model": model,
         }
         result["violations"] = (
-            self._record_violations(camera, result, detections, image) if image is not None else []
+            self._record_violations(camera, result, detections, raw, image)
+            if image is not None
+            else []
         )
         if image is not None:
             watch.lap("violations")
@@ -194,6 +196,7 @@ class CameraProcessor:
         camera: Camera,
         result: dict[str, Any],
         detections: Detections,
+        raw: RawFrame,
         image: npt.NDArray[np.uint8],
     ) -> list[dict[str, Any]]:
         """Write every violation of a new frame; publish (alert) the first of each ongoing one.
@@ -205,6 +208,7 @@ class CameraProcessor:
         frame = result["frame"]
         found = find_violations(detections, camera.zones, (frame["width"], frame["height"]))
         out: list[dict[str, Any]] = []
+        evidence_uri = self._store_evidence(camera.id, frame["hash"], raw, image) if found else ""
         for v in found:
             vid = row_id(camera.id, frame["hash"], v.type, v.zone, v.class_name, repr(v.box))
             record: dict[str, Any] = {
@@ -220,14 +224,8 @@ class CameraProcessor:
             }
             dedup = f"violation:camera:{camera.id}:type:{v.type}"
             alert = self.cache.claim(dedup, ALERT_DEDUP_S)
+            record["evidence_uri"] = evidence_uri
             try:
-                ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-                record["evidence_uri"] = self.evidence.write(
-                    self.settings.evidence_bucket,
-                    f"evidence/{camera.id}/{vid}.jpg",
-                    jpeg.tobytes() if ok else b"",
-                    "image/jpeg",
-                )
                 self._write_once("violations", vid, {**record, "alerted": alert})
                 if alert:
                     self.bus.publish(
@@ -240,6 +238,24 @@ class CameraProcessor:
                 raise
             out.append({**record, "alerted": alert})
         return out
+
+    def _store_evidence(
+        self, camera_id: str, digest: str, raw: RawFrame, image: npt.NDArray[np.uint8]
+    ) -> str:
+        """The frame as the camera sent it (JPEG or PNG bytes, unaltered), once per frame.
+
+        A decoded-only frame (video) is encoded as JPEG. Returns the ``gs://`` URI.
+        """
+        data, kind = raw.data or b"", _image_kind(raw.data or b"")
+        if kind is None:
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            data, kind = (jpeg.tobytes() if ok else b""), "jpeg"
+        return self.evidence.write(
+            self.settings.evidence_bucket,
+            f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}",
+            data,
+            f"image/{kind}",
+        )
 
     def _resolve(
         self, camera_id: str, raw: RawFrame, now_ms: int, history_s: int, watch: _Stopwatch
@@ -293,6 +309,15 @@ class CameraProcessor:
 
     def _write_once(self, table: str, rid: str, row: dict[str, Any]) -> bool:
         return write_once(self.cache, self.warehouse, table, rid, row)
+
+
+def _image_kind(data: bytes) -> str | None:
+    """``jpeg`` or ``png`` by magic bytes, else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    return None
 
 
 def _observation_row(result: dict[str, Any], latency: dict[str, float]) -> dict[str, Any]:

@@ -19,15 +19,17 @@ from shared.settings import Settings
 
 
 class FakeFrames:
-    """Serves what ``frames[source]`` holds: bytes, or an error to raise."""
+    """Serves what ``frames[source]`` holds: bytes, a decoded image (video), or an error."""
 
-    def __init__(self, frames: dict[str, bytes | FrameError]) -> None:
+    def __init__(self, frames: dict[str, Any]) -> None:
         self.frames = frames
 
     def fetch(self, source: str) -> RawFrame:
         value = self.frames[source]
         if isinstance(value, FrameError):
             raise value
+        if isinstance(value, np.ndarray):
+            return RawFrame("video", image=value)
         return RawFrame("http", data=value, content_type="image/jpeg")
 
 
@@ -172,7 +174,7 @@ class Rig:
     bus: FakeBus
 
 
-def rig(registry: Registry, frames: dict[str, bytes | FrameError]) -> Rig:
+def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
     """A processor over ``registry`` whose cameras serve ``frames`` (by source)."""
     fakes = (FakeFrames(frames), FakeDetector(), FakeCache(), FakeWarehouse(), FakeEvidence(),
              FakeBus())  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
 
 from shared.errors import DependencyUnavailable
@@ -43,9 +44,10 @@ def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
         "car",
         True,
     )
+    # The evidence is the frame exactly as the camera sent it, named by its frame hash.
+    assert evidence.objects[v["evidence_uri"]] == jpeg("car1.jpg")
     assert (
-        v["evidence_uri"] in evidence.objects
-        and evidence.objects[v["evidence_uri"]][:3] == b"\xff\xd8\xff"
+        v["evidence_uri"] == f"gs://camwatch-evidence/evidence/cam-v/{first['frame']['hash']}.jpg"
     )
     [(topic, message, attributes)] = bus.sent
     assert topic == "violations" and message["violation_id"] == v["violation_id"]
@@ -79,3 +81,24 @@ def test_storage_down_is_retried(parts) -> None:
         processor.process("cam-v")
     evidence.down = False
     assert processor.process("cam-v")["violations"][0]["alerted"] is True
+
+
+def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
+    stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
+    r = rig(registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
+            {"http://w/1.jpg": jpeg("car1.jpg")})  # fmt: skip
+    found = r.processor.process("cam-w")["violations"]
+    # The car breaks both zones, the bus the kerb: three violations, one frame, one object.
+    assert sorted((v["type"], v["class_name"]) for v in found) == [
+        ("bus_lane", "car"), ("no_standing", "bus"), ("no_standing", "car")]  # fmt: skip
+    assert len({v["evidence_uri"] for v in found}) == 1 and len(r.evidence.objects) == 1
+    assert len(r.bus.sent) == 2  # one alert per camera and type
+
+
+def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
+    r = rig(registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
+            {"rtsp://x/1": image("car1.jpg")})  # fmt: skip
+    [v] = r.processor.process("cam-x")["violations"]
+    data = r.evidence.objects[v["evidence_uri"]]
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert data[:3] == b"\xff\xd8\xff" and decoded is not None and decoded.shape == (680, 1024, 3)
