@@ -51,3 +51,14 @@ def handle_event(
             extra={"topic": topic, "message_id": message_id, "reason": exc.message},
         )
         return None
+    except Exception as exc:
+        log.warning(
+            "message failed; Pub/Sub will redeliver it",
+            extra={
+                "topic": topic,
+                "message_id": message.message_id if message else str(cloud_event["id"]),
+                "kind": getattr(exc, "kind", type(exc).__name__),
+                "error": str(exc)[:1024],
+            },
+        )
+        raise

@@ -20,6 +20,7 @@ from typing import Any
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.devstack.topology import dead_letter_pull
+from shared.messages import validate
 from shared.registry import ROAD_USERS
 from shared.warehouse import BigQueryWarehouse, bigquery_client
 
@@ -60,7 +61,7 @@ class SweepWatch:
         self.warehouse.ensure_tables()  # the progress queries may run before any worker
         topic = self.publisher.topic_path(self.project, "camera-sweep")
         self.published_at = time.perf_counter()
-        data = json.dumps(payload).encode()
+        data = json.dumps(validate("camera_sweep", payload)).encode()
         self.message_id = str(self.publisher.publish(topic, data).result(timeout=30))
         self.sweep_id = payload.get("sweep_id") or f"sweep-{self.message_id}"
         return self.sweep_id
