@@ -22,7 +22,7 @@ from shared.frame_sources import (
     VideoSource,
 )
 from shared.mail import SmtpSender
-from shared.onnx_detector import OnnxSsdDetector
+from shared.onnx_detector import OnnxDetector
 from shared.registry import load_registry
 from shared.service import CameraProcessor
 from shared.settings import Settings, get_settings
@@ -62,8 +62,12 @@ def build(settings: Settings, **overrides: Any) -> Services:
         FileSource(),
         settings.allow_file_sources,
     )
-    detector = overrides.get("detector") or OnnxSsdDetector(
-        settings.model_path, settings.labels_path, settings.model_version, settings.intra_op_threads
+    detector = overrides.get("detector") or OnnxDetector(
+        settings.model_path,
+        settings.labels_path,
+        settings.model_version,
+        settings.intra_op_threads,
+        settings.model_layout,
     )
     cache = overrides.get("cache") or RedisCache.connect(
         settings.redis_host, settings.redis_port, settings.redis_timeout_s

@@ -1,4 +1,4 @@
-"""A detections container: parallel numpy arrays, one ``from_<layout>()`` per model output."""
+"""A detections container: parallel numpy arrays, filled by the decoders of ``shared.layouts``."""
 
 from __future__ import annotations
 
@@ -64,34 +64,27 @@ class Detections:
         )
 
     @classmethod
-    def from_ssd(
+    def from_raw(
         cls,
-        boxes: npt.NDArray[Any],
-        classes: npt.NDArray[Any],
+        xyxy: npt.NDArray[Any],
         scores: npt.NDArray[Any],
-        count: npt.NDArray[Any],
-        image_size: tuple[int, int],
+        class_id: npt.NDArray[Any],
         labels: npt.NDArray[np.object_],
     ) -> Detections:
-        """Decode TF-style post-processed SSD outputs for one image.
+        """Boxes (original pixels), scores and class ids from a decoder (:mod:`shared.layouts`).
 
         Args:
-            boxes: ``[1, K, 4]`` as ``(ymin, xmin, ymax, xmax)`` in 0..1.
-            classes: ``[1, K]`` 0-based class ids (floats).
-            scores: ``[1, K]`` scores.
-            count: ``[1]`` number of valid rows.
-            image_size: ``(width, height)`` of the original image in pixels.
-            labels: names indexed by class id (see :func:`shared.detector.load_labels`).
+            labels: names indexed by class id; an id outside them is named ``unknown``.
         """
-        n = int(count.reshape(-1)[0])
-        width, height = image_size
-        yx = boxes.reshape(-1, 4)[:n]
-        scale = np.array([width, height, width, height], np.float32)
-        xyxy = (yx[:, [1, 0, 3, 2]].astype(np.float32) * scale).clip(0, scale)
-        class_id = classes.reshape(-1)[:n].astype(np.int64)
-        known = (class_id >= 0) & (class_id < len(labels))
-        names = np.where(known, labels[np.clip(class_id, 0, len(labels) - 1)], "unknown")
-        return cls(xyxy, scores.reshape(-1)[:n].astype(np.float32), class_id, names)
+        ids = np.asarray(class_id, np.int64).reshape(-1)
+        known = (ids >= 0) & (ids < len(labels))
+        names = np.where(known, labels[np.clip(ids, 0, len(labels) - 1)], "unknown")
+        return cls(
+            np.asarray(xyxy, np.float32).reshape(-1, 4),
+            np.asarray(scores, np.float32).reshape(-1),
+            ids,
+            names.astype(object),
+        )
 
     def filter(self, mask: npt.NDArray[np.bool_]) -> Detections:
         """Keep the rows where ``mask`` is true."""

@@ -1,15 +1,20 @@
-"""In-process detector adapter: the SSD MobileNet v2 ONNX graph on onnxruntime.
+"""In-process detector adapter: an ONNX graph of a known layout on onnxruntime.
 
-The session is created on first use (never at import) and reused by every thread of a
-warm instance; ``InferenceSession.run`` is thread-safe.
+The layout (``ssd``, ``nanodet``, ``ultralytics``; see :mod:`shared.layouts`) is configured or
+read from the graph: its metadata (Ultralytics exports carry ``names`` and ``imgsz``) and its
+input and output signature. A graph that matches no layout, or not the configured one, fails at
+load time with the shapes it has. The session is created on first use (never at import) and
+shared by every thread of a warm instance; ``InferenceSession.run`` is thread-safe.
 """
 
 from __future__ import annotations
 
+import ast
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
@@ -17,26 +22,130 @@ import onnxruntime as ort
 from shared.detections import Detections
 from shared.detector import ModelInfo, load_labels, sha256_file
 from shared.errors import ModelError
+from shared.layouts import (
+    COCO80,
+    SPECS,
+    InputSpec,
+    Layout,
+    Raw,
+    decode_nanodet,
+    decode_ssd,
+    decode_ultralytics,
+    preprocess,
+)
+from shared.settings import ASSETS
 
-SSD_OUTPUTS = 4  # boxes, classes, scores, count
+SSD_LABELS = ASSETS / "models" / "ssd_coco_labels.txt"
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
-class OnnxSsdDetector:
-    """TF-style post-processed SSD (boxes/classes/scores/count) on onnxruntime (CPU)."""
+def providers(prefer_gpu: bool = True) -> list[str]:
+    """TensorRT and CUDA when this onnxruntime build has them (onnxruntime-gpu), then CPU."""
+    available = set(ort.get_available_providers())
+    gpu = [p for p in GPU_PROVIDERS if p in available] if prefer_gpu else []
+    return [*gpu, "CPUExecutionProvider"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What load-time inspection found: the layout, its input spec, labels, batch size."""
+
+    layout: Layout
+    spec: InputSpec
+    labels: npt.NDArray[np.object_]
+    fixed_batch: int | None  # 1 for graphs with a fixed batch of one
+
+
+def _labels_array(names: list[str]) -> npt.NDArray[np.object_]:
+    return np.array(names, dtype=object)
+
+
+def inspect(
+    session: ort.InferenceSession, configured: str, labels_path: Path | None, name: str
+) -> Signature:
+    """Match the graph to a layout (configured, or ``auto``) or raise :class:`ModelError`."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    meta = session.get_modelmeta().custom_metadata_map
+    found = f"inputs {[(i.name, i.shape, i.type) for i in inputs]}, outputs " + str(
+        [(o.name, o.shape) for o in outputs]
+    )
+    shape = list(inputs[0].shape) if len(inputs) == 1 else []
+    if len(shape) != 4 or 3 not in (shape[1], shape[3]):
+        raise ModelError(f"{name}: expected one image input [B,H,W,3] or [B,3,H,W]; {found}")
+    nchw = shape[1] == 3
+    height, width = (shape[2], shape[3]) if nchw else (shape[1], shape[2])
+    if not (isinstance(height, int) and isinstance(width, int)):
+        size = ast.literal_eval(meta["imgsz"]) if "imgsz" in meta else [640, 640]
+        height, width = int(size[0]), int(size[-1])
+    uint8 = inputs[0].type == "tensor(uint8)"
+    ranks = [len(o.shape) for o in outputs]
+    candidates = {
+        Layout.SSD: uint8 and not nchw and len(outputs) == 4,
+        Layout.NANODET: not uint8 and nchw and len(outputs) >= 2 and len(outputs) % 2 == 0
+        and all(r == 3 for r in ranks),
+        Layout.ULTRALYTICS: not uint8 and nchw and len(outputs) == 1 and ranks == [3],
+    }  # fmt: skip
+    if configured == "auto":
+        matching = [layout for layout, ok in candidates.items() if ok]
+        if len(matching) != 1:
+            raise ModelError(f"{name}: cannot tell its layout (matches {matching or 'none'} "
+                             f"of {[str(x) for x in Layout]}); set CAMWATCH_MODEL_LAYOUT; "
+                             f"{found}")  # fmt: skip
+        layout = matching[0]
+    else:
+        layout = Layout(configured)
+        if not candidates[layout]:
+            raise ModelError(f"{name} does not have the {layout} layout; {found}")
+    spec = InputSpec(width=width, height=height, **SPECS[layout])  # type: ignore[arg-type]
+    if labels_path is not None:
+        labels = load_labels(labels_path)
+    elif layout is Layout.SSD:
+        labels = load_labels(SSD_LABELS)
+    elif "names" in meta:
+        names = ast.literal_eval(meta["names"])
+        labels = _labels_array([names[i] for i in sorted(names)])
+    else:
+        labels = _labels_array(COCO80)
+    if layout is Layout.ULTRALYTICS:
+        channels = outputs[0].shape[1]
+        if isinstance(channels, int) and channels != 4 + len(labels):
+            raise ModelError(f"{name}: output has {channels} rows, want 4 + {len(labels)} "
+                             f"classes; {found}")  # fmt: skip
+    if layout is Layout.NANODET:
+        widths = {o.shape[-1] for o in outputs}
+        if len(labels) not in widths or len(widths) != 2 or (widths - {len(labels)}).pop() % 4:
+            raise ModelError(f"{name}: nanodet outputs want {len(labels)} class scores and "
+                             f"4 x bins of regression per anchor; {found}")  # fmt: skip
+    batch = shape[0] if isinstance(shape[0], int) else None
+    return Signature(layout, spec, labels, batch)
+
+
+class OnnxDetector:
+    """Any supported layout on onnxruntime: CUDA/TensorRT when installed, else CPU."""
 
     def __init__(
-        self, model_path: Path, labels_path: Path, version: str, intra_op_threads: int = 0
+        self,
+        model_path: Path,
+        labels_path: Path | None,
+        version: str,
+        intra_op_threads: int = 0,
+        layout: str = "auto",
+        min_score: float = 0.25,
+        iou: float = 0.45,
+        max_detections: int = 300,
     ) -> None:
         self._model_path = model_path
         self._labels_path = labels_path
         self._version = version
         self._threads = intra_op_threads
+        self._layout = layout
+        self._min_score, self._iou, self._max = min_score, iou, max_detections
         self._lock = threading.Lock()
         self._session: ort.InferenceSession | None = None
         self._model: ModelInfo | None = None
 
     def load(self) -> ort.InferenceSession:
-        """Create the session once; check the graph has the SSD layout."""
+        """Create the session once and check the graph's layout."""
         if self._session is not None:
             return self._session
         with self._lock:
@@ -47,37 +156,19 @@ class OnnxSsdDetector:
                 options.intra_op_num_threads = self._threads
                 try:
                     session = ort.InferenceSession(
-                        str(self._model_path), options, providers=["CPUExecutionProvider"]
+                        str(self._model_path), options, providers=providers()
                     )
                 except Exception as exc:  # onnxruntime raises its own untyped errors
                     raise ModelError(f"cannot load {self._model_path}: {exc}") from exc
-                self._check_layout(session)
-                self._labels = load_labels(self._labels_path)
-                self._input = session.get_inputs()[0]
-                self._size = (int(self._input.shape[2]), int(self._input.shape[1]))
+                self.signature = inspect(
+                    session, self._layout, self._labels_path, self._model_path.name
+                )
+                self._input = session.get_inputs()[0].name
                 self._model = ModelInfo(
                     self._model_path.stem, self._version, sha256_file(self._model_path)
                 )
                 self._session = session
         return self._session
-
-    def _check_layout(self, session: ort.InferenceSession) -> None:
-        inputs, outputs = session.get_inputs(), session.get_outputs()
-        shape = inputs[0].shape if len(inputs) == 1 else None
-        if (
-            shape is None
-            or len(shape) != 4
-            or shape[3] != 3
-            or not all(isinstance(d, int) for d in shape[1:3])
-            or inputs[0].type != "tensor(uint8)"
-            or len(outputs) != SSD_OUTPUTS
-        ):
-            raise ModelError(
-                f"{self._model_path.name} is not an SSD graph: expected one uint8 NHWC input "
-                f"with 3 channels and {SSD_OUTPUTS} outputs (boxes, classes, scores, count), "
-                f"got inputs {[(i.name, i.shape, i.type) for i in inputs]} and "
-                f"{len(outputs)} outputs"
-            )
 
     @property
     def model(self) -> ModelInfo:
@@ -86,18 +177,36 @@ class OnnxSsdDetector:
         assert self._model is not None
         return self._model
 
-    def preprocess(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        """BGR image -> ``[1, H, W, 3]`` uint8 RGB, resized with INTER_AREA."""
+    def preprocess(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        """One BGR image -> the model's input tensor (batch of one)."""
         self.load()
-        resized = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
-        return rgb[np.newaxis].astype(np.uint8, copy=False)
+        return preprocess([image], self.signature.spec)[0]
 
     def detect(self, image: npt.NDArray[np.uint8]) -> Detections:
         """Run the model on one BGR image; boxes come back in the image's pixels."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[Detections]:
+        """Run the model on several images; one run when the graph takes a batch."""
         session = self.load()
-        boxes, classes, scores, count = session.run(
-            None, {self._input.name: self.preprocess(image)}
-        )
-        height, width = image.shape[:2]
-        return Detections.from_ssd(boxes, classes, scores, count, (width, height), self._labels)
+        sig = self.signature
+        tensor, transforms = preprocess(images, sig.spec)
+        if sig.fixed_batch == 1 and len(images) > 1:  # run the graph once per image
+            runs = [session.run(None, {self._input: tensor[i : i + 1]}) for i in range(len(images))]
+            raws = [self._decode(out, 0) for out in runs]
+        else:
+            out = session.run(None, {self._input: tensor})
+            raws = [self._decode(out, b) for b in range(len(images))]
+        return [
+            Detections.from_raw(t.to_original(xyxy), scores, ids, sig.labels)
+            for (xyxy, scores, ids), t in zip(raws, transforms, strict=True)
+        ]
+
+    def _decode(self, outputs: list[npt.NDArray[Any]], b: int) -> Raw:
+        sig = self.signature
+        if sig.layout is Layout.SSD:
+            return decode_ssd(outputs, b, sig.spec)
+        if sig.layout is Layout.NANODET:
+            return decode_nanodet(outputs, b, sig.spec, self._min_score, self._iou, self._max,
+                                  len(sig.labels))  # fmt: skip
+        return decode_ultralytics(outputs, b, self._min_score, self._iou, self._max)

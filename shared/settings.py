@@ -10,6 +10,7 @@ import base64
 import binascii
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,8 +33,13 @@ class Settings(BaseSettings):
     model_path: Path = Field(
         ASSETS / "models" / "ssd_mobilenet_v2_coco_quant.onnx", description="ONNX detector."
     )
-    labels_path: Path = Field(
-        ASSETS / "models" / "ssd_coco_labels.txt", description="`<id> <name>` per line."
+    labels_path: Path | None = Field(
+        None,
+        description="`<id> <name>` per line; unset: the layout's own (SSD file, model "
+        "metadata, or COCO-80).",
+    )
+    model_layout: Literal["auto", "ssd", "nanodet", "ultralytics"] = Field(
+        "auto", description="Output layout of the model; auto reads it from the graph."
     )
     model_version: str = Field("coral-2019-int8", description="Reported model version.")
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Default minimum score.")

@@ -47,7 +47,10 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
     finally:
         watch.close()
     maildir = Path(env["CAMWATCH_DEMO_MAILDIR"])
-    emails = [str(m["X-Camwatch-Violation-Id"]) for m in read_maildir(maildir)]
+
+    def emails() -> list[str]:
+        return [str(m["X-Camwatch-Violation-Id"]) for m in read_maildir(maildir)]
+
     ok = watch.summary(emails, lambda line: print(line, flush=True)) and complete
     if not ok:
         print("error: the sweep did not complete as expected (see above and the logs in "

@@ -183,7 +183,7 @@ class SweepWatch:
         return [d for d in items if (d.get("body") or {}).get("data", {}).get("sweep_id")
                 == self.sweep_id]  # fmt: skip
 
-    def summary(self, emails: list[str], say: Print) -> bool:
+    def summary(self, emails: Callable[[], list[str]], say: Print) -> bool:
         """Print the sweep's summary; True when every camera had an outcome and alerts match."""
         rows = self.rows.values()
         processed = [r for r in rows if r["frame_status"] in ("ok", "stale")]
@@ -211,7 +211,7 @@ class SweepWatch:
         hooks = self.deliveries()
         good = [d for d in hooks if d["verified"] and 200 <= d["status"] < 300]
         mine = {a["violation_id"] for a in alerts}
-        mailed = [e for e in emails if e in mine]
+        mailed = [e for e in emails() if e in mine]  # read once every alert is dispatched
         say(f"alerts:       {len(alerts)}/{len(alerted)} dispatched {dict(severity)}; webhooks "
             f"delivered {len(good)} (signature verified {sum(d['verified'] for d in hooks)}/"
             f"{len(hooks)} attempts), emails received {len(mailed)}")  # fmt: skip

@@ -23,7 +23,7 @@ import redis
 import requests
 
 from shared.devstack.stack import start_all
-from shared.onnx_detector import OnnxSsdDetector
+from shared.onnx_detector import OnnxDetector
 from shared.registry import ROAD_USERS
 from shared.settings import ASSETS, Settings
 
@@ -55,7 +55,7 @@ def _decode(buf: np.ndarray) -> np.ndarray:
     return image
 
 
-def _bench_frame(detector: OnnxSsdDetector, frame: str, repeat: int) -> tuple[float, ...]:
+def _bench_frame(detector: OnnxDetector, frame: str, repeat: int) -> tuple[float, ...]:
     """Median ms of decode, bare session.run and bytes -> detections, on one frame."""
     session = detector.load()
     name = session.get_inputs()[0].name
@@ -75,7 +75,7 @@ def _bench_frame(detector: OnnxSsdDetector, frame: str, repeat: int) -> tuple[fl
 
 def bench_detector(repeat: int, threads: int) -> None:
     settings = Settings()
-    detector = OnnxSsdDetector(settings.model_path, settings.labels_path, "bench", threads)
+    detector = OnnxDetector(settings.model_path, settings.labels_path, "bench", threads)
     print(f"\n== detector: {detector.model.name}, onnxruntime CPU, {threads} intra-op threads, "
           f"median of {repeat} runs per frame ==")  # fmt: skip
     print(

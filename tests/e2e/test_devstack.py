@@ -64,6 +64,8 @@ def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
         if proc.poll() is None:  # the test failed before the stack stopped: stop it all
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
 
 
 def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:

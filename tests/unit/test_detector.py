@@ -12,7 +12,8 @@ from onnx import TensorProto, helper
 from shared.detections import Detections
 from shared.detector import load_labels, sha256_file
 from shared.errors import ModelError
-from shared.onnx_detector import OnnxSsdDetector
+from shared.layouts import SPECS, InputSpec, Layout, Transform, decode_ssd
+from shared.onnx_detector import SSD_LABELS, OnnxDetector
 from shared.registry import ROAD_USERS
 from shared.settings import Settings
 from tests.conftest import image
@@ -29,11 +30,11 @@ LABELS = np.array(["person", "bicycle", "car", "motorcycle", "airplane", "bus"],
 
 
 @pytest.fixture(scope="module")
-def detector() -> OnnxSsdDetector:
-    return OnnxSsdDetector(SETTINGS.model_path, SETTINGS.labels_path, "test")
+def detector() -> OnnxDetector:
+    return OnnxDetector(SETTINGS.model_path, SETTINGS.labels_path, "test")
 
 
-def test_reference_detections_within_a_pixel(detector: OnnxSsdDetector) -> None:
+def test_reference_detections_within_a_pixel(detector: OnnxDetector) -> None:
     found = detector.detect(image("pexels_double_decker_bus.jpg")).keep(ROAD_USERS, 0.4)
     assert len(found) == len(REFERENCE)
     for (name, score, box), got in zip(REFERENCE, found.to_records(), strict=True):
@@ -43,14 +44,14 @@ def test_reference_detections_within_a_pixel(detector: OnnxSsdDetector) -> None:
         assert np.abs(np.array([b["x1"], b["y1"], b["x2"], b["y2"]]) - box).max() <= 1.0
 
 
-def test_model_identity(detector: OnnxSsdDetector) -> None:
+def test_model_identity(detector: OnnxDetector) -> None:
     model = detector.model
     assert model.name == "ssd_mobilenet_v2_coco_quant"
     assert model.sha256 == sha256_file(SETTINGS.model_path) and len(model.sha256) == 64
 
 
 def test_model_is_not_loaded_at_construction(tmp_path: Path) -> None:
-    lazy = OnnxSsdDetector(tmp_path / "missing.onnx", SETTINGS.labels_path, "v")
+    lazy = OnnxDetector(tmp_path / "missing.onnx", SETTINGS.labels_path, "v")
     with pytest.raises(ModelError, match="not found"):
         lazy.detect(np.zeros((10, 10, 3), np.uint8))
 
@@ -63,15 +64,20 @@ def test_a_graph_without_the_ssd_layout_is_refused_at_load(tmp_path: Path) -> No
     model.ir_version = 8
     path = tmp_path / "identity.onnx"
     onnx.save(model, str(path))
-    with pytest.raises(ModelError, match="not an SSD graph"):
-        OnnxSsdDetector(path, SETTINGS.labels_path, "v").load()
+    with pytest.raises(ModelError, match=r"cannot tell its layout .*outputs \[\('y', \[1, 3"):
+        OnnxDetector(path, SETTINGS.labels_path, "v").load()
+    with pytest.raises(ModelError, match="does not have the ssd layout"):
+        OnnxDetector(path, SETTINGS.labels_path, "v", layout="ssd").load()
 
 
-def test_from_ssd_maps_normalised_boxes_to_pixels() -> None:
+def test_ssd_decoder_maps_normalised_boxes_to_pixels() -> None:
     boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 1.2, 1.0], [0, 0, 0, 0]]], np.float32)
     classes = np.array([[5, 99, 0]], np.float32)  # 99: outside the label map
     scores = np.array([[0.9, 0.5, 0.1]], np.float32)
-    det = Detections.from_ssd(boxes, classes, scores, np.array([2.0]), (200, 100), LABELS)
+    spec = InputSpec(300, 300, **SPECS[Layout.SSD])  # type: ignore[arg-type]
+    xyxy, score, ids = decode_ssd([boxes, classes, scores, np.array([2.0])], 0, spec)
+    back = Transform(300 / 200, 300 / 100, 0, 0, 200, 100)  # a 200x100 frame stretched
+    det = Detections.from_raw(back.to_original(xyxy), score, ids, LABELS)
     assert len(det) == 2  # count limits the rows
     np.testing.assert_allclose(det.xyxy[0], [40, 10, 120, 50])  # (ymin,xmin,..) -> x1,y1,x2,y2
     np.testing.assert_allclose(det.xyxy[1], [0, 0, 200, 100])  # clipped to the image
@@ -109,7 +115,7 @@ def test_parallel_arrays_are_enforced() -> None:
 
 
 def test_labels_file(tmp_path: Path) -> None:
-    labels = load_labels(SETTINGS.labels_path)
+    labels = load_labels(SSD_LABELS)
     assert labels[0] == "person" and labels[5] == "bus" and labels[11] == "unknown"
     bad = tmp_path / "bad.txt"
     bad.write_text("x person\n")

@@ -76,7 +76,7 @@ def test_unrestricted_zone_types_never_violate() -> None:
 
 
 def test_demo_bus_camera_has_a_car_in_its_bus_lane() -> None:
-    from shared.onnx_detector import OnnxSsdDetector
+    from shared.onnx_detector import OnnxDetector
     from shared.registry import load_registry
     from shared.settings import ASSETS, Settings
     from tests.conftest import image
@@ -85,9 +85,7 @@ def test_demo_bus_camera_has_a_car_in_its_bus_lane() -> None:
     camera = load_registry(ASSETS / "cameras.yaml", env=env).get("cam-001-market-5th")
     s = Settings()
     frame = image("pexels_double_decker_bus.jpg")
-    found = (
-        OnnxSsdDetector(s.model_path, s.labels_path, "t").detect(frame).keep(["car", "bus"], 0.4)
-    )
+    found = OnnxDetector(s.model_path, s.labels_path, "t").detect(frame).keep(["car", "bus"], 0.4)
     [violation] = find_violations(found, camera.zones, (frame.shape[1], frame.shape[0]))
     assert (violation.type, violation.zone, violation.class_name) == (
         "bus_lane",
