@@ -14,6 +14,8 @@ from shared.alerts import AlertDispatcher, AlertSender
 from shared.blobstore import GcsBlobStore, storage_client
 from shared.bus import EventBus, PubSubBus
 from shared.cache import RedisCache
+from shared.detector import Detector
+from shared.errors import ConfigError
 from shared.frame_sources import (
     FileSource,
     FrameFetcher,
@@ -24,6 +26,7 @@ from shared.frame_sources import (
 from shared.mail import SmtpSender
 from shared.onnx_detector import OnnxDetector
 from shared.registry import load_registry
+from shared.remote_detector import CircuitBreaker, ServiceDetector, VertexDetector
 from shared.service import CameraProcessor
 from shared.settings import Settings, get_settings
 from shared.warehouse import BigQueryWarehouse, bigquery_client
@@ -62,13 +65,7 @@ def build(settings: Settings, **overrides: Any) -> Services:
         FileSource(),
         settings.allow_file_sources,
     )
-    detector = overrides.get("detector") or OnnxDetector(
-        settings.model_path,
-        settings.labels_path,
-        settings.model_version,
-        settings.intra_op_threads,
-        settings.model_layout,
-    )
+    detector = overrides.get("detector") or make_detector(settings)
     cache = overrides.get("cache") or RedisCache.connect(
         settings.redis_host, settings.redis_port, settings.redis_timeout_s
     )
@@ -86,6 +83,33 @@ def build(settings: Settings, **overrides: Any) -> Services:
         senders if senders is not None else alert_senders(settings), cache, warehouse
     )
     return Services(settings, processor, blobs, bus, alerts)
+
+
+def make_detector(settings: Settings) -> Detector:
+    """The detector of ``CAMWATCH_DETECTOR_BACKEND``: in process, the service, or Vertex AI."""
+    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_open_s)
+    if settings.detector_backend == "service":
+        if not settings.inference_url:
+            raise ConfigError("CAMWATCH_DETECTOR_BACKEND=service needs CAMWATCH_INFERENCE_URL")
+        return ServiceDetector(
+            settings.inference_url,
+            settings.inference_timeout_s,
+            settings.inference_retries,
+            breaker,
+            settings.inference_auth,
+        )
+    if settings.detector_backend == "vertex":
+        if not settings.vertex_endpoint:
+            raise ConfigError("CAMWATCH_DETECTOR_BACKEND=vertex needs CAMWATCH_VERTEX_ENDPOINT")
+        return VertexDetector(
+            settings.vertex_endpoint,
+            settings.vertex_api_endpoint,
+            settings.inference_timeout_s,
+            settings.inference_retries,
+            breaker,
+        )
+    return OnnxDetector(settings.model_path, settings.labels_path, settings.model_version,
+                        settings.intra_op_threads, settings.model_layout)  # fmt: skip
 
 
 def alert_senders(settings: Settings) -> dict[str, AlertSender]:

@@ -35,8 +35,12 @@ class Detector(Protocol):
         """The model behind this detector."""
         ...
 
-    def detect(self, image: npt.NDArray[np.uint8]) -> Detections:
-        """All detections the model reports (filtering by class/score is the caller's)."""
+    def detect(self, image: npt.NDArray[np.uint8], encoded: bytes | None = None) -> Detections:
+        """All detections the model reports (filtering by class/score is the caller's).
+
+        ``encoded`` is the frame's own bytes when there are any: a remote detector sends
+        them instead of re-encoding the image.
+        """
         ...
 
 

@@ -182,7 +182,7 @@ class OnnxDetector:
         self.load()
         return preprocess([image], self.signature.spec)[0]
 
-    def detect(self, image: npt.NDArray[np.uint8]) -> Detections:
+    def detect(self, image: npt.NDArray[np.uint8], encoded: bytes | None = None) -> Detections:
         """Run the model on one BGR image; boxes come back in the image's pixels."""
         return self.detect_batch([image])[0]
 

@@ -122,7 +122,7 @@ class CameraProcessor:
                 else self.settings.score_threshold
             )
             assert image is not None
-            detections = self.detector.detect(image).keep(classes, min_score)
+            detections = self.detector.detect(image, raw.data).keep(classes, min_score)
             model = self.detector.model.as_dict()
             watch.lap("detect")
         if stale:

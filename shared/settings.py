@@ -44,6 +44,34 @@ class Settings(BaseSettings):
     model_version: str = Field("coral-2019-int8", description="Reported model version.")
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Default minimum score.")
     intra_op_threads: int = Field(0, ge=0, description="onnxruntime threads (0: runtime picks).")
+    # Which detector the functions use, and the inference service's own settings
+    detector_backend: Literal["inprocess", "service", "vertex"] = Field(
+        "inprocess", description="inprocess (onnxruntime here), service (Cloud Run), vertex."
+    )
+    inference_url: str | None = Field(
+        None, description="Base URL of the inference service (backend `service`)."
+    )
+    inference_auth: bool = Field(
+        True, description="Send a Google ID token (audience: the URL) to the service."
+    )
+    vertex_endpoint: str | None = Field(
+        None, description="projects/P/locations/L/endpoints/E (backend `vertex`)."
+    )
+    vertex_api_endpoint: str | None = Field(
+        None, description="Vertex AI API host override, e.g. us-central1-aiplatform.googleapis.com."
+    )
+    inference_timeout_s: float = Field(10.0, gt=0, description="Deadline of one prediction.")
+    inference_retries: int = Field(3, ge=0, description="Retries on 429/503, with backoff.")
+    breaker_failures: int = Field(5, ge=1, description="Failures in a row that open the circuit.")
+    breaker_open_s: float = Field(30.0, gt=0, description="How long an open circuit fails fast.")
+    batching: bool = Field(True, description="Service: gather concurrent requests into batches.")
+    max_batch_size: int = Field(8, ge=1, description="Service: largest batch.")
+    max_wait_ms: float = Field(5.0, ge=0, description="Service: longest wait to fill a batch.")
+    max_queue: int = Field(64, ge=1, description="Service: waiting images before 429.")
+    inference_workers: int = Field(
+        2, ge=1, description="Service: parallel sessions (fixed-batch graphs, batching off)."
+    )
+    max_instances: int = Field(32, ge=1, description="Service: images per request.")
     # Frames
     connect_timeout_s: float = Field(3.0, gt=0, description="Camera connect timeout.")
     read_timeout_s: float = Field(5.0, gt=0, description="Camera read timeout.")

@@ -39,7 +39,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
 @pytest.fixture(scope="session")
 def event_stack(local_stack: LocalStack) -> LocalStack:
-    """The local stack plus the CloudEvent functions behind Pub/Sub push subscriptions."""
+    """The local stack plus the CloudEvent functions behind Pub/Sub push subscriptions.
+
+    They detect through the inference service (``CAMWATCH_DETECTOR_BACKEND=service``), while
+    the process_camera tests detect in process: the end-to-end tests cover both backends.
+    """
+    local_stack.start_inference()
     local_stack.start_event_functions()
     return local_stack
 

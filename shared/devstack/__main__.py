@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -52,6 +53,12 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
         return [str(m["X-Camwatch-Violation-Id"]) for m in read_maildir(maildir)]
 
     ok = watch.summary(emails, lambda line: print(line, flush=True)) and complete
+    if url := env.get("CAMWATCH_INFERENCE_URL"):
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:  # noqa: S310
+            health = json.loads(response.read())
+        print(f"detector:     the inference service at {url} ({health['mode']}): "
+              f"{health['images']} images in {health['batches']} batches so far, "
+              f"{health['refused']} refused", flush=True)  # fmt: skip
     if not ok:
         print("error: the sweep did not complete as expected (see above and the logs in "
               f"{LOGS})", file=sys.stderr)  # fmt: skip
@@ -61,7 +68,7 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
 def run(local: LocalStack) -> int:
     """One sweep of every demo camera through Pub/Sub, the workers and the alert dispatcher."""
     registry = load_registry(Settings().registry_path, env={**os.environ, **local.env})
-    return watch_sweep(local.env, [c.id for c in registry.cameras], {})
+    return watch_sweep({**local.env, **local.backend_env()}, [c.id for c in registry.cameras], {})
 
 
 def sweep(cameras: list[str]) -> int:
@@ -92,7 +99,8 @@ def up(local: LocalStack) -> int:
     """Print how to use the running stack and wait for Ctrl-C."""
     url = local.function_url
     env_file = ROOT / ".stack" / "env"
-    env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(local.env.items())))
+    env = {**local.env, **local.backend_env()}
+    env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
     print(f"""
 camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
 
@@ -129,14 +137,15 @@ def main(argv: list[str] | None = None) -> int:
           "camera server, webhook receiver, SMTP sink, functions ...", flush=True)  # fmt: skip
     started = time.perf_counter()
     try:
-        local = start_all(LOGS, function=args.command == "up", events=True)
+        local = start_all(LOGS, function=args.command == "up", events=True, inference=True)
     except (MissingTool, StartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         print(f"stack ready in {time.perf_counter() - started:.1f} s: "
-              + json.dumps({k: v for k, v in local.env.items() if "HOST" in k or "URL" in k
-                            or "ENDPOINT" in k or "PORT" in k}), flush=True)  # fmt: skip
+              + json.dumps({k: v for k, v in {**local.env, **local.backend_env()}.items()
+                            if "HOST" in k or "URL" in k or "ENDPOINT" in k or "PORT" in k}),
+              flush=True)  # fmt: skip
         return run(local) if args.command == "run" else up(local)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

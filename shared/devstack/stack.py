@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -88,6 +89,7 @@ class LocalStack:
     maildir: Path | None = None
     function_url: str | None = None
     event_urls: dict[str, str] = field(default_factory=dict)
+    inference_url: str | None = None
 
     def start_redis(self) -> None:
         """A throw-away redis-server: no persistence, loopback only."""
@@ -200,22 +202,54 @@ class LocalStack:
         self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
         create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"])
 
+    def start_inference(self) -> str:
+        """The inference service (functions-framework), ready once its model is warm (once)."""
+        if not self.inference_url:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            self.inference_url = self.start_function(
+                "inference", "http", port=port, ready=lambda: _http_ok(f"{url}/health")
+            )
+        return self.inference_url
+
+    def backend_env(self) -> dict[str, str]:
+        """Settings that point a function at the inference service (when it runs)."""
+        if not self.inference_url:
+            return {}
+        return {
+            "CAMWATCH_DETECTOR_BACKEND": "service",
+            "CAMWATCH_INFERENCE_URL": self.inference_url,
+            "CAMWATCH_INFERENCE_AUTH": "false",
+        }
+
     def start_event_functions(self) -> dict[str, str]:
-        """The CloudEvent functions behind push subscriptions, as on Cloud Run (once)."""
+        """The CloudEvent functions behind push subscriptions, as on Cloud Run (once).
+
+        With the inference service up, they detect through it (``DETECTOR_BACKEND=service``).
+        """
         if not self.event_urls:
-            urls = {r.function: self.start_function(r.function, "cloudevent") for r in ROUTES}
+            urls = {r.function: self.start_function(r.function, "cloudevent", self.backend_env())
+                    for r in ROUTES}  # fmt: skip
             create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
             self.event_urls = urls
         return self.event_urls
 
-    def start_function(self, target: str = "process_camera", signature: str = "http") -> str:
+    def start_function(
+        self,
+        target: str = "process_camera",
+        signature: str = "http",
+        extra_env: dict[str, str] | None = None,
+        port: int = 0,
+        ready: Callable[[], bool] | None = None,
+    ) -> str:
         """The function under functions-framework (gunicorn), as Cloud Run would run it."""
-        port = free_port()
+        port = port or free_port()
         argv = [str(BIN / "functions-framework"), f"--source=functions/{target}/main.py",
                 f"--target={target}", "--host=127.0.0.1", f"--port={port}",
                 f"--signature-type={signature}"]  # fmt: skip
-        env = {**self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self.stack.start(target, argv, lambda: port_open(port), env=env, cwd=ROOT, timeout_s=60)
+        env = {**self.env, **(extra_env or {}), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.stack.start(target, argv, ready or (lambda: port_open(port)), env=env, cwd=ROOT,
+                         timeout_s=60)  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         if target == "process_camera":
             self.function_url = url
@@ -230,7 +264,9 @@ class LocalStack:
         self.stack.stop()
 
 
-def start_all(log_dir: Path, function: bool = True, events: bool = False) -> LocalStack:
+def start_all(
+    log_dir: Path, function: bool = True, events: bool = False, inference: bool = False
+) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise."""
     local = LocalStack(Stack(log_dir))
     try:
@@ -240,6 +276,8 @@ def start_all(log_dir: Path, function: bool = True, events: bool = False) -> Loc
         local.start_cameras()
         local.start_alert_sinks()
         local.start_pubsub()
+        if inference:
+            local.start_inference()
         if events:
             local.start_event_functions()
         if function:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.devstack.stack import PROJECT, LocalStack
@@ -54,7 +55,7 @@ def publish(publisher: pubsub_v1.PublisherClient, topic: str, payload: Any) -> N
 
 def rows_of(warehouse: BigQueryWarehouse, sweep_id: str) -> list[dict[str, Any]]:
     return warehouse.query(
-        f"SELECT camera_id, frame_status FROM `{warehouse.table_id('observations')}` "
+        f"SELECT camera_id, frame_status, cache_status FROM `{warehouse.table_id('observations')}` "
         "WHERE sweep_id = @sweep ORDER BY camera_id",
         {"sweep": sweep_id},
     )
@@ -98,9 +99,15 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     events, warehouse, event_stack: LocalStack
 ) -> None:
     sweep_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    health = f"{event_stack.inference_url}/health"
+    before = requests.get(health, timeout=5).json()["images"]
     publish(events, "camera-sweep", {"sweep_id": sweep_id, "cameras": CAMERAS})
     found = wait_rows(warehouse, sweep_id, len(CAMERAS))
     assert [r["camera_id"] for r in found] == sorted(CAMERAS)
+    # The workers detect through the inference service (DETECTOR_BACKEND=service): one image
+    # per cache miss (cam-021 is offline; a frame seen before in this session is a hit).
+    misses = sum(r["cache_status"] == "miss" for r in found)
+    assert misses >= 4 and requests.get(health, timeout=5).json()["images"] - before == misses
     status = {r["camera_id"]: r["frame_status"] for r in found}
     assert status["cam-021-offline"] == "unreachable"  # health row, job not retried
     assert all(s == "ok" for c, s in status.items() if c != "cam-021-offline")

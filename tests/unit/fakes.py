@@ -41,7 +41,7 @@ class FakeDetector:
     def __init__(self) -> None:
         self.calls = 0
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, encoded: bytes | None = None) -> Detections:
         self.calls += 1
         return Detections(
             np.array([[1, 2, 30, 40], [5, 5, 50, 50], [0, 0, 9, 9]], np.float32),

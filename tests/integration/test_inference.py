@@ -1,0 +1,115 @@
+"""The inference service under functions-framework, and the adapters that call it.
+
+The Vertex AI adapter talks to a local server that speaks the endpoint's REST protocol
+(``POST /v1/{endpoint}:predict``) and forwards the instances to the same container, as
+Vertex AI does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import requests
+
+from shared.detector import sha256_file
+from shared.devstack.procs import free_port
+from shared.devstack.stack import LocalStack
+from shared.errors import DependencyUnavailable
+from shared.onnx_detector import OnnxDetector
+from shared.remote_detector import CircuitBreaker, ServiceDetector, VertexDetector
+from shared.settings import Settings
+from tests.conftest import image, jpeg
+
+pytestmark = pytest.mark.integration
+ENDPOINT = "projects/camwatch-local/locations/us-central1/endpoints/123"
+
+
+@pytest.fixture(scope="module")
+def service_url(local_stack: LocalStack) -> str:
+    return local_stack.start_inference()
+
+
+@pytest.fixture(scope="module")
+def vertex(service_url: str) -> Iterator[str]:
+    """A stand-in for the Vertex AI endpoint API in front of the container."""
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if urlsplit(self.path).path != f"/v1/{ENDPOINT}:predict":  # the client adds ?$alt=
+                self.send_response(404)
+                self.end_headers()
+                return
+            inner = requests.post(f"{service_url}/predict", json=body, timeout=30)
+            out = {"predictions": inner.json().get("predictions", []), "deployedModelId": "1"}
+            data = json.dumps(out if inner.ok else {"error": {"code": inner.status_code,
+                              "message": inner.text}}).encode()  # fmt: skip
+            self.send_response(inner.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def in_process() -> OnnxDetector:
+    s = Settings()
+    return OnnxDetector(s.model_path, s.labels_path, s.model_version)
+
+
+def test_health_reports_the_warm_model(service_url: str) -> None:
+    health = requests.get(f"{service_url}/health", timeout=5).json()
+    assert health["ready"] is True
+    assert health["model"]["sha256"] == sha256_file(Settings().model_path)
+    assert health["mode"] == "2 worker(s), batches of up to 1"  # SSD: a fixed batch of one
+
+
+@pytest.mark.parametrize("backend", ["service", "vertex"])
+def test_remote_detections_match_in_process(backend: str, service_url: str, vertex: str) -> None:
+    breaker = CircuitBreaker(5, 30)
+    remote = (ServiceDetector(service_url, 10, 2, breaker, auth=False) if backend == "service"
+              else VertexDetector(ENDPOINT, vertex, 10, 2, breaker))  # fmt: skip
+    frame = image("pexels_double_decker_bus.jpg")
+    local = in_process().detect(frame)
+    found = remote.detect(frame, jpeg("pexels_double_decker_bus.jpg"))
+    assert found.class_name.tolist() == local.class_name.tolist()
+    np.testing.assert_allclose(found.xyxy, local.xyxy, atol=0.051)  # records round to 0.1 px
+    assert remote.model == in_process().model
+    # A frame without bytes of its own (video) goes as a lossless PNG: the same boxes.
+    np.testing.assert_allclose(remote.detect(frame).xyxy, local.xyxy, atol=0.051)
+
+
+def test_bad_requests_and_routes(service_url: str) -> None:
+    bad = requests.post(f"{service_url}/predict", json={"instances": [{"b64": "!!"}]}, timeout=5)
+    assert bad.status_code == 400 and "not base64" in bad.json()["message"]
+    html = requests.post(f"{service_url}/predict", timeout=5,
+                         json={"instances": [{"b64": "PGh0bWw+"}]})  # fmt: skip
+    assert html.status_code == 400 and "instances[0]" in html.json()["message"]
+    assert requests.post(f"{service_url}/predict", json={}, timeout=5).status_code == 400
+    assert requests.get(f"{service_url}/predict", timeout=5).status_code == 405
+    assert requests.get(f"{service_url}/nope", timeout=5).status_code == 404
+
+
+def test_a_service_that_is_down_is_dependency_unavailable() -> None:
+    remote = ServiceDetector(f"http://127.0.0.1:{free_port()}", 1, 1, CircuitBreaker(2, 30),
+                             auth=False)  # fmt: skip
+    frame = np.zeros((8, 8, 3), np.uint8)
+    for _ in range(2):
+        with pytest.raises(DependencyUnavailable, match="inference unavailable.*after 2 tries"):
+            remote.detect(frame)
+    with pytest.raises(DependencyUnavailable, match="circuit open"):
+        remote.detect(frame)
