@@ -65,8 +65,9 @@ e2e: deps ## end-to-end tests through functions-framework and the local stack
 test: deps lint ## lint, then unit, integration and end-to-end tests
 	$(PY) -m pytest tests/unit tests/integration tests/e2e -q
 
-bench: deps ## benchmarks: detector overhead, process_camera latency, sweep throughput (prints figures)
+bench: deps ## benchmarks: detector per model, process_camera, inference service, sweep (prints figures)
 	$(PY) -m tests.bench.bench_process
+	$(PY) -m tests.bench.bench_service
 	$(PY) -m tests.bench.bench_sweep
 
 clean: ## remove the venv and local stack logs
