@@ -13,8 +13,8 @@ free batch dimension (see the README: the GPU runtime is where they pay).
 from __future__ import annotations
 
 import argparse
-import functools
 import base64
+import functools
 import os
 import statistics
 import tempfile
