@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from shared.alerts import AlertDispatcher, AlertSender
@@ -24,6 +25,7 @@ from shared.frame_sources import (
     VideoSource,
 )
 from shared.mail import SmtpSender
+from shared.model_store import fetch_model
 from shared.onnx_detector import OnnxDetector
 from shared.registry import load_registry
 from shared.remote_detector import CircuitBreaker, ServiceDetector, VertexDetector
@@ -108,8 +110,27 @@ def make_detector(settings: Settings) -> Detector:
             settings.inference_retries,
             breaker,
         )
-    return OnnxDetector(settings.model_path, settings.labels_path, settings.model_version,
-                        settings.intra_op_threads, settings.model_layout)  # fmt: skip
+    return onnx_detector(settings)
+
+
+def onnx_detector(settings: Settings, threads: int | None = None) -> OnnxDetector:
+    """The in-process detector of the settings (a ``gs://`` model is fetched at first load)."""
+    uri = settings.model_uri
+
+    def fetch() -> Path:
+        assert uri is not None
+        blobs = GcsBlobStore(storage_client(settings.project_id, settings.storage_emulator_host))
+        return fetch_model(uri, blobs, settings.model_cache_dir)
+
+    return OnnxDetector(
+        settings.model_path,
+        settings.labels_path,
+        settings.model_version,
+        settings.intra_op_threads if threads is None else threads,
+        settings.model_layout,
+        fetch=fetch if uri else None,
+        expect_sha256=settings.model_sha256,
+    )
 
 
 def alert_senders(settings: Settings) -> dict[str, AlertSender]:

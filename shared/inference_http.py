@@ -15,10 +15,10 @@ from typing import Any
 import flask
 
 from shared.batching import Overloaded, QueueTimeout
+from shared.bootstrap import onnx_detector
 from shared.errors import BadRequest, CamwatchError
 from shared.inference import InferenceService, NotReady
 from shared.logs import configure_logging, new_request_id
-from shared.onnx_detector import OnnxDetector
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,8 @@ def service() -> InferenceService:
     global _service
     with _lock:
         if _service is None:
-            s = get_settings()
-            _service = InferenceService(s, lambda: OnnxDetector(
-                s.model_path, s.labels_path, s.model_version, s.intra_op_threads, s.model_layout
-            ))  # fmt: skip
+            settings = get_settings()
+            _service = InferenceService(settings, lambda: onnx_detector(settings))
     return _service
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,11 @@ class OnnxDetector:
         min_score: float = 0.25,
         iou: float = 0.45,
         max_detections: int = 300,
+        fetch: Callable[[], Path] | None = None,
+        expect_sha256: str | None = None,
     ) -> None:
         self._model_path = model_path
+        self._fetch, self._expect = fetch, expect_sha256
         self._labels_path = labels_path
         self._version = version
         self._threads = intra_op_threads
@@ -150,6 +154,8 @@ class OnnxDetector:
             return self._session
         with self._lock:
             if self._session is None:
+                if self._fetch is not None:  # a gs:// model: fetched on first use
+                    self._model_path = self._fetch()
                 if not self._model_path.is_file():
                     raise ModelError(f"model file not found: {self._model_path}")
                 options = ort.SessionOptions()
@@ -164,9 +170,11 @@ class OnnxDetector:
                     session, self._layout, self._labels_path, self._model_path.name
                 )
                 self._input = session.get_inputs()[0].name
-                self._model = ModelInfo(
-                    self._model_path.stem, self._version, sha256_file(self._model_path)
-                )
+                digest = sha256_file(self._model_path)
+                if self._expect and digest != self._expect:
+                    raise ModelError(f"{self._model_path.name} has sha256 {digest}, "
+                                     f"want CAMWATCH_MODEL_SHA256={self._expect}")  # fmt: skip
+                self._model = ModelInfo(self._model_path.stem, self._version, digest)
                 self._session = session
         return self._session
 

@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     model_layout: Literal["auto", "ssd", "nanodet", "ultralytics"] = Field(
         "auto", description="Output layout of the model; auto reads it from the graph."
     )
+    model_uri: str | None = Field(
+        None,
+        pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,221}/.+",
+        description="gs://bucket/object of the model: downloaded once per instance into "
+        "model_cache_dir and used instead of model_path.",
+    )
+    model_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-f]{64}$", description="Expected sha256: another file fails at load."
+    )
+    model_cache_dir: Path = Field(
+        Path("/tmp/camwatch-models"), description="Where a gs:// model is downloaded."
+    )
     model_version: str = Field("coral-2019-int8", description="Reported model version.")
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Default minimum score.")
     intra_op_threads: int = Field(0, ge=0, description="onnxruntime threads (0: runtime picks).")

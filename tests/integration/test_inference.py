@@ -113,3 +113,27 @@ def test_a_service_that_is_down_is_dependency_unavailable() -> None:
             remote.detect(frame)
     with pytest.raises(DependencyUnavailable, match="circuit open"):
         remote.detect(frame)
+
+
+def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_path) -> None:
+    from shared.blobstore import GcsBlobStore, storage_client
+    from shared.bootstrap import onnx_detector
+    from shared.errors import ModelError
+
+    s = Settings()
+    blobs = GcsBlobStore(storage_client(s.project_id, s.storage_emulator_host))
+    bucket = local_stack.env["CAMWATCH_DEMO_BUCKET"]
+    blobs.write(bucket, "models/ssd.onnx", s.model_path.read_bytes(), "application/octet-stream")
+    digest = sha256_file(s.model_path)
+    uri = f"gs://{bucket}/models/ssd.onnx"
+    remote = onnx_detector(Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256=digest))
+    found = remote.detect(image("pexels_double_decker_bus.jpg"))
+    assert remote.model.sha256 == digest and found.class_name.tolist()[0] == "bus"
+    assert len(list(tmp_path.rglob("ssd.onnx"))) == 1  # the local copy, fetched once
+    wrong = onnx_detector(Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256="0" * 64))
+    with pytest.raises(ModelError, match=f"has sha256 {digest}, want"):
+        wrong.load()
+    missing = onnx_detector(Settings(model_uri=f"gs://{bucket}/models/none.onnx",
+                                     model_cache_dir=tmp_path))  # fmt: skip
+    with pytest.raises(ModelError, match="cannot fetch model gs://"):
+        missing.load()
