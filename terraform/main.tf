@@ -23,6 +23,7 @@ locals {
       SMTP_PORT = tostring(var.alerts.smtp_port)
     },
     var.alerts.smtp_username == null ? {} : { SMTP_USERNAME = var.alerts.smtp_username },
+    local.detector_env,
     var.settings,
   )
 }

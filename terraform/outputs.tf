@@ -17,3 +17,8 @@ output "frames_bucket" {
   description = "Bucket for gs:// frames and evidence."
   value       = google_storage_bucket.frames.name
 }
+
+output "inference_url" {
+  description = "Base URL of the GPU inference service (POST /predict, GET /health); null when disabled."
+  value       = var.inference.enabled ? google_cloud_run_v2_service.inference[0].uri : null
+}

@@ -85,3 +85,28 @@ variable "sweep" {
   description = "Cloud Scheduler's sweep: cron schedule, time zone and the camera-sweep message ({} sweeps every camera; { cameras = [...] } some)."
   default     = {}
 }
+
+variable "inference" {
+  type = object({
+    enabled        = optional(bool, true)
+    image          = optional(string)
+    gpu_type       = optional(string, "nvidia-l4")
+    cpu            = optional(string, "4")
+    memory         = optional(string, "16Gi")
+    min_instances  = optional(number, 0)
+    max_instances  = optional(number, 3)
+    concurrency    = optional(number, 64)
+    model_uri      = optional(string)
+    model_sha256   = optional(string)
+    max_batch_size = optional(number, 8)
+    max_wait_ms    = optional(number, 5)
+    max_queue      = optional(number, 128)
+  })
+  description = "The GPU inference service (Cloud Run): image of functions/inference/Dockerfile, GPU type, model gs:// URI and sha256, batching. Disabled: the functions detect in process."
+  default     = { enabled = false }
+
+  validation {
+    condition     = !var.inference.enabled || var.inference.image != null
+    error_message = "inference.image (built from functions/inference/Dockerfile) is required when inference.enabled."
+  }
+}

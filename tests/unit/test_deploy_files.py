@@ -94,3 +94,31 @@ def test_cloud_scheduler_publishes_a_valid_sweep_message() -> None:
     assert 'schedule  = optional(string, "*/5 * * * *")' in variables
     assert "message   = optional(map(list(string)), {})" in variables
     validate("camera_sweep", {})  # the default body: every camera
+
+
+def test_inference_image_is_the_cuda_build_of_the_pinned_runtime() -> None:
+    docker = (ROOT / "functions" / "inference" / "Dockerfile").read_text()
+    gpu = (ROOT / "functions" / "inference" / "requirements-gpu.txt").read_text()
+    pinned = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("onnxruntime==")
+    )
+    assert docker.startswith("#") and "FROM nvidia/cuda:12." in docker and "cudnn" in docker
+    assert f"onnxruntime-gpu=={pinned}" in gpu and f"onnxruntime-gpu=={pinned}" in docker
+    assert "pip uninstall -y onnxruntime" in docker  # the CPU build must not shadow it
+    assert "--target=inference" in docker and '--port="${AIP_HTTP_PORT:-${PORT:-8080}}"' in docker
+    assert "AIP_HEALTH_ROUTE=/health" in docker and "AIP_PREDICT_ROUTE=/predict" in docker
+
+
+def test_terraform_declares_the_gpu_inference_service() -> None:
+    tf = (TF / "inference.tf").read_text()
+    for needle in ('"nvidia.com/gpu" = "1"', "accelerator = var.inference.gpu_type",
+                   'path = "/health"', 'role     = "roles/run.invoker"',
+                   'DETECTOR_BACKEND = "service"', "INFERENCE_URL    = google_cloud_run_v2_service"
+                   ".inference[0].uri", 'ingress  = "INGRESS_TRAFFIC_INTERNAL_ONLY"'):  # fmt: skip
+        assert needle in tf, needle
+    assert "local.detector_env," in (TF / "main.tf").read_text()
+    variables = (TF / "variables.tf").read_text()
+    assert 'gpu_type       = optional(string, "nvidia-l4")' in variables
+    assert "!var.inference.enabled || var.inference.image != null" in variables
