@@ -140,9 +140,16 @@ class ServiceDetector(_Remote):
         if self._token is None or self._token[1] < time.monotonic():
             import google.auth.transport.requests
             import google.oauth2.id_token
+            from google.auth.exceptions import GoogleAuthError
 
-            request = google.auth.transport.requests.Request()
-            token = google.oauth2.id_token.fetch_id_token(request, self._url)  # type: ignore[no-untyped-call]
+            try:
+                token = google.oauth2.id_token.fetch_id_token(  # type: ignore[no-untyped-call]
+                    google.auth.transport.requests.Request(), self._url
+                )
+            except GoogleAuthError as exc:
+                raise DependencyUnavailable(
+                    "inference", f"no ID token for {self._url}: {exc}"
+                ) from exc
             self._token = (str(token), time.monotonic() + 45 * 60)  # tokens last an hour
         return {"Authorization": f"Bearer {self._token[0]}"}
 

@@ -141,3 +141,30 @@ def test_remote_does_not_retry_a_request_the_service_refuses() -> None:
     with pytest.raises(ModelError, match="answered 400"):
         remote.detect(IMAGE)
     assert remote.calls == 1
+
+
+def test_gpu_providers_come_first_when_the_runtime_has_them(monkeypatch) -> None:
+    import onnxruntime as ort
+
+    from shared.onnx_detector import providers
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CPUExecutionProvider", "CUDAExecutionProvider",
+                                 "TensorrtExecutionProvider"])  # fmt: skip
+    assert providers() == ["TensorrtExecutionProvider", "CUDAExecutionProvider",
+                           "CPUExecutionProvider"]  # fmt: skip
+    assert providers(prefer_gpu=False) == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert providers() == ["CPUExecutionProvider"]  # this machine: onnxruntime CPU
+
+
+def test_service_without_credentials_for_an_id_token_is_unavailable(monkeypatch) -> None:
+    from shared.remote_detector import ServiceDetector
+
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", "GCE_METADATA_HOST", "GCE_METADATA_IP"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # no metadata server here
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    remote = ServiceDetector("https://inference.example.run.app", 1, 0, CircuitBreaker(5, 30))
+    with pytest.raises(DependencyUnavailable, match="no ID token for https://inference"):
+        remote.detect(IMAGE)
