@@ -269,6 +269,7 @@ class CameraProcessor:
         digest = self.cache.resolve(camera_id, bytes_digest) if bytes_digest else None
         if digest:
             cached, since_ms = self.cache.lookup(camera_id, digest, now_ms, history_s)
+            cached = self._current(cached)
             if cached is not None and "size" in cached:  # older entries lack the size
                 watch.lap("cache")
                 width, height = cached["size"]
@@ -276,8 +277,16 @@ class CameraProcessor:
         frame = decode_frame(raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels)
         watch.lap("decode")
         cached, since_ms = self.cache.lookup(camera_id, frame.hash, now_ms, history_s)
+        cached = self._current(cached)
         watch.lap("cache")
         return _Seen(cached, since_ms, frame.hash, frame.size, frame.image, bytes_digest)
+
+    def _current(self, cached: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A cached result of the model in use, else None: a new model invalidates the cache."""
+        if cached is None:
+            return None
+        made_by = (cached.get("model") or {}).get("sha256")
+        return cached if made_by == self.detector.model.sha256 else None
 
     def _record_failure(
         self,

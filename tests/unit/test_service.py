@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from shared.detector import ModelInfo
 from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
 from shared.service import CameraProcessor
 from tests.conftest import jpeg
@@ -136,3 +137,14 @@ def test_redis_down_is_a_dependency_error(parts) -> None:
     cache.down = True
     with pytest.raises(DependencyUnavailable, match="redis"):
         processor.process("cam-a")
+
+
+def test_a_new_model_does_not_serve_the_old_models_cached_results(parts) -> None:
+    processor, _, detector, _, _ = parts
+    assert processor.process("cam-a")["cache"] == "miss"
+    assert processor.process("cam-a")["cache"] == "hit"
+    detector.model = ModelInfo("fake", "2", "1" * 64)  # redeployed with another model
+    again = processor.process("cam-a")
+    assert again["cache"] == "miss" and again["model"]["sha256"] == "1" * 64
+    assert detector.calls == 2
+    assert processor.process("cam-a")["cache"] == "hit"  # the new model's result is cached
