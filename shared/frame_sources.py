@@ -34,11 +34,13 @@ VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mjpeg", ".mjpg"}
 MAX_REDIRECTS = 3
 
 
-def check_host(host: str, port: int, allow_private: bool) -> None:
-    """Refuse addresses a camera URL must never reach (SSRF guard).
+def check_host(host: str, port: int, allow_private: bool) -> str:
+    """Refuse addresses a camera URL must never reach (SSRF guard); return the one to use.
 
     Link-local (the metadata server 169.254.169.254), multicast, reserved and unspecified
     addresses are always refused; loopback and private ranges only when ``allow_private``.
+    Every address the name resolves to must pass. The caller connects to the returned
+    address itself, so a second lookup cannot swap it (DNS rebinding).
     """
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
@@ -53,6 +55,7 @@ def check_host(host: str, port: int, allow_private: bool) -> None:
                 f"camera host {host!r} resolves to private address {addr} "
                 "(set CAMWATCH_ALLOW_PRIVATE_SOURCES=true to allow)"
             )
+    return str(infos[0][4][0])
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -72,8 +75,10 @@ class HttpSnapshotSource:
         read_timeout_s: float,
         max_bytes: int,
         allow_private: bool,
+        ca_bundle: str | None = None,
     ) -> None:
         self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._ca_bundle = ca_bundle
         self._max_bytes = max_bytes
         self._allow_private = allow_private
         self._local = threading.local()
@@ -83,6 +88,8 @@ class HttpSnapshotSource:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # no proxies or netrc from the environment
+            if self._ca_bundle:
+                session.verify = self._ca_bundle
             self._local.session = session
         return session
 
@@ -97,11 +104,9 @@ class HttpSnapshotSource:
             if parts.username or parts.password:
                 raise ForbiddenSource("credentials in camera URLs are refused; use a header")
             default_port = 443 if parts.scheme == "https" else 80
-            check_host(parts.hostname, parts.port or default_port, self._allow_private)
+            address = check_host(parts.hostname, parts.port or default_port, self._allow_private)
             try:
-                response = self._session().get(
-                    url, timeout=self._timeouts, stream=True, allow_redirects=False
-                )
+                response = self._get_pinned(url, address)
             except requests.Timeout as exc:
                 raise FrameTimeout(f"camera {parts.netloc} timed out: {exc}") from exc
             except requests.RequestException as exc:
@@ -121,6 +126,25 @@ class HttpSnapshotSource:
                     "http", data=data, content_type=response.headers.get("content-type")
                 )
         raise FrameUnreachable(f"camera {source!r} redirected more than {MAX_REDIRECTS} times")
+
+    def _get_pinned(self, url: str, address: str) -> requests.Response:
+        """GET ``url`` from the checked ``address``: no second DNS lookup can redirect it.
+
+        The URL names the address; the Host header, TLS SNI and certificate check keep the
+        camera's own name.
+        """
+        parts = urlsplit(url)
+        host = f"[{address}]" if ":" in address else address
+        pinned = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
+        session = self._session()
+        pool_kw = session.get_adapter(pinned).poolmanager.connection_pool_kw  # type: ignore[attr-defined]
+        if parts.scheme == "https":
+            pool_kw["server_hostname"] = pool_kw["assert_hostname"] = parts.hostname
+        else:
+            pool_kw.pop("server_hostname", None)
+            pool_kw.pop("assert_hostname", None)
+        return session.get(pinned, headers={"Host": parts.netloc}, timeout=self._timeouts,
+                           stream=True, allow_redirects=False)  # fmt: skip
 
     def _read(self, response: requests.Response, netloc: str, deadline: float) -> bytes:
         declared = response.headers.get("content-length", "")
