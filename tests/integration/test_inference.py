@@ -137,3 +137,60 @@ def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_pat
                                      model_cache_dir=tmp_path))  # fmt: skip
     with pytest.raises(ModelError, match="cannot fetch model gs://"):
         missing.load()
+
+
+def dynamic_batch_graph(path) -> None:
+    """An Ultralytics-layout graph with a free batch dimension: every image gets known rows."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tests.unit.test_layouts import yolo_outputs
+
+    rows = yolo_outputs()  # [1, 84, 5]: a car at (270, 295)-(370, 345) in input pixels
+    nodes = [
+        helper.make_node("Shape", ["images"], ["shape"]),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], axis=0),
+        helper.make_node("Concat", ["batch", "one", "one"], ["repeats"], axis=0),
+        helper.make_node("Tile", ["rows", "repeats"], ["output0"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([0], np.int64), "zero"),
+             numpy_helper.from_array(np.array([1], np.int64), "one"),
+             numpy_helper.from_array(rows, "rows")]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "dynamic", [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                                         ["batch", 3, 640, 640])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 84, 5])], inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -> None:
+    import base64
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.devstack.stack import _http_ok
+
+    model = tmp_path / "dynamic.onnx"
+    dynamic_batch_graph(model)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"CAMWATCH_MODEL_PATH": str(model), "CAMWATCH_MAX_BATCH_SIZE": "8",
+           "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "dynamic"}  # fmt: skip
+    local_stack.start_function("inference", "http", env, port,
+                               functools.partial(_http_ok, f"{url}/health"))  # fmt: skip
+    assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
+        "1 worker(s), batches of up to 8"
+    )
+    body = {"instances": [{"b64": base64.b64encode(jpeg("car1.jpg")).decode()}]}
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(
+            pool.map(lambda _: requests.post(f"{url}/predict", json=body, timeout=30), range(16))
+        )
+    assert all(a.status_code == 200 for a in answers)
+    boxes = {json.dumps(a.json()["predictions"][0]["detections"][0]["box"]) for a in answers}
+    assert len(boxes) == 1  # every image of every batch decoded the same
+    health = requests.get(f"{url}/health", timeout=5).json()
+    assert health["images"] == 16 and health["batches"] < 16  # gathered, not one by one
