@@ -106,7 +106,8 @@ class _Remote:
         for attempt in range(self._retries + 1):
             try:
                 status, payload, retry_after = self._send(instances)
-            except (requests.RequestException, OSError) as exc:
+            except (requests.RequestException, OSError, ValueError, KeyError) as exc:
+                # unreachable, timed out, or an answer that is not the protocol: try again
                 status, payload, retry_after = 0, f"{type(exc).__name__}: {exc}", None
             if status == 200:
                 self._breaker.record(True)

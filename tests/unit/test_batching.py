@@ -168,3 +168,10 @@ def test_service_without_credentials_for_an_id_token_is_unavailable(monkeypatch)
     remote = ServiceDetector("https://inference.example.run.app", 1, 0, CircuitBreaker(5, 30))
     with pytest.raises(DependencyUnavailable, match="no ID token for https://inference"):
         remote.detect(IMAGE)
+
+
+def test_an_answer_that_is_not_the_protocol_is_retried_then_unavailable() -> None:
+    remote = Scripted([(0, KeyError("predictions")), (0, ValueError("not JSON"))], retries=1)
+    with pytest.raises(DependencyUnavailable, match="ValueError: not JSON"):
+        remote.detect(IMAGE)
+    assert remote.calls == 2
