@@ -29,6 +29,7 @@ from shared.devstack.procs import Stack, free_port
 from shared.devstack.stack import LocalStack, _http_ok
 from shared.settings import ASSETS
 from tests.bench.bench_process import pct
+from tests.bench.synthetic import synthetic_yolo
 
 CONFIGS = {
     "1 session (2 intra-op threads), no batching": {
@@ -37,6 +38,12 @@ CONFIGS = {
     "2 parallel sessions (1 thread each), one queue": {
         "CAMWATCH_BATCHING": "true", "CAMWATCH_INFERENCE_WORKERS": "2",
         "CAMWATCH_INTRA_OP_THREADS": "1"},
+}  # fmt: skip
+DYNAMIC = {
+    "batch 1 (one session, no batching)": {
+        "CAMWATCH_BATCHING": "false", "CAMWATCH_INFERENCE_WORKERS": "1"},
+    "dynamic batching (up to 8, 5 ms wait)": {
+        "CAMWATCH_BATCHING": "true", "CAMWATCH_MAX_BATCH_SIZE": "8", "CAMWATCH_MAX_WAIT_MS": "5"},
 }  # fmt: skip
 CLIENTS = (1, 8, 32)
 
@@ -71,19 +78,35 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     print(f"\n== inference service: SSD int8, {cores} cores, {args.requests} requests per level, "
           "one 546x413 JPEG per request ==")  # fmt: skip
-    figures: dict[str, dict[int, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, env in CONFIGS.items():
-            local = LocalStack(Stack(Path(tmp) / name.split()[0]))
-            try:
-                port = free_port()
-                url = f"http://127.0.0.1:{port}"
-                health = f"{url}/health"
-                local.start_function("inference", "http", env, port,
-                                     functools.partial(_http_ok, health))  # fmt: skip
-                figures[name] = {c: drive(url, c, args.requests, body) for c in CLIENTS}
-            finally:
-                local.stop()
+        report(run_configs(CONFIGS, Path(tmp), args.requests, body))
+        synthetic = str(synthetic_yolo(Path(tmp) / "synthetic.onnx"))
+        print(f"\n== the same, a synthetic YOLO-layout CNN with a free batch dimension "
+              f"(random weights, 320x320, {args.requests} requests per level) ==")  # fmt: skip
+        model = {"CAMWATCH_MODEL_PATH": synthetic, "CAMWATCH_MODEL_VERSION": "synthetic"}
+        dynamic = {name: {**env, **model} for name, env in DYNAMIC.items()}
+        report(run_configs(dynamic, Path(tmp), args.requests, body))
+
+
+def run_configs(configs: dict[str, dict[str, str]], tmp: Path, n: int, body: Any
+                ) -> dict[str, dict[int, dict[str, float]]]:  # fmt: skip
+    """Each configuration's figures at each client count."""
+    figures: dict[str, dict[int, dict[str, float]]] = {}
+    for name, env in configs.items():
+        local = LocalStack(Stack(tmp / f"logs-{len(figures)}-{name.split()[0]}"))
+        try:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            local.start_function("inference", "http", env, port,
+                                 functools.partial(_http_ok, f"{url}/health"))  # fmt: skip
+            figures[name] = {c: drive(url, c, n, body) for c in CLIENTS}
+        finally:
+            local.stop()
+    return figures
+
+
+def report(figures: dict[str, dict[int, dict[str, float]]]) -> None:
+    """A table; each configuration's throughput as a ratio of the first one's."""
     base = next(iter(figures))
     print(f"{'configuration':<48}{'clients':>8}{'img/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
           f"{'refused':>8}{'ratio':>7}")  # fmt: skip
