@@ -79,6 +79,8 @@ def _status(services: Services, rid: str) -> flask.Response:
         "bigquery": processor.warehouse.ping,
         "storage": services.blobs.ping,
     }
+    if ping := getattr(processor.detector, "ping", None):  # a remote detector: its service
+        checks["inference"] = ping
     report: dict[str, Any] = {}
     for name, check in checks.items():
         start = time.perf_counter()

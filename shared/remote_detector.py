@@ -165,6 +165,18 @@ class ServiceDetector(_Remote):
             return 200, response.json()["predictions"], None
         return response.status_code, response.text, wait
 
+    def ping(self) -> None:
+        """Raise :class:`DependencyUnavailable` unless the service's health answers 200."""
+        try:
+            response = self._session.get(f"{self._url}/health", headers=self._headers(),
+                                         timeout=self._timeout)  # fmt: skip
+        except requests.RequestException as exc:
+            raise DependencyUnavailable("inference", f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise DependencyUnavailable(
+                "inference", f"health answered {response.status_code}: {response.text[:200]}"
+            )
+
     def _fetch_model(self) -> ModelInfo:
         try:
             response = self._session.get(f"{self._url}/health", headers=self._headers(),

@@ -110,6 +110,7 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
   curl -s -X POST {url}/process/camera/no-such-camera           # 404
   curl -s {url}/status | python3 -m json.tool
   curl -s {url}/metrics | grep camwatch_
+  curl -s {local.inference_url}/health | python3 -m json.tool    # the inference service
   make sweep                                   # publish a sweep, as Cloud Scheduler would
   make sweep CAMERAS="cam-001-market-5th cam-007-harrison-8th"
   curl -s {local.env["CAMWATCH_WEBHOOK_URL"].rsplit("/", 1)[0]}/deliveries | python3 -m json.tool

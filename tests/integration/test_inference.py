@@ -194,3 +194,44 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     assert len(boxes) == 1  # every image of every batch decoded the same
     health = requests.get(f"{url}/health", timeout=5).json()
     assert health["images"] == 16 and health["batches"] < 16  # gathered, not one by one
+
+
+def test_status_of_process_camera_reports_the_inference_service(
+    local_stack: LocalStack, service_url: str
+) -> None:
+    import os
+
+    from shared import bootstrap
+    from shared.settings import get_settings
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update({"CAMWATCH_DETECTOR_BACKEND": "service",
+                           "CAMWATCH_INFERENCE_URL": service_url,
+                           "CAMWATCH_INFERENCE_AUTH": "false"})  # fmt: skip
+        get_settings.cache_clear()
+        bootstrap.reset()
+        from functions_framework import create_app
+
+        from tests.e2e.test_process_camera import SOURCE
+
+        client = create_app("process_camera", SOURCE, "http").test_client()
+        status = client.get("/status").get_json()
+        assert status["dependencies"]["inference"]["ok"] is True
+        found = client.post("/process/camera/cam-004-mission-4th").get_json()
+        assert found["model"]["sha256"] == sha256_file(Settings().model_path)
+        os.environ["CAMWATCH_INFERENCE_URL"] = f"http://127.0.0.1:{free_port()}"
+        get_settings.cache_clear()
+        bootstrap.reset()
+        client = create_app("process_camera", SOURCE, "http").test_client()
+        down = client.get("/status")
+        assert (
+            down.status_code == 503 and down.get_json()["dependencies"]["inference"]["ok"] is False
+        )
+        failed = client.post("/process/camera/cam-004-mission-4th")  # nothing lost: retry later
+        assert failed.status_code == 503 and failed.get_json()["dependency"] == "inference"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        bootstrap.reset()
