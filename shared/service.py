@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -78,6 +79,9 @@ class CameraProcessor:
     warehouse: Warehouse
     evidence: EvidenceStore
     bus: EventBus
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="record"), repr=False
+    )
 
     def process(
         self, camera_id: str, request_id: str = "", sweep_id: str | None = None
@@ -204,58 +208,52 @@ class CameraProcessor:
         Each violation is a ``violations`` row (idempotent by its id). The Redis key
         ``violation:camera:{id}:type:{type}`` (24 h) lets only the first of an ongoing
         violation reach the ``violations`` topic; a failure releases it so the retry alerts.
+        The evidence upload and the rows run side by side; the alerts go out once all are in.
         """
         frame = result["frame"]
         found = find_violations(detections, camera.zones, (frame["width"], frame["height"]))
-        out: list[dict[str, Any]] = []
-        evidence_uri = self._store_evidence(camera.id, frame["hash"], raw, image) if found else ""
+        if not found:
+            return []
+        name, data, content_type = _evidence(camera.id, frame["hash"], raw, image)
+        bucket = self.settings.evidence_bucket
+        records: list[dict[str, Any]] = []
+        claims: list[str | None] = []
         for v in found:
             vid = row_id(camera.id, frame["hash"], v.type, v.zone, v.class_name, repr(v.box))
-            record: dict[str, Any] = {
-                "violation_id": vid,
-                "camera_id": camera.id,
-                "event_time": result["event_time"],
-                "type": v.type,
-                "zone": v.zone,
-                "class_name": v.class_name,
+            records.append({
+                "violation_id": vid, "camera_id": camera.id, "event_time": result["event_time"],
+                "type": v.type, "zone": v.zone, "class_name": v.class_name,
                 "confidence": v.confidence,
                 "box": dict(zip(("x1", "y1", "x2", "y2"), v.box, strict=True)),
                 "observation_id": result["observation_id"],
-            }
+                "evidence_uri": f"gs://{bucket}/{name}",
+            })  # fmt: skip
             dedup = f"violation:camera:{camera.id}:type:{v.type}"
-            alert = self.cache.claim(dedup, ALERT_DEDUP_S)
-            record["evidence_uri"] = evidence_uri
-            try:
-                self._write_once("violations", vid, {**record, "alerted": alert})
-                if alert:
+            claims.append(dedup if self.cache.claim(dedup, ALERT_DEDUP_S) else None)
+        pending = list(claims)
+        try:
+            jobs: list[Future[Any]] = [
+                self._pool.submit(self.evidence.write, bucket, name, data, content_type)
+            ]
+            jobs += [self._pool.submit(self._write_once, "violations", r["violation_id"],
+                                       {**r, "alerted": c is not None})
+                     for r, c in zip(records, claims, strict=True)]  # fmt: skip
+            errors = [e for e in (job.exception() for job in jobs) if e is not None]
+            if errors:
+                raise errors[0]
+            for i, (record, claim) in enumerate(zip(records, claims, strict=True)):
+                if claim:
                     self.bus.publish(
                         "violations", "violation", [{**record, "sweep_id": result["sweep_id"]}],
-                        camera_id=camera.id, type=v.type,
+                        camera_id=camera.id, type=record["type"],
                     )  # fmt: skip
-            except BaseException:
-                if alert:
-                    self.cache.release(dedup)
-                raise
-            out.append({**record, "alerted": alert})
-        return out
-
-    def _store_evidence(
-        self, camera_id: str, digest: str, raw: RawFrame, image: npt.NDArray[np.uint8]
-    ) -> str:
-        """The frame as the camera sent it (JPEG or PNG bytes, unaltered), once per frame.
-
-        A decoded-only frame (video) is encoded as JPEG. Returns the ``gs://`` URI.
-        """
-        data, kind = raw.data or b"", _image_kind(raw.data or b"")
-        if kind is None:
-            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            data, kind = (jpeg.tobytes() if ok else b""), "jpeg"
-        return self.evidence.write(
-            self.settings.evidence_bucket,
-            f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}",
-            data,
-            f"image/{kind}",
-        )
+                    pending[i] = None  # published: the claim stays
+        except BaseException:
+            for claim in pending:
+                if claim:
+                    self.cache.release(claim)
+            raise
+        return [{**r, "alerted": c is not None} for r, c in zip(records, claims, strict=True)]
 
     def _resolve(
         self, camera_id: str, raw: RawFrame, now_ms: int, history_s: int, watch: _Stopwatch
@@ -318,6 +316,19 @@ class CameraProcessor:
 
     def _write_once(self, table: str, rid: str, row: dict[str, Any]) -> bool:
         return write_once(self.cache, self.warehouse, table, rid, row)
+
+
+def _evidence(
+    camera_id: str, digest: str, raw: RawFrame, image: npt.NDArray[np.uint8]
+) -> tuple[str, bytes, str]:
+    """Object name, bytes and type of a frame's evidence: the frame as the camera sent it
+    (JPEG or PNG, unaltered); a decoded-only frame (video) is encoded as JPEG."""
+    data, kind = raw.data or b"", _image_kind(raw.data or b"")
+    if kind is None:
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        data, kind = (jpeg.tobytes() if ok else b""), "jpeg"
+    name = f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}"
+    return name, data, f"image/{kind}"
 
 
 def _image_kind(data: bytes) -> str | None:

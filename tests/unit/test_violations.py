@@ -102,3 +102,17 @@ def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
     data = r.evidence.objects[v["evidence_uri"]]
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert data[:3] == b"\xff\xd8\xff" and decoded is not None and decoded.shape == (680, 1024, 3)
+
+
+def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
+    stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
+    r = rig(registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
+            {"http://w/1.jpg": jpeg("car1.jpg")})  # fmt: skip
+    r.warehouse.fail_next = 1  # one of the three violation rows fails (they run side by side)
+    with pytest.raises(DependencyUnavailable):
+        r.processor.process("cam-w", sweep_id="s1")
+    assert not [k for k in r.cache.keys if k.startswith("violation:camera:")]
+    assert r.bus.sent == []  # nothing published before every row was in
+    found = r.processor.process("cam-w", sweep_id="s1")["violations"]
+    assert sum(v["alerted"] for v in found) == 2 and len(r.bus.sent) == 2
+    assert len(r.warehouse.rows["violations"]) == 3  # the two that made it are not rewritten
