@@ -165,13 +165,16 @@ class ServiceDetector(_Remote):
             return 200, response.json()["predictions"], None
         return response.status_code, response.text, wait
 
-    def ping(self) -> None:
-        """Raise :class:`DependencyUnavailable` unless the service's health answers 200."""
+    def _health(self) -> requests.Response:
         try:
-            response = self._session.get(f"{self._url}/health", headers=self._headers(),
-                                         timeout=self._timeout)  # fmt: skip
+            return self._session.get(f"{self._url}/health", headers=self._headers(),
+                                     timeout=self._timeout)  # fmt: skip
         except requests.RequestException as exc:
             raise DependencyUnavailable("inference", f"{type(exc).__name__}: {exc}") from exc
+
+    def ping(self) -> None:
+        """Raise :class:`DependencyUnavailable` unless the service's health answers 200."""
+        response = self._health()
         if response.status_code != 200:
             raise DependencyUnavailable(
                 "inference", f"health answered {response.status_code}: {response.text[:200]}"
@@ -179,10 +182,8 @@ class ServiceDetector(_Remote):
 
     def _fetch_model(self) -> ModelInfo:
         try:
-            response = self._session.get(f"{self._url}/health", headers=self._headers(),
-                                         timeout=self._timeout)  # fmt: skip
-            model = response.json()["model"]
-        except (requests.RequestException, ValueError, KeyError) as exc:
+            model = self._health().json()["model"]
+        except (ValueError, KeyError) as exc:
             raise DependencyUnavailable("inference", f"no model info: {exc}") from exc
         return ModelInfo(model["name"], model["version"], model["sha256"])
 

@@ -13,7 +13,6 @@ Routes:
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -23,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
+from shared.devstack.httpd import QuietHandler
 from shared.settings import ASSETS
 
 IMAGES = ASSETS / "images"
@@ -83,36 +83,20 @@ class CameraServer:
 
 
 def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes: without this, Nagle + delayed ACK
-            # stall every keep-alive response by 40 ms.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return  # quiet: the functions log what matters
-
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             url = urlsplit(self.path)
             path = url.path
             if path.startswith("/snapshot/") and (img := server.snapshots.get(path[10:])):
-                self._send(200, img, "image/jpeg")
+                self.send_body(200, img, "image/jpeg")
             elif path.startswith("/clip/") and path.endswith(".jpg"):
-                self._send(200, server.next_clip_frame(path), "image/jpeg")
+                self.send_body(200, server.next_clip_frame(path), "image/jpeg")
             elif path == "/not-image":
-                self._send(200, b"<html><body>Camera under maintenance</body></html>", "text/html")
+                self.send_body(
+                    200, b"<html><body>Camera under maintenance</body></html>", "text/html"
+                )
             elif path == "/corrupt.jpg":
-                self._send(200, b"\xff\xd8\xff\xe0" + b"\x13\x37" * 2048, "image/jpeg")
+                self.send_body(200, b"\xff\xd8\xff\xe0" + b"\x13\x37" * 2048, "image/jpeg")
             elif path == "/huge.jpg":
                 self._stream_huge()
             elif path == "/slow.jpg":
@@ -127,9 +111,9 @@ def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
             elif path.startswith("/status/") and path[8:].isdigit():
-                self._send(int(path[8:]), b"{}", "application/json")
+                self.send_body(int(path[8:]), b"{}", "application/json")
             else:
-                self._send(404, b"not found", "text/plain")
+                self.send_body(404, b"not found", "text/plain")
 
         def _stream_huge(self) -> None:
             self.send_response(200)

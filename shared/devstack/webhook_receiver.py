@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -20,6 +19,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from shared.devstack.httpd import QuietHandler
 
 
 def new_secret() -> str:
@@ -93,39 +94,23 @@ class WebhookReceiver:
 
 
 def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            return
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(min(length, 1 << 20))
             if self.path != "/webhook":
-                self._send(404, b'{"error": "not found"}')
+                self.send_body(404, b'{"error": "not found"}', "application/json")
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = receiver.receive(body, headers)
-            self._send(status, json.dumps({"status": status}).encode())
+            self.send_body(status, json.dumps({"status": status}).encode(), "application/json")
 
         def do_GET(self) -> None:  # noqa: N802
             if self.path != "/deliveries":
-                self._send(404, b'{"error": "not found"}')
+                self.send_body(404, b'{"error": "not found"}', "application/json")
                 return
             with receiver._lock:
                 items = [asdict(d) for d in receiver.deliveries]
-            self._send(200, json.dumps(items).encode())
+            self.send_body(200, json.dumps(items).encode(), "application/json")
 
     return Handler
