@@ -16,7 +16,7 @@ exactly (the inverse of the resize and padding that preprocessing applied).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -67,13 +67,18 @@ class InputSpec:
     pad_value: int = 114
 
 
-SPECS = {
-    Layout.SSD: dict(nchw=False, dtype=np.uint8, rgb=True),
-    Layout.NANODET: dict(nchw=True, dtype=np.float32, rgb=False,
-                         mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395)),
-    Layout.ULTRALYTICS: dict(nchw=True, dtype=np.float32, rgb=True, letterbox=True,
-                             std=(255.0, 255.0, 255.0)),
+_SPECS = {
+    Layout.SSD: InputSpec(0, 0, nchw=False, dtype=np.uint8, rgb=True),
+    Layout.NANODET: InputSpec(0, 0, nchw=True, dtype=np.float32, rgb=False,
+                              mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395)),
+    Layout.ULTRALYTICS: InputSpec(0, 0, nchw=True, dtype=np.float32, rgb=True, letterbox=True,
+                                  std=(255.0, 255.0, 255.0)),
 }  # fmt: skip
+
+
+def input_spec(layout: Layout, width: int, height: int) -> InputSpec:
+    """The layout's preprocessing for a model input of ``width`` x ``height``."""
+    return replace(_SPECS[layout], width=width, height=height)
 
 
 @dataclass(frozen=True)

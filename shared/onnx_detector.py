@@ -25,13 +25,13 @@ from shared.detector import ModelInfo, load_labels, sha256_file
 from shared.errors import ModelError
 from shared.layouts import (
     COCO80,
-    SPECS,
     InputSpec,
     Layout,
     Raw,
     decode_nanodet,
     decode_ssd,
     decode_ultralytics,
+    input_spec,
     preprocess,
 )
 from shared.settings import ASSETS
@@ -97,7 +97,7 @@ def inspect(
         layout = Layout(configured)
         if not candidates[layout]:
             raise ModelError(f"{name} does not have the {layout} layout; {found}")
-    spec = InputSpec(width=width, height=height, **SPECS[layout])  # type: ignore[arg-type]
+    spec = input_spec(layout, width, height)
     if labels_path is not None:
         labels = load_labels(labels_path)
     elif layout is Layout.SSD:

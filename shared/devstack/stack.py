@@ -53,7 +53,8 @@ def read_maildir(path: Path) -> list[EmailMessage]:
     ]
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers 200 within a second (a readiness probe)."""
     with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
         return bool(response.status == 200)
 
@@ -123,7 +124,7 @@ class LocalStack:
         argv = [str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
                 "--project", PROJECT, "--log-level", "warning"]  # fmt: skip
         url = f"http://127.0.0.1:{rest}"
-        self.stack.start("bigquery", argv, lambda: _http_ok(f"{url}/readyz"), timeout_s=60)
+        self.stack.start("bigquery", argv, lambda: http_ok(f"{url}/readyz"), timeout_s=60)
         self.env["CAMWATCH_BIGQUERY_ENDPOINT"] = url
 
     def start_storage(self) -> None:
@@ -133,7 +134,7 @@ class LocalStack:
         argv = [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory",
                 "-host", "127.0.0.1", "-port", str(port), "-external-url", f"http://{host}",
                 "-public-host", host, "-log-level", "warn"]  # fmt: skip
-        self.stack.start("storage", argv, lambda: _http_ok(f"http://{host}/_internal/healthcheck"))
+        self.stack.start("storage", argv, lambda: http_ok(f"http://{host}/_internal/healthcheck"))
         self.env["STORAGE_EMULATOR_HOST"] = f"http://{host}"
 
     def start_cameras(self) -> None:
@@ -196,9 +197,7 @@ class LocalStack:
             raise MissingTool("java not found: the Pub/Sub emulator needs Java 17 (openjdk-17-jre)")
         port = free_port()
         argv = [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={port}"]
-        self.stack.start(
-            "pubsub", argv, lambda: _http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60
-        )
+        self.stack.start("pubsub", argv, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60)
         self.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
         create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"])
 
@@ -208,7 +207,7 @@ class LocalStack:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             self.inference_url = self.start_function(
-                "inference", "http", port=port, ready=lambda: _http_ok(f"{url}/health")
+                "inference", "http", port=port, ready=lambda: http_ok(f"{url}/health")
             )
         return self.inference_url
 

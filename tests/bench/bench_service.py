@@ -26,7 +26,7 @@ from typing import Any
 import requests
 
 from shared.devstack.procs import Stack, free_port
-from shared.devstack.stack import LocalStack, _http_ok
+from shared.devstack.stack import LocalStack, http_ok
 from shared.settings import ASSETS
 from tests.bench.bench_process import pct
 from tests.bench.synthetic import synthetic_yolo
@@ -98,7 +98,7 @@ def run_configs(configs: dict[str, dict[str, str]], tmp: Path, n: int, body: Any
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             local.start_function("inference", "http", env, port,
-                                 functools.partial(_http_ok, f"{url}/health"))  # fmt: skip
+                                 functools.partial(http_ok, f"{url}/health"))  # fmt: skip
             figures[name] = {c: drive(url, c, n, body) for c in CLIENTS}
         finally:
             local.stop()

@@ -171,7 +171,7 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     import functools
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.devstack.stack import _http_ok
+    from shared.devstack.stack import http_ok
 
     model = tmp_path / "dynamic.onnx"
     dynamic_batch_graph(model)
@@ -180,7 +180,7 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     env = {"CAMWATCH_MODEL_PATH": str(model), "CAMWATCH_MAX_BATCH_SIZE": "8",
            "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "dynamic"}  # fmt: skip
     local_stack.start_function("inference", "http", env, port,
-                               functools.partial(_http_ok, f"{url}/health"))  # fmt: skip
+                               functools.partial(http_ok, f"{url}/health"))  # fmt: skip
     assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
         "1 worker(s), batches of up to 8"
     )

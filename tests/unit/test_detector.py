@@ -12,7 +12,7 @@ from onnx import TensorProto, helper
 from shared.detections import Detections
 from shared.detector import load_labels, sha256_file
 from shared.errors import ModelError
-from shared.layouts import SPECS, InputSpec, Layout, Transform, decode_ssd
+from shared.layouts import Layout, Transform, decode_ssd, input_spec
 from shared.onnx_detector import SSD_LABELS, OnnxDetector
 from shared.registry import ROAD_USERS
 from shared.settings import Settings
@@ -74,7 +74,7 @@ def test_ssd_decoder_maps_normalised_boxes_to_pixels() -> None:
     boxes = np.array([[[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 1.2, 1.0], [0, 0, 0, 0]]], np.float32)
     classes = np.array([[5, 99, 0]], np.float32)  # 99: outside the label map
     scores = np.array([[0.9, 0.5, 0.1]], np.float32)
-    spec = InputSpec(300, 300, **SPECS[Layout.SSD])  # type: ignore[arg-type]
+    spec = input_spec(Layout.SSD, 300, 300)
     xyxy, score, ids = decode_ssd([boxes, classes, scores, np.array([2.0])], 0, spec)
     back = Transform(300 / 200, 300 / 100, 0, 0, 200, 100)  # a 200x100 frame stretched
     det = Detections.from_raw(back.to_original(xyxy), score, ids, LABELS)

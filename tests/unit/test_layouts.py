@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.errors import ModelError
-from shared.layouts import COCO80, SPECS, InputSpec, Layout, nms, preprocess
+from shared.layouts import COCO80, Layout, input_spec, nms, preprocess
 from shared.onnx_detector import OnnxDetector
 
 SHARED = Path(__file__).parents[3] / "shared"  # ../shared: the read-only project materials
@@ -150,17 +150,17 @@ def test_a_configured_layout_that_does_not_match_is_refused(tmp_path: Path) -> N
 def test_preprocessing_per_layout() -> None:
     image = np.zeros((100, 200, 3), np.uint8)
     image[..., 0], image[..., 2] = 10, 250  # B=10, R=250
-    yolo = InputSpec(64, 64, **SPECS[Layout.ULTRALYTICS])  # type: ignore[arg-type]
+    yolo = input_spec(Layout.ULTRALYTICS, 64, 64)
     batch, [t] = preprocess([image, image][:1], yolo)
     assert batch.shape == (1, 3, 64, 64) and batch.dtype == np.float32
     assert (t.pad_x, t.pad_y, t.scale_x) == (0, 16, 0.32)  # 200x100 -> 64x32 + 16 px bands
     assert batch[0, 0, 32, 32] == pytest.approx(250 / 255)  # RGB: red first
     assert batch[0, 0, 0, 0] == pytest.approx(114 / 255)  # the grey band
-    nano = InputSpec(32, 32, **SPECS[Layout.NANODET])  # type: ignore[arg-type]
+    nano = input_spec(Layout.NANODET, 32, 32)
     batch, _ = preprocess([image, image], nano)
     assert batch.shape == (2, 3, 32, 32)  # a batch of two, BGR, (x - mean) / std
     assert batch[1, 0, 5, 5] == pytest.approx((10 - 103.53) / 57.375, rel=1e-5)
-    ssd = InputSpec(30, 30, **SPECS[Layout.SSD])  # type: ignore[arg-type]
+    ssd = input_spec(Layout.SSD, 30, 30)
     batch, _ = preprocess([image], ssd)
     assert batch.shape == (1, 30, 30, 3) and batch.dtype == np.uint8 and batch[0, 0, 0, 0] == 250
 
