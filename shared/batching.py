@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from shared import metrics
 from shared.errors import CamwatchError
 
 In = TypeVar("In")
@@ -134,6 +135,7 @@ class Batcher(Generic[In, Out]):
                     live.append(item)
             if not live:
                 continue
+            metrics.BATCH_SIZE.observe(len(live))
             try:
                 results = run_batch([item.value for item in live])
             except Exception as exc:  # the batch failed: every request in it gets the error

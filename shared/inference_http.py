@@ -2,6 +2,7 @@
 
 ``AIP_PREDICT_ROUTE`` (default ``/predict``) and ``AIP_HEALTH_ROUTE`` (default ``/health``)
 are the variables Vertex AI sets for custom containers; Cloud Run uses the defaults.
+``GET /metrics`` serves Prometheus metrics (prediction latency by status, batch sizes).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import flask
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import metrics
 from shared.batching import Overloaded, QueueTimeout
 from shared.bootstrap import onnx_detector
 from shared.errors import BadRequest, CamwatchError
@@ -42,11 +46,22 @@ def _json(body: dict[str, Any], status: int) -> flask.Response:
 
 
 def handle(request: flask.Request) -> flask.Response:
-    """Route one request to predict or health."""
+    """Route one request to predict, health or metrics."""
     configure_logging()
     new_request_id(dict(request.headers))
     predict = os.environ.get("AIP_PREDICT_ROUTE", "/predict")
     health = os.environ.get("AIP_HEALTH_ROUTE", "/health")
+    if request.path == predict:
+        started = time.perf_counter()
+        response = _route(request, predict, health)
+        metrics.PREDICT_SECONDS.labels(str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+    return _route(request, predict, health)
+
+
+def _route(request: flask.Request, predict: str, health: str) -> flask.Response:
     try:
         if request.path == health:
             ready, body = service().health()
@@ -55,6 +70,8 @@ def handle(request: flask.Request) -> flask.Response:
             if request.method != "POST":
                 return _json({"error": "method_not_allowed", "message": "POST only"}, 405)
             return _json(service().predict(request.get_json(silent=True)), 200)
+        if request.path == "/metrics":
+            return flask.Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
         return _json({"error": "not_found", "message": f"no route {request.path}"}, 404)
     except CamwatchError as exc:
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)

@@ -8,6 +8,7 @@ Vertex AI does.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -194,6 +195,11 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     assert len(boxes) == 1  # every image of every batch decoded the same
     health = requests.get(f"{url}/health", timeout=5).json()
     assert health["images"] == 16 and health["batches"] < 16  # gathered, not one by one
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    served = re.search(r'^camwatch_predict_seconds_count\{code="200"\} (\S+)$', text, re.M)
+    runs = re.search(r"^camwatch_batch_size_count (\S+)$", text, re.M)
+    assert served and float(served[1]) == 16
+    assert runs and float(runs[1]) == health["batches"]  # one observation per model run
 
 
 def test_status_of_process_camera_reports_the_inference_service(
