@@ -16,13 +16,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
 
-from shared.devstack.httpd import QuietHandler
+from shared.devstack.httpd import BackgroundServer, QuietHandler
 from shared.settings import ASSETS
 
 IMAGES = ASSETS / "images"
@@ -48,8 +48,8 @@ def load_clip(path: Path = CLIP) -> list[bytes]:
     return frames
 
 
-class CameraServer:
-    """A threading HTTP server on 127.0.0.1; ``start()`` runs it in a daemon thread."""
+class CameraServer(BackgroundServer):
+    """The camera server; ``start()`` runs it in a daemon thread."""
 
     def __init__(self, port: int = 0) -> None:
         self.clip = load_clip()
@@ -57,10 +57,7 @@ class CameraServer:
         self._counters: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self.requests = 0
-        handler = _handler_for(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
-        self.port = int(self.httpd.server_address[1])
+        super().__init__(_handler_for(self), port)
         self.url = f"http://127.0.0.1:{self.port}"
 
     def next_clip_frame(self, key: str) -> bytes:
@@ -70,16 +67,6 @@ class CameraServer:
             self._counters[key] += 1
             self.requests += 1
         return self.clip[index % len(self.clip)]
-
-    def start(self) -> CameraServer:
-        """Serve in a background thread."""
-        threading.Thread(target=self.httpd.serve_forever, name="camera-server", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:

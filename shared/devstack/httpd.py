@@ -1,9 +1,11 @@
-"""The base of the local stack's own HTTP servers (camera server, webhook receiver)."""
+"""The bases of the local stack's own HTTP servers (camera server, webhook receiver)."""
 
 from __future__ import annotations
 
 import socket
-from http.server import BaseHTTPRequestHandler
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -27,3 +29,23 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+class BackgroundServer:
+    """A threading HTTP server on 127.0.0.1 that ``start()`` runs in a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+
+    def start(self) -> Self:
+        """Serve in a background thread."""
+        name = type(self).__name__
+        threading.Thread(target=self.httpd.serve_forever, name=name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -14,13 +14,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shared.devstack.httpd import QuietHandler
+from shared.devstack.httpd import BackgroundServer, QuietHandler
 
 
 def new_secret() -> str:
@@ -40,8 +40,8 @@ class Delivery:
     received_at: float
 
 
-class WebhookReceiver:
-    """A threading HTTP server on 127.0.0.1; ``start()`` runs it in a daemon thread."""
+class WebhookReceiver(BackgroundServer):
+    """The webhook consumer; ``start()`` runs it in a daemon thread."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -49,9 +49,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._failures: defaultdict[str, list[int]] = defaultdict(list)
         self.deliveries: list[Delivery] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/webhook"
+        super().__init__(_handler_for(self))
+        self.url = f"http://127.0.0.1:{self.port}/webhook"
 
     def fail(self, camera_id: str, times: int, status: int = 500) -> None:
         """Answer ``status`` to the next ``times`` verified deliveries about ``camera_id``."""
@@ -81,16 +80,6 @@ class WebhookReceiver:
         """Verified deliveries answered 2xx: the alerts the consumer took."""
         with self._lock:
             return [d for d in self.deliveries if d.verified and 200 <= d.status < 300]
-
-    def start(self) -> WebhookReceiver:
-        """Serve in a background thread."""
-        threading.Thread(target=self.httpd.serve_forever, name="webhooks", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
