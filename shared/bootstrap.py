@@ -130,6 +130,9 @@ def onnx_detector(settings: Settings, threads: int | None = None) -> OnnxDetecto
         settings.model_layout,
         fetch=fetch if uri else None,
         expect_sha256=settings.model_sha256,
+        runtime=settings.runtime,
+        torch_device=settings.torch_device,
+        torch_dtype=settings.torch_dtype,
     )
 
 

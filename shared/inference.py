@@ -71,16 +71,20 @@ class InferenceService:
                 detectors = [first, *(self._make() for _ in range(s.inference_workers - 1))]
                 max_batch = 1
             else:
-                detectors, max_batch = [first], s.max_batch_size
+                # One session shared by the workers (its run is thread-safe): one batch's
+                # preprocessing and decoding overlap another's model run.
+                detectors, max_batch = [first] * s.inference_workers, s.max_batch_size
             blank = np.zeros((sig.spec.height, sig.spec.width, 3), np.uint8)
-            for detector in detectors:
-                for _ in range(2):  # first runs allocate; later ones show the real speed
-                    detector.detect_batch([blank] * max_batch)
+            for detector in dict.fromkeys(detectors):
+                # Every batch size once (a GPU picks its kernels per shape), the largest twice.
+                for size in [*range(1, max_batch + 1), max_batch]:
+                    detector.detect_batch([blank] * size)
             self.batcher = Batcher(
                 [d.detect_batch for d in detectors], max_batch, s.max_wait_ms, s.max_queue
             )
             self.model = first.model.as_dict()
-            self.mode = f"{len(detectors)} worker(s), batches of up to {max_batch}"
+            self.mode = (f"{first.runtime}, {len(detectors)} worker(s), "
+                         f"batches of up to {max_batch}")  # fmt: skip
             self._ready.set()
             log.info("inference ready", extra={"model": self.model, "mode": self.mode,
                      "warm_up_s": round(time.perf_counter() - started, 2)})  # fmt: skip

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,32 @@ def providers(prefer_gpu: bool = True) -> list[str]:
     return [*gpu, "CPUExecutionProvider"]
 
 
+class GraphSession(Protocol):
+    """What the detector uses of a runtime: onnxruntime's session or :class:`TorchSession`."""
+
+    def run(self, output_names: Any, feeds: dict[str, Any]) -> list[Any]: ...
+    def get_inputs(self) -> list[Any]: ...
+    def get_outputs(self) -> list[Any]: ...
+    def get_modelmeta(self) -> Any: ...
+    def get_providers(self) -> list[str]: ...
+
+
+def open_session(
+    path: Path, runtime: str, threads: int, device: str = "auto", dtype: str = "float32"
+) -> GraphSession:
+    """The graph on onnxruntime (CUDA/TensorRT when installed) or on PyTorch."""
+    if runtime == "torch":
+        from shared.torch_runtime import TorchSession  # PyTorch is imported only when asked for
+
+        return TorchSession(path, device, dtype, threads)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers())  # type: ignore[no-any-return]
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"cannot load {path}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Signature:
     """What load-time inspection found: the layout, its input spec, labels, batch size."""
@@ -62,7 +88,7 @@ def _labels_array(names: list[str]) -> npt.NDArray[np.object_]:
 
 
 def inspect(
-    session: ort.InferenceSession, configured: str, labels_path: Path | None, name: str
+    session: GraphSession, configured: str, labels_path: Path | None, name: str
 ) -> Signature:
     """Match the graph to a layout (configured, or ``auto``) or raise :class:`ModelError`."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
@@ -122,7 +148,8 @@ def inspect(
 
 
 class OnnxDetector:
-    """Any supported layout on onnxruntime: CUDA/TensorRT when installed, else CPU."""
+    """Any supported layout, on onnxruntime (CUDA/TensorRT when installed, else CPU) or on
+    PyTorch (``runtime="torch"``: CUDA when PyTorch sees a GPU)."""
 
     def __init__(
         self,
@@ -136,6 +163,9 @@ class OnnxDetector:
         max_detections: int = 300,
         fetch: Callable[[], Path] | None = None,
         expect_sha256: str | None = None,
+        runtime: str = "onnxruntime",
+        torch_device: str = "auto",
+        torch_dtype: str = "float32",
     ) -> None:
         self._model_path = model_path
         self._fetch, self._expect = fetch, expect_sha256
@@ -144,11 +174,12 @@ class OnnxDetector:
         self._threads = intra_op_threads
         self._layout = layout
         self._min_score, self._iou, self._max = min_score, iou, max_detections
+        self._runtime, self._device, self._dtype = runtime, torch_device, torch_dtype
         self._lock = threading.Lock()
-        self._session: ort.InferenceSession | None = None
+        self._session: GraphSession | None = None
         self._model: ModelInfo | None = None
 
-    def load(self) -> ort.InferenceSession:
+    def load(self) -> GraphSession:
         """Create the session once and check the graph's layout."""
         if self._session is not None:
             return self._session
@@ -158,14 +189,9 @@ class OnnxDetector:
                     self._model_path = self._fetch()
                 if not self._model_path.is_file():
                     raise ModelError(f"model file not found: {self._model_path}")
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self._threads
-                try:
-                    session = ort.InferenceSession(
-                        str(self._model_path), options, providers=providers()
-                    )
-                except Exception as exc:  # onnxruntime raises its own untyped errors
-                    raise ModelError(f"cannot load {self._model_path}: {exc}") from exc
+                session = open_session(
+                    self._model_path, self._runtime, self._threads, self._device, self._dtype
+                )
                 self.signature = inspect(
                     session, self._layout, self._labels_path, self._model_path.name
                 )
@@ -177,6 +203,11 @@ class OnnxDetector:
                 self._model = ModelInfo(self._model_path.stem, self._version, digest)
                 self._session = session
         return self._session
+
+    @property
+    def runtime(self) -> str:
+        """Where the graph runs, e.g. ``CPUExecutionProvider`` or ``torch:cuda:float16``."""
+        return self.load().get_providers()[0]
 
     @property
     def model(self) -> ModelInfo:

@@ -55,7 +55,18 @@ class Settings(BaseSettings):
     )
     model_version: str = Field("coral-2019-int8", description="Reported model version.")
     score_threshold: float = Field(0.4, ge=0.0, le=1.0, description="Default minimum score.")
-    intra_op_threads: int = Field(0, ge=0, description="onnxruntime threads (0: runtime picks).")
+    intra_op_threads: int = Field(0, ge=0, description="Runtime CPU threads (0: runtime picks).")
+    runtime: Literal["onnxruntime", "torch"] = Field(
+        "onnxruntime",
+        description="What runs the ONNX graph: onnxruntime (CUDA/TensorRT with onnxruntime-gpu) "
+        "or torch (PyTorch, CUDA when it sees a GPU; requirements-torch.txt).",
+    )
+    torch_device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="torch runtime: auto, cpu, cuda."
+    )
+    torch_dtype: Literal["float32", "float16", "bfloat16"] = Field(
+        "float32", description="torch runtime precision (float16/bfloat16: GPU only)."
+    )
     # Which detector the functions use, and the inference service's own settings
     detector_backend: Literal["inprocess", "service", "vertex"] = Field(
         "inprocess", description="inprocess (onnxruntime here), service (Cloud Run), vertex."
@@ -81,7 +92,10 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(5.0, ge=0, description="Service: longest wait to fill a batch.")
     max_queue: int = Field(64, ge=1, description="Service: waiting images before 429.")
     inference_workers: int = Field(
-        2, ge=1, description="Service: parallel sessions (fixed-batch graphs, batching off)."
+        2,
+        ge=1,
+        description="Service: worker threads (fixed-batch graphs: a session each; batched "
+        "graphs: one shared session).",
     )
     max_instances: int = Field(32, ge=1, description="Service: images per request.")
     # Frames

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import requests
 
+from shared.detections import Detections
 from shared.detector import sha256_file
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
@@ -76,7 +77,9 @@ def test_health_reports_the_warm_model(service_url: str) -> None:
     health = requests.get(f"{service_url}/health", timeout=5).json()
     assert health["ready"] is True
     assert health["model"]["sha256"] == sha256_file(Settings().model_path)
-    assert health["mode"] == "2 worker(s), batches of up to 1"  # SSD: a fixed batch of one
+    assert (
+        health["mode"] == "CPUExecutionProvider, 2 worker(s), batches of up to 1"
+    )  # SSD: a fixed batch of one
 
 
 @pytest.mark.parametrize("backend", ["service", "vertex"])
@@ -167,29 +170,39 @@ def dynamic_batch_graph(path) -> None:
     onnx.save(model, str(path))
 
 
-def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -> None:
-    import base64
+def start_service(local_stack: LocalStack, env: dict[str, str]) -> str:
     import functools
-    from concurrent.futures import ThreadPoolExecutor
 
     from shared.devstack.stack import http_ok
 
-    model = tmp_path / "dynamic.onnx"
-    dynamic_batch_graph(model)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"CAMWATCH_MODEL_PATH": str(model), "CAMWATCH_MAX_BATCH_SIZE": "8",
-           "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "dynamic"}  # fmt: skip
     local_stack.start_function("inference", "http", env, port,
                                functools.partial(http_ok, f"{url}/health"))  # fmt: skip
-    assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
-        "1 worker(s), batches of up to 8"
-    )
-    body = {"instances": [{"b64": base64.b64encode(jpeg("car1.jpg")).decode()}]}
-    with ThreadPoolExecutor(16) as pool:
-        answers = list(
-            pool.map(lambda _: requests.post(f"{url}/predict", json=body, timeout=30), range(16))
+    return url
+
+
+def post_concurrently(url: str, name: str, count: int) -> list[requests.Response]:
+    import base64
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"instances": [{"b64": base64.b64encode(jpeg(name)).decode()}]}
+    with ThreadPoolExecutor(count) as pool:
+        return list(
+            pool.map(lambda _: requests.post(f"{url}/predict", json=body, timeout=60), range(count))
         )
+
+
+def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -> None:
+    model = tmp_path / "dynamic.onnx"
+    dynamic_batch_graph(model)
+    url = start_service(local_stack, {
+        "CAMWATCH_MODEL_PATH": str(model), "CAMWATCH_MAX_BATCH_SIZE": "8",
+        "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "dynamic"})  # fmt: skip
+    assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
+        "CPUExecutionProvider, 2 worker(s), batches of up to 8"
+    )
+    answers = post_concurrently(url, "car1.jpg", 16)
     assert all(a.status_code == 200 for a in answers)
     boxes = {json.dumps(a.json()["predictions"][0]["detections"][0]["box"]) for a in answers}
     assert len(boxes) == 1  # every image of every batch decoded the same
@@ -200,6 +213,32 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     runs = re.search(r"^camwatch_batch_size_count (\S+)$", text, re.M)
     assert served and float(served[1]) == 16
     assert runs and float(runs[1]) == health["batches"]  # one observation per model run
+
+
+def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> None:
+    from tests.unit.test_torch_runtime import NANODET
+
+    url = start_service(local_stack, {
+        "CAMWATCH_MODEL_PATH": str(NANODET), "CAMWATCH_RUNTIME": "torch",
+        "CAMWATCH_TORCH_DEVICE": "cpu", "CAMWATCH_MAX_BATCH_SIZE": "4",
+        "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "nanodet-m-416"})  # fmt: skip
+    # A fixed-batch export, batched anyway: the runtime checked that its batch is free.
+    assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
+        "torch:cpu:float32, 2 worker(s), batches of up to 4"
+    )
+    answers = post_concurrently(url, "pexels_double_decker_bus.jpg", 8)
+    assert all(a.status_code == 200 for a in answers)
+    health = requests.get(f"{url}/health", timeout=5).json()
+    assert health["images"] == 8 and health["batches"] < 8
+    local = OnnxDetector(NANODET, None, "nanodet-m-416").detect(
+        image("pexels_double_decker_bus.jpg")
+    )  # onnxruntime, in process
+    for answer in answers:
+        found = answer.json()["predictions"][0]
+        assert found["model"]["sha256"] == sha256_file(NANODET)
+        remote = Detections.from_records(found["detections"])
+        assert remote.class_name.tolist() == local.class_name.tolist()
+        np.testing.assert_allclose(remote.xyxy, local.xyxy, atol=0.2)  # records: 0.1 px
 
 
 def test_status_of_process_camera_reports_the_inference_service(

@@ -1,0 +1,308 @@
+"""The PyTorch runtime against onnxruntime: operator by operator, the real NanoDet, batches.
+
+The GPU path is the same code on another device; here it runs on the CPU (``torch_device``
+``cpu``), which is what CI has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from shared.errors import ModelError
+from shared.onnx_detector import OnnxDetector
+from shared.torch_runtime import OPS, TorchSession
+from tests.bench.synthetic import synthetic_yolo
+from tests.conftest import image as load_image
+from tests.unit.test_layouts import SHARED, constant_graph, frame, yolo_outputs
+
+pytestmark = pytest.mark.unit
+NANODET = SHARED / "models" / "nanodet_coco_416.onnx"
+SSD_FLOAT = SHARED / "models" / "ssd_mobilenet_v2_coco_float.onnx"
+RNG = np.random.default_rng(7)
+
+
+def graph_file(path: Path, nodes: list[Any], shape: list[int | str], out_shape: list[Any] | None,
+               inits: list[Any] | None = None, out: str = "y") -> Path:  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], inits or [],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def const(name: str, value: Any, dtype: Any = np.float32) -> Any:
+    return numpy_helper.from_array(np.asarray(value, dtype), name)
+
+
+def weights(*shape: int) -> np.ndarray:
+    return (RNG.standard_normal(shape) * 0.3).astype(np.float32)
+
+
+def both(path: Path, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x})
+    return expected, TorchSession(path, "cpu").run(None, {"x": x})
+
+
+# Each case: nodes reading "x" [1, 4, 9, 11] and writing "y", and their initializers.
+OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
+    "conv_asymmetric_pads_groups": (
+        [
+            helper.make_node(
+                "Conv",
+                ["x", "w", "b"],
+                ["y"],
+                pads=[0, 1, 2, 1],
+                strides=[2, 1],
+                dilations=[1, 2],
+                group=2,
+            )
+        ],  # fmt: skip
+        [const("w", weights(6, 2, 3, 3)), const("b", weights(6))],
+    ),
+    "conv_same_upper": (
+        [helper.make_node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2])],
+        [const("w", weights(3, 4, 3, 2))],
+    ),
+    "maxpool_ceil_padded": (
+        [
+            helper.make_node(
+                "MaxPool",
+                ["x"],
+                ["y"],
+                kernel_shape=[3, 3],
+                strides=[2, 2],
+                pads=[1, 0, 0, 1],
+                ceil_mode=1,
+            )
+        ],  # fmt: skip
+        [],
+    ),
+    "avgpool_and_global": (
+        [
+            helper.make_node(
+                "AveragePool",
+                ["x"],
+                ["a"],
+                kernel_shape=[2, 2],
+                strides=[2, 2],
+                pads=[1, 1, 1, 1],
+                count_include_pad=1,
+            ),
+            helper.make_node("GlobalAveragePool", ["a"], ["g"]),
+            helper.make_node("Add", ["a", "g"], ["y"]),
+        ],  # fmt: skip
+        [],
+    ),
+    "batchnorm_activations": (
+        [
+            helper.make_node("BatchNormalization", ["x", "s", "bb", "m", "v"], ["n"], epsilon=1e-3),
+            helper.make_node("LeakyRelu", ["n"], ["l"], alpha=0.1),
+            helper.make_node("HardSigmoid", ["l"], ["h"]),
+            helper.make_node("Clip", ["l", "lo", "hi"], ["c"]),
+            helper.make_node("Mul", ["h", "c"], ["m2"]),
+            helper.make_node("HardSwish", ["m2"], ["y"]),
+        ],  # fmt: skip
+        [
+            const("s", weights(4)),
+            const("bb", weights(4)),
+            const("m", weights(4)),
+            const("v", np.abs(weights(4)) + 0.5),
+            const("lo", -0.5),
+            const("hi", 0.7),
+        ],
+    ),
+    "resize_linear_half_pixel": (
+        [
+            helper.make_node(
+                "Resize",
+                ["x", "", "scales"],
+                ["y"],
+                mode="linear",
+                coordinate_transformation_mode="half_pixel",
+            )
+        ],  # fmt: skip
+        [const("scales", [1, 1, 2, 2])],
+    ),
+    "resize_nearest_sizes": (
+        [
+            helper.make_node(
+                "Resize",
+                ["x", "", "", "sizes"],
+                ["y"],
+                mode="nearest",
+                coordinate_transformation_mode="asymmetric",
+                nearest_mode="floor",
+            )
+        ],
+        [const("sizes", [1, 4, 18, 33], np.int64)],
+    ),
+    "layout_ops": (
+        [
+            helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            helper.make_node("Reshape", ["t", "shape"], ["r"]),
+            helper.make_node("Split", ["r", "split"], ["s0", "s1"], axis=2),
+            helper.make_node("Softmax", ["s1"], ["sm"], axis=-1),
+            helper.make_node("Concat", ["s0", "sm"], ["c"], axis=2),
+            helper.make_node("Slice", ["c", "starts", "ends", "axes", "steps"], ["y"]),
+        ],  # fmt: skip
+        [
+            const("shape", [1, -1, 4], np.int64),
+            const("split", [1, 3], np.int64),
+            const("starts", [1], np.int64),
+            const("ends", [1000], np.int64),
+            const("axes", [1], np.int64),
+            const("steps", [2], np.int64),
+        ],
+    ),
+    "pads_reflect_edge": (
+        [
+            helper.make_node("Pad", ["x", "p1"], ["a"], mode="reflect"),
+            helper.make_node("Pad", ["a", "p2"], ["b"], mode="edge"),
+            helper.make_node("Pad", ["b", "p3", "v"], ["y"], mode="constant"),
+        ],  # fmt: skip
+        [
+            const("p1", [0, 0, 1, 2, 0, 0, 2, 1], np.int64),
+            const("p2", [0, 0, 0, 1, 0, 0, 3, 0], np.int64),
+            const("p3", [0, 1, 1, 0, 0, 0, 0, 2], np.int64),
+            const("v", 0.25),
+        ],
+    ),
+    "gemm_and_reductions": (
+        [
+            helper.make_node("GlobalMaxPool", ["x"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Gemm", ["f", "w", "b"], ["o"], transB=1, alpha=0.5),
+            helper.make_node("ReduceMean", ["x"], ["mean"], axes=[2, 3], keepdims=0),
+            helper.make_node("Sub", ["o", "mean"], ["d"]),
+            helper.make_node("Exp", ["d"], ["e"]),
+            helper.make_node("Div", ["e", "mean"], ["y"]),
+        ],  # fmt: skip
+        [const("w", weights(4, 4)), const("b", weights(4))],
+    ),
+    "folded_shape_arithmetic": (  # tf2onnx-style: a reshape target computed from constants
+        [
+            helper.make_node("Shape", ["c"], ["cs"]),
+            helper.make_node("Gather", ["cs", "i1"], ["n"], axis=0),
+            helper.make_node("Mul", ["n", "two"], ["n2"]),
+            helper.make_node("Concat", ["one", "n2", "minus"], ["target"], axis=0),
+            helper.make_node("Cast", ["target"], ["t64"], to=TensorProto.INT64),
+            helper.make_node("Reshape", ["x", "t64"], ["y"]),
+        ],  # fmt: skip
+        [
+            const("c", np.zeros((3, 2))),
+            const("i1", [0], np.int64),
+            const("two", [2], np.int64),
+            const("one", [1], np.int64),
+            const("minus", [-1], np.int64),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OP_CASES))
+def test_operators_match_onnxruntime(case: str, tmp_path: Path) -> None:
+    nodes, inits = OP_CASES[case]
+    path = graph_file(tmp_path / f"{case}.onnx", nodes, [1, 4, 9, 11], None, inits)
+    x = RNG.standard_normal((1, 4, 9, 11)).astype(np.float32)
+    expected, got = both(path, x)
+    assert got[0].shape == expected[0].shape
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_real_nanodet_matches_onnxruntime_and_batches(tmp_path: Path) -> None:
+    session = TorchSession(NANODET, "cpu")
+    assert session.batch_note.startswith("checked free")
+    assert session.get_inputs()[0].shape == ["batch", 3, 416, 416]
+    assert [o.shape[1:] for o in session.get_outputs()][:2] == [[169, 80], [169, 44]]
+    reference = ort.InferenceSession(str(NANODET), providers=["CPUExecutionProvider"])
+    name = reference.get_inputs()[0].name
+    x = RNG.standard_normal((3, 3, 416, 416)).astype(np.float32)
+    batch = session.run(None, {name: x})  # one run of three
+    for i in range(3):
+        expected = reference.run(None, {name: x[i : i + 1]})
+        for got, want in zip(batch, expected, strict=True):
+            np.testing.assert_allclose(got[i : i + 1], want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg"])
+def test_nanodet_detections_are_the_same_on_both_runtimes(image: str) -> None:
+    picture = load_image(image)
+    want = OnnxDetector(NANODET, None, "v").detect(picture)
+    got = OnnxDetector(NANODET, None, "v", runtime="torch", torch_device="cpu").detect(picture)
+    assert len(want.xyxy) >= 2
+    assert got.class_name.tolist() == want.class_name.tolist()
+    np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.5)
+    np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-4)
+
+
+def test_a_batch_of_images_decodes_like_single_images() -> None:
+    detector = OnnxDetector(NANODET, None, "v", runtime="torch", torch_device="cpu")
+    pictures = [load_image(n) for n in ("car1.jpg", "pexels_double_decker_bus.jpg")]
+    together = detector.detect_batch(pictures)
+    for picture, found in zip(pictures, together, strict=True):
+        alone = detector.detect(picture)
+        assert found.class_name.tolist() == alone.class_name.tolist()
+        np.testing.assert_allclose(found.xyxy, alone.xyxy, atol=0.05)
+    assert detector.runtime == "torch:cpu:float32"
+
+
+def test_known_outputs_map_back_exactly_through_torch(tmp_path: Path) -> None:
+    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
+                          {"output0": yolo_outputs()})  # fmt: skip
+    det = OnnxDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
+        frame(1280, 720)
+    )
+    assert det.class_name.tolist() == ["car", "person"]
+    np.testing.assert_allclose(det.xyxy[0], [540, 310, 740, 410])
+
+
+def test_a_declared_free_batch_stays_free(tmp_path: Path) -> None:
+    path = synthetic_yolo(tmp_path / "synthetic.onnx")
+    session = TorchSession(path, "cpu")
+    assert session.get_inputs()[0].shape[0] == "batch"
+    x = RNG.standard_normal((2, 3, 320, 320)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"images": x}
+    )
+    np.testing.assert_allclose(session.run(None, {"images": x})[0], expected[0], atol=1e-5)
+
+
+def test_a_graph_that_mixes_the_batch_stays_at_batch_one(tmp_path: Path) -> None:
+    # The mean over everything is appended along axis 0: a batch of two is not two images.
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0, axes=[1, 2, 3]),
+             helper.make_node("Concat", ["m", "half"], ["y"], axis=0)]  # fmt: skip
+    path = graph_file(tmp_path / "mixed.onnx", nodes, [1, 4, 9, 11], [2], [const("half", [0.5])])
+    session = TorchSession(path, "cpu")
+    assert session.batch_note.startswith("fixed at 1")
+    assert session.get_inputs()[0].shape[0] == 1  # so the detector runs it image by image
+    x = RNG.standard_normal((1, 4, 9, 11)).astype(np.float32)
+    expected, got = both(path, x)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
+
+
+def test_unsupported_operators_fail_at_load_naming_them() -> None:
+    with pytest.raises(ModelError, match=r"does not support \[.*'NonMaxSuppression'.*'TopK'"):
+        TorchSession(SSD_FLOAT, "cpu")
+    assert "NonMaxSuppression" not in OPS
+
+
+def test_gpu_only_settings_are_refused_on_the_cpu(tmp_path: Path) -> None:
+    path = synthetic_yolo(tmp_path / "synthetic.onnx")
+    with pytest.raises(ModelError, match="float16 is for GPUs"):
+        TorchSession(path, "cpu", "float16")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="sees no CUDA device"):
+            TorchSession(path, "cuda")
