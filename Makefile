@@ -65,9 +65,10 @@ e2e: deps ## end-to-end tests through functions-framework and the local stack
 test: deps lint ## lint, then unit, integration and end-to-end tests
 	$(PY) -m pytest tests/unit tests/integration tests/e2e -q
 
-bench: deps ## benchmarks: detector per model, process_camera, inference service, sweep (prints figures)
+bench: deps ## benchmarks: detector per model, process_camera, inference service, torch runtime batching, sweep
 	$(PY) -m tests.bench.bench_process
 	$(PY) -m tests.bench.bench_service
+	$(PY) -m tests.bench.bench_gpu --seconds 3 --clients 1,8,32
 	$(PY) -m tests.bench.bench_sweep
 
 clean: ## remove the venv and local stack logs

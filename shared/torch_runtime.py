@@ -508,10 +508,13 @@ class _Step:
 class Graph:
     """An ONNX graph as a list of PyTorch steps, constants folded, on one device."""
 
-    def __init__(self, model: Any, device: str, dtype: str = "float32") -> None:
+    def __init__(
+        self, model: Any, device: str, dtype: str = "float32", channels_last: bool = False
+    ) -> None:
         self.device = torch.device(device)
         self.dtype = FLOAT_DTYPES[dtype]
         self.batch_free = False
+        self.channels_last = channels_last
         self.outputs_of_current = 1
         graph = model.graph
         missing = sorted({n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")} |
@@ -544,8 +547,7 @@ class Graph:
                     steps.append(step)
         # Operator parameters (shapes, scales, pads) are read from CPU copies; float data
         # (weights, biases) lives on the device in the runtime's precision.
-        device_consts = {n: t.to(self.device, self.dtype) if t.is_floating_point() else t
-                         for n, t in consts.items()}  # fmt: skip
+        device_consts = {n: self.on_device(t) for n, t in consts.items()}
         self.consts = consts
         last_use: dict[str, int] = {}
         for index, step in enumerate(steps):
@@ -563,6 +565,14 @@ class Graph:
             if name not in self.output_names:
                 steps[index].free_after.append(name)
         self.steps = steps
+
+    def on_device(self, t: Tensor) -> Tensor:
+        """Float data to the device in the runtime's precision (4-D: channels-last if asked)."""
+        if not t.is_floating_point():
+            return t
+        t = t.to(self.device, self.dtype)
+        return t.contiguous(memory_format=torch.channels_last) if self.channels_last and \
+            t.ndim == 4 else t  # fmt: skip
 
     def _call(self, step: _Step, args: list[Any]) -> list[Tensor]:
         self.outputs_of_current = len(step.outputs)
@@ -621,7 +631,7 @@ class TorchSession:
     """
 
     def __init__(self, path: Path, device: str = "auto", dtype: str = "float32",
-                 threads: int = 0) -> None:  # fmt: skip
+                 threads: int = 0, channels_last: bool | None = None) -> None:  # fmt: skip
         self.device_name = pick_device(device)
         if dtype != "float32" and not self.device_name.startswith("cuda"):
             raise ModelError(f"CAMWATCH_TORCH_DTYPE={dtype} is for GPUs; the CPU runs float32")
@@ -633,7 +643,10 @@ class TorchSession:
             raise ModelError(f"cannot read ONNX graph {path}: {exc}") from exc
         if self.device_name.startswith("cuda"):
             torch.backends.cudnn.benchmark = True  # fastest kernels for each batch shape
-        self.graph = Graph(model, self.device_name, dtype)
+        # Channels-last convolutions use the GPU's tensor cores best; the CPU keeps NCHW.
+        cuda = self.device_name.startswith("cuda")
+        self.graph = Graph(model, self.device_name, dtype, cuda if channels_last is None
+                           else channels_last)  # fmt: skip
         if len(self.graph.inputs) != 1:
             raise ModelError(f"{path.name}: want one input, found "
                              f"{[i.name for i in self.graph.inputs]}")  # fmt: skip
@@ -716,7 +729,7 @@ class TorchSession:
                 t = torch.from_numpy(np.ascontiguousarray(array))
                 if graph.device.type == "cuda":
                     t = t.pin_memory().to(graph.device, non_blocking=True)
-                tensors[name] = t.to(graph.dtype) if t.is_floating_point() else t
+                tensors[name] = graph.on_device(t) if t.is_floating_point() else t
             outs = graph.run(tensors)
             return [o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy()
                     for o in outs]  # fmt: skip

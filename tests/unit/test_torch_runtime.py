@@ -220,8 +220,9 @@ def test_operators_match_onnxruntime(case: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-5)
 
 
-def test_the_real_nanodet_matches_onnxruntime_and_batches(tmp_path: Path) -> None:
-    session = TorchSession(NANODET, "cpu")
+@pytest.mark.parametrize("channels_last", [False, True])  # True: the GPU's memory format
+def test_the_real_nanodet_matches_onnxruntime_and_batches(channels_last: bool) -> None:
+    session = TorchSession(NANODET, "cpu", channels_last=channels_last)
     assert session.batch_note.startswith("checked free")
     assert session.get_inputs()[0].shape == ["batch", 3, 416, 416]
     assert [o.shape[1:] for o in session.get_outputs()][:2] == [[169, 80], [169, 44]]
