@@ -120,8 +120,10 @@ def load(batcher: Batcher[Any, Any], jpegs: list[bytes], clients: int, seconds: 
 def batch_latency(detector: OnnxDetector, jpegs: list[bytes], size: int = 8, runs: int = 20
                   ) -> tuple[list[float], list[float]]:  # fmt: skip
     """Milliseconds for one ``size``-frame batch: end to end, and the model alone."""
-    images = [cv2.imdecode(np.frombuffer(jpegs[i % len(jpegs)], np.uint8), cv2.IMREAD_COLOR)
-              for i in range(size)]  # fmt: skip
+    images: list[Any] = [
+        cv2.imdecode(np.frombuffer(jpegs[i % len(jpegs)], np.uint8), cv2.IMREAD_COLOR)
+        for i in range(size)
+    ]
     session = detector.load()
     tensor, _ = preprocess(images, detector.signature.spec)
     name = session.get_inputs()[0].name
@@ -169,7 +171,9 @@ def main() -> None:
         if detector.signature.fixed_batch != 1:
             for size in sizes:
                 configs[f"dynamic, up to {size} ({args.workers} workers, {args.wait_ms:g} ms)"] = (
-                    size, args.workers)
+                    size,
+                    args.workers,
+                )
         clients = [int(c) for c in args.clients.split(",")]
         print(f"{'configuration':<40}{'clients':>8}{'img/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
               f"{'img/run':>8}{'GPU':>6}{'refused':>8}{'ratio':>7}")  # fmt: skip

@@ -28,6 +28,7 @@ from shared.devstack.stack import start_all
 from shared.onnx_detector import OnnxDetector
 from shared.registry import ROAD_USERS
 from shared.settings import ASSETS, Settings
+from tests.bench.yolo_like import yolo_like
 
 SHARED_MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
 FRAMES = ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "motion_original.jpg", "car1.jpg"]
@@ -85,6 +86,10 @@ def models() -> list[tuple[Path, str]]:
             found.append((SHARED_MODELS / name, version))
         else:
             print(f"(skipping {name}: not in {SHARED_MODELS})")
+    # No trained Ultralytics weights offline: YOLOv8n's architecture, random weights.
+    yolo = Path(tempfile.gettempdir()) / "camwatch-bench" / "yolov8n_architecture.onnx"
+    yolo.parent.mkdir(exist_ok=True)
+    found.append((yolo_like(yolo), "random-weights"))
     return found
 
 

@@ -19,6 +19,7 @@ from shared.errors import ModelError
 from shared.onnx_detector import OnnxDetector
 from shared.torch_runtime import OPS, TorchSession
 from tests.bench.synthetic import synthetic_yolo
+from tests.bench.yolo_like import yolo_like
 from tests.conftest import image as load_image
 from tests.unit.test_layouts import SHARED, constant_graph, frame, yolo_outputs
 
@@ -307,3 +308,31 @@ def test_gpu_only_settings_are_refused_on_the_cpu(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="sees no CUDA device"):
             TorchSession(path, "cuda")
+
+
+def test_a_yolov8_architecture_export_runs_with_free_batch_and_size(tmp_path: Path) -> None:
+    # PyTorch's own export of the YOLOv8 architecture (random weights, a narrow 320 px one to
+    # keep the test quick): dynamic batch, height and width, anchors from Shape/Range ops.
+    path = yolo_like(tmp_path / "yolo.onnx", size=320, width=0.125)
+    session = TorchSession(path, "cpu")
+    assert session.get_inputs()[0].shape == ["batch", 3, "height", "width"]
+    assert session.get_outputs()[0].shape == ["batch", 84, 2100]  # 40² + 20² + 10² anchors
+    reference = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = RNG.random((2, 3, 96, 128), dtype=np.float32)  # another size than the export's
+    want = reference.run(None, {"images": x})[0]
+    got = session.run(None, {"images": x})[0]
+    assert got.shape == want.shape == (2, 84, 12 * 16 + 6 * 8 + 3 * 4)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=0.02)  # boxes: within 0.02 px
+    frame_ = load_image("pexels_double_decker_bus.jpg")
+    on_ort = OnnxDetector(path, None, "v").detect(frame_)
+    on_torch = OnnxDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(frame_)
+    assert len(on_ort.xyxy) > 0  # the batch-norm calibration leaves real candidates
+
+    def ordered(d: Any) -> tuple[list[str], np.ndarray]:  # equal scores may swap places
+        names = np.asarray(d.class_name, dtype=str)
+        order = np.lexsort((d.xyxy[:, 1].round(1), d.xyxy[:, 0].round(1), names))
+        return names[order].tolist(), d.xyxy[order]
+
+    (torch_names, torch_boxes), (ort_names, ort_boxes) = ordered(on_torch), ordered(on_ort)
+    assert torch_names == ort_names
+    np.testing.assert_allclose(torch_boxes, ort_boxes, atol=0.05)
