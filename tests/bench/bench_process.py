@@ -2,7 +2,8 @@
 
 1. Detector, per model (the vendored SSD int8; SSD float and NanoDet from ../shared/models
    when present; YOLOv8n's architecture with random weights, see ``yolo_like.py``), in
-   process on the vendored frames: bare ``cv2.imdecode``, bare ``session.run`` and the whole detection (JPEG bytes -> detections, p50 and p95); the
+   process on the vendored frames: bare ``cv2.imdecode``, bare ``session.run`` and the
+   whole detection (JPEG bytes -> detections, p50 and p95); the
    overhead (detection p50 minus decode minus session.run) as a ratio of ``session.run``.
    Goal: under 0.15 for every model.
 2. ``POST /process/camera/{id}`` through functions-framework (gunicorn) on the local stack:
