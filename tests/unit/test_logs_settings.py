@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,34 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.score_threshold == 0.55
     assert settings.storage_emulator_host == "http://127.0.0.1:1"
+
+
+def settings_section() -> str:
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    return text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+
+
+def documented_variables(section: str) -> set[str]:
+    """The table's variables, with ``CAMWATCH_A_B`` / ``_C`` shorthands expanded every way."""
+    found: set[str] = set()
+    for row in section.splitlines():
+        if not row.startswith("| `"):
+            continue
+        names = re.findall(r"`([A-Z_][A-Z0-9_]*)`", row.split(" | ")[0])
+        full = [n for n in names if not n.startswith("_")]
+        found.update(full)
+        parts = full[0].split("_") if full else []
+        for short in (n for n in names if n.startswith("_")):
+            found.update("_".join(parts[:k]) + short for k in range(1, len(parts)))
+    return found
+
+
+def test_the_readme_documents_every_setting_and_no_other() -> None:
+    wanted = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        wanted.add(alias if isinstance(alias, str) else f"CAMWATCH_{name.upper()}")
+    section = settings_section()
+    assert wanted - documented_variables(section) == set(), "settings missing from README.md"
+    named = set(re.findall(r"`(CAMWATCH_[A-Z0-9_]+)`", section))
+    assert named - wanted == set(), "README.md names settings that do not exist"
