@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.batching import Batcher
-from shared.detections import Detections
 from shared.errors import BadRequest, CamwatchError, FrameError
 from shared.frames import RawFrame, decode_frame
 from shared.onnx_detector import OnnxDetector
@@ -47,7 +46,9 @@ class InferenceService:
         self._started = False
         self._ready = threading.Event()
         self._error: str | None = None
-        self.batcher: Batcher[Image, Detections] | None = None
+        # Request threads decode, prepare and finish; the batch workers only run the model.
+        self.batcher: Batcher[npt.NDArray[Any], list[npt.NDArray[Any]]] | None = None
+        self.detector: OnnxDetector | None = None
         self.model: dict[str, str] = {}
         self.mode = ""
 
@@ -80,8 +81,9 @@ class InferenceService:
                 for size in [*range(1, max_batch + 1), max_batch]:
                     detector.detect_batch([blank] * size)
             self.batcher = Batcher(
-                [d.detect_batch for d in detectors], max_batch, s.max_wait_ms, s.max_queue
+                [d.infer for d in detectors], max_batch, s.max_wait_ms, s.max_queue
             )
+            self.detector = first
             self.model = first.model.as_dict()
             self.mode = (f"{first.runtime}, {len(detectors)} worker(s), "
                          f"batches of up to {max_batch}")  # fmt: skip
@@ -121,8 +123,12 @@ class InferenceService:
         ok, _ = self.health()
         if not ok:
             raise NotReady(f"model not ready: {self._error or 'loading'}")
-        assert self.batcher is not None
-        found = self.batcher.run(images, self._settings.inference_timeout_s)
+        assert self.batcher is not None and self.detector is not None
+        prepared = [self.detector.prepare(image) for image in images]
+        outputs = self.batcher.run([p.tensor for p in prepared],
+                                   self._settings.inference_timeout_s)  # fmt: skip
+        found = [self.detector.finish(out, p.transform)
+                 for out, p in zip(outputs, prepared, strict=True)]  # fmt: skip
         # The model goes in each prediction: Vertex AI passes on only ``predictions``.
         return {
             "predictions": [

@@ -28,6 +28,7 @@ from shared.layouts import (
     InputSpec,
     Layout,
     Raw,
+    Transform,
     decode_nanodet,
     decode_ssd,
     decode_ultralytics,
@@ -71,6 +72,14 @@ def open_session(
         return ort.InferenceSession(str(path), options, providers=providers())  # type: ignore[no-any-return]
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"cannot load {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image made ready for the model: its input tensor and the way back to its pixels."""
+
+    tensor: npt.NDArray[Any]
+    transform: Transform
 
 
 @dataclass(frozen=True)
@@ -218,8 +227,33 @@ class OnnxDetector:
 
     def preprocess(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
         """One BGR image -> the model's input tensor (batch of one)."""
+        return self.prepare(image).tensor
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> Prepared:
+        """One BGR image -> its input tensor (batch of one) and the transform back.
+
+        With :meth:`infer` and :meth:`finish`, the steps of :meth:`detect_batch` apart: the
+        inference service prepares and finishes in each request's thread, so its batch
+        workers only stack tensors and run the model.
+        """
         self.load()
-        return preprocess([image], self.signature.spec)[0]
+        tensor, transforms = preprocess([image], self.signature.spec)
+        return Prepared(tensor, transforms[0])
+
+    def infer(self, tensors: list[npt.NDArray[Any]]) -> list[list[npt.NDArray[Any]]]:
+        """Run prepared tensors (one run when the graph takes a batch); each image's outputs."""
+        session = self.load()
+        if self.signature.fixed_batch == 1 and len(tensors) > 1:  # once per image
+            return [session.run(None, {self._input: t}) for t in tensors]
+        batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors)
+        outputs = session.run(None, {self._input: batch})
+        return [[out[b : b + 1] for out in outputs] for b in range(len(tensors))]
+
+    def finish(self, outputs: list[npt.NDArray[Any]], transform: Transform) -> Detections:
+        """One image's outputs -> detections in its own pixels."""
+        xyxy, scores, ids = self._decode(outputs, 0)
+        return Detections.from_raw(transform.to_original(xyxy), scores, ids,
+                                   self.signature.labels)  # fmt: skip
 
     def detect(self, image: npt.NDArray[np.uint8], encoded: bytes | None = None) -> Detections:
         """Run the model on one BGR image; boxes come back in the image's pixels."""
@@ -227,19 +261,10 @@ class OnnxDetector:
 
     def detect_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[Detections]:
         """Run the model on several images; one run when the graph takes a batch."""
-        session = self.load()
-        sig = self.signature
-        tensor, transforms = preprocess(images, sig.spec)
-        if sig.fixed_batch == 1 and len(images) > 1:  # run the graph once per image
-            runs = [session.run(None, {self._input: tensor[i : i + 1]}) for i in range(len(images))]
-            raws = [self._decode(out, 0) for out in runs]
-        else:
-            out = session.run(None, {self._input: tensor})
-            raws = [self._decode(out, b) for b in range(len(images))]
-        return [
-            Detections.from_raw(t.to_original(xyxy), scores, ids, sig.labels)
-            for (xyxy, scores, ids), t in zip(raws, transforms, strict=True)
-        ]
+        self.load()
+        tensor, transforms = preprocess(images, self.signature.spec)  # the batch in one pass
+        outputs = self.infer([tensor[i : i + 1] for i in range(len(images))])
+        return [self.finish(out, t) for out, t in zip(outputs, transforms, strict=True)]
 
     def _decode(self, outputs: list[npt.NDArray[Any]], b: int) -> Raw:
         sig = self.signature

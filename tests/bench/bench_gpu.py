@@ -3,8 +3,9 @@
 Meant for a GPU machine (it runs on the CPU too, which is what ``make bench`` has here). It
 drives the service's own :class:`~shared.batching.Batcher` and detector in process, as the
 service's request threads do once a request is parsed: each client thread decodes its JPEG
-(``cv2.imdecode``, as the service does per request) and waits for its detections. No HTTP, so
-it needs only PyTorch, onnx, OpenCV, numpy and pydantic on the GPU machine.
+and prepares its input tensor, the batch workers stack tensors and run the model, and the
+client thread decodes its own detections (``prepare``/``infer``/``finish``, as the service).
+No HTTP, so it needs only PyTorch, onnx, OpenCV, numpy and pydantic on the GPU machine.
 
 Printed per configuration and client count: images/s, p50/p95 latency, mean images per model
 run, GPU utilisation (``nvidia-smi`` sampled every 100 ms, when there is one), and each
@@ -75,8 +76,8 @@ class GpuSampler:
         return f"{statistics.fmean(self.samples):.0f}%" if self.samples else "n/a"
 
 
-def load(batcher: Batcher[Any, Any], jpegs: list[bytes], clients: int, seconds: float
-         ) -> dict[str, Any]:  # fmt: skip
+def load(batcher: Batcher[Any, Any], detector: OnnxDetector, jpegs: list[bytes], clients: int,
+         seconds: float) -> dict[str, Any]:  # fmt: skip
     """``clients`` threads sending one frame at a time for ``seconds``."""
     latencies: list[float] = []
     refused = 0
@@ -91,9 +92,11 @@ def load(batcher: Batcher[Any, Any], jpegs: list[bytes], clients: int, seconds: 
             data = np.frombuffer(jpegs[n % len(jpegs)], np.uint8)
             n += 1
             start = time.perf_counter()
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            image: Any = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            prepared = detector.prepare(image)
             try:
-                batcher.run([image], 30.0)
+                [outputs] = batcher.run([prepared.tensor], 30.0)
+                detector.finish(outputs, prepared.transform)
             except Exception:  # Overloaded / QueueTimeout: counted, as a client would see them
                 with lock:
                     refused += 1
@@ -179,11 +182,11 @@ def main() -> None:
               f"{'img/run':>8}{'GPU':>6}{'refused':>8}{'ratio':>7}")  # fmt: skip
         base: dict[int, float] = {}
         for name, (size, workers) in configs.items():
-            batcher: Batcher[Any, Any] = Batcher([detector.detect_batch] * workers, size,
-                                                 args.wait_ms, 4096)  # fmt: skip
+            batcher: Batcher[Any, Any] = Batcher([detector.infer] * workers, size, args.wait_ms,
+                                                 4096)  # fmt: skip
             try:
                 for c in clients:
-                    f = load(batcher, jpegs, c, args.seconds)
+                    f = load(batcher, detector, jpegs, c, args.seconds)
                     base.setdefault(c, f["rate"])
                     print(f"{name:<40}{c:>8}{f['rate']:>9.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}"
                           f"{f['per_run']:>8.1f}{f['gpu']:>6}{f['refused']:>8}"
