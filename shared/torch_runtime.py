@@ -49,7 +49,7 @@ PARAM_INPUTS: dict[str, set[int]] = {
     "Reshape": {1}, "Resize": {1, 2, 3}, "Split": {1}, "Slice": {1, 2, 3, 4}, "Squeeze": {1},
     "Unsqueeze": {1}, "Pad": {1, 2, 3}, "Expand": {1}, "Tile": {1}, "Clip": {1, 2},
     "ConstantOfShape": {0}, "Range": {0, 1, 2}, "ReduceMean": {1}, "ReduceSum": {1},
-    "ReduceMax": {1}, "ReduceMin": {1},
+    "ReduceMax": {1}, "ReduceMin": {1}, "TopK": {1}, "NonMaxSuppression": {2, 3, 4},
 }  # fmt: skip
 
 
@@ -404,6 +404,90 @@ def _constant(x: list[Any], a: Attrs, g: Graph) -> Tensor:
     raise ModelError(f"Constant with {sorted(a)} is not supported")
 
 
+def _nms(x: list[Any], a: Attrs, g: Graph) -> Tensor:
+    """ONNX ``NonMaxSuppression``, exactly: greedy per batch and class, by descending score
+    (the lower index first on ties), suppressing IoU above the threshold, at most
+    ``max_output_boxes_per_class`` each.
+
+    Vectorised over (batch, class) rows: the greedy pass walks the top ``m`` candidates of
+    every row at once. A row that has neither its quota nor its last candidate within ``m`` is
+    done again with twice the ``m`` (greedy selection is a prefix: a longer walk only adds), so
+    the result never depends on ``m``.
+    """
+    boxes, scores = x[0].float(), x[1].float()
+    limit = int(x[2].item()) if len(x) > 2 and x[2] is not None and x[2].numel() else 0
+    iou_max = float(x[3].item()) if len(x) > 3 and x[3] is not None and x[3].numel() else 0.0
+    floor = float(x[4].item()) if len(x) > 4 and x[4] is not None and x[4].numel() else None
+    batches, classes, count = scores.shape
+    if limit <= 0 or count == 0 or batches * classes == 0:
+        return torch.zeros((0, 3), dtype=torch.int64)
+    if a.get("center_point_box", 0):
+        cx, cy, w, h = boxes.unbind(-1)
+        corners = torch.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], -1)
+    else:
+        ya, xa, yb, xb = boxes.unbind(-1)
+        corners = torch.stack([torch.minimum(ya, yb), torch.minimum(xa, xb),
+                               torch.maximum(ya, yb), torch.maximum(xa, xb)], -1)  # fmt: skip
+    rows = scores.reshape(batches * classes, count)
+    sorted_scores, order = torch.sort(rows, dim=-1, descending=True, stable=True)
+    valid = sorted_scores > floor if floor is not None else torch.ones_like(rows, dtype=torch.bool)
+    candidates = valid.sum(-1)
+    batch_of = torch.arange(batches * classes, device=rows.device) // classes
+    picked_rows, picked_ranks = [], []
+    todo = torch.arange(batches * classes, device=rows.device)
+    m = min(count, 64)
+    while todo.numel():
+        idx = order[todo, :m]  # [R, m] box indices, best first
+        box = corners[batch_of[todo]].gather(1, idx.unsqueeze(-1).expand(-1, -1, 4))  # [R, m, 4]
+        y1, x1, y2, x2 = box.unbind(-1)
+        area = (y2 - y1) * (x2 - x1)
+        inter = (torch.minimum(y2[:, :, None], y2[:, None, :]) -
+                 torch.maximum(y1[:, :, None], y1[:, None, :])).clamp(min=0) * \
+                (torch.minimum(x2[:, :, None], x2[:, None, :]) -
+                 torch.maximum(x1[:, :, None], x1[:, None, :])).clamp(min=0)  # fmt: skip
+        union = area[:, :, None] + area[:, None, :] - inter
+        positive = (area[:, :, None] > 0) & (area[:, None, :] > 0)
+        overlaps = positive & (union > 0) & (inter > iou_max * union)  # IoU above the threshold
+        out = ~valid[todo, :m]
+        keep = torch.zeros_like(out)
+        kept = torch.zeros(todo.numel(), dtype=torch.int64, device=rows.device)
+        for i in range(m):
+            now = ~out[:, i] & (kept < limit)
+            keep[:, i] = now
+            kept += now
+            out |= overlaps[:, i, :] & now[:, None]
+            if i % 16 == 15 and bool((out[:, i + 1 :].all(-1) | (kept >= limit)).all()):
+                break  # every row has its quota or nothing left to take
+        done = (kept >= limit) | (candidates[todo] <= m) | (m == count)
+        row, rank = keep[done].nonzero(as_tuple=True)
+        picked_rows.append(todo[done][row])
+        picked_ranks.append(rank)
+        todo = todo[~done]
+        m = min(count, m * 2)
+    row, rank = torch.cat(picked_rows), torch.cat(picked_ranks)
+    order_out = torch.argsort(row * count + rank)  # batch, class, then rank: ONNX's order
+    row, rank = row[order_out], rank[order_out]
+    return torch.stack([row // classes, row % classes, order[row, rank]], 1).to(torch.int64)
+
+
+def _topk(x: list[Any], a: Attrs, g: Graph) -> list[Tensor]:
+    """``TopK``, sorted, the lower index first among equal values (as onnxruntime)."""
+    k, axis = int(_ints(x[1])[0]), int(a.get("axis", -1))
+    values, indices = torch.sort(x[0], dim=axis, descending=bool(a.get("largest", 1)),
+                                 stable=True)  # fmt: skip
+    return [values.narrow(axis, 0, k), indices.narrow(axis, 0, k).to(torch.int64)]
+
+
+def _gather_nd(x: list[Any], a: Attrs, g: Graph) -> Tensor:
+    if a.get("batch_dims", 0):
+        raise ModelError("GatherND with batch_dims is not supported")
+    data, indices = x[0], x[1].to(x[0].device)
+    k = indices.shape[-1]
+    flat = indices.reshape(-1, k)
+    out = data[tuple(flat[:, i] for i in range(k))]
+    return out.reshape([*indices.shape[:-1], *data.shape[k:]])
+
+
 OPS: dict[str, OpFn] = {
     "Conv": _conv,
     "MaxPool": _pool("max"),
@@ -469,6 +553,9 @@ OPS: dict[str, OpFn] = {
     "ScatterND": _scatter_nd,
     "ConstantOfShape": _constant_of_shape,
     "Constant": _constant,
+    "NonMaxSuppression": _nms,
+    "TopK": _topk,
+    "GatherND": _gather_nd,
     "ReduceMean": _reduce("mean"),
     "ReduceSum": _reduce("sum"),
     "ReduceMax": _reduce("max"),
@@ -520,8 +607,10 @@ class Graph:
         missing = sorted({n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")} |
                          {n.op_type for n in graph.node if n.op_type not in OPS})  # fmt: skip
         if missing:
+            hint = ("; a quantized graph runs on the integer kernels it was calibrated for: use "
+                    "its float export here" if "QuantizeLinear" in missing else "")  # fmt: skip
             raise ModelError(f"the torch runtime does not support {missing} "
-                             f"(use CAMWATCH_RUNTIME=onnxruntime for this graph)")  # fmt: skip
+                             f"(CAMWATCH_RUNTIME=onnxruntime runs this graph{hint})")  # fmt: skip
         inits = {i.name for i in graph.initializer}
         self.inputs = [i for i in graph.input if i.name not in inits]
         self.output_names = [o.name for o in graph.output]
@@ -672,7 +761,7 @@ class TorchSession:
         free = {2: height, 3: width} if self._input.shape[1] == 3 else {1: height, 2: width}
         shape = [d if isinstance(d, int) and d > 0 else free.get(i, 1)
                  for i, d in enumerate(self._input.shape)]  # fmt: skip
-        shape[0] = 1
+        shape[0] = self._input.shape[0] if isinstance(self._input.shape[0], int) else 1
         rng = np.random.default_rng(0)
         out = []
         for _ in range(count):

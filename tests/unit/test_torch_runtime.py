@@ -294,9 +294,53 @@ def test_a_graph_that_mixes_the_batch_stays_at_batch_one(tmp_path: Path) -> None
 
 
 def test_unsupported_operators_fail_at_load_naming_them() -> None:
-    with pytest.raises(ModelError, match=r"does not support \[.*'NonMaxSuppression'.*'TopK'"):
-        TorchSession(SSD_FLOAT, "cpu")
-    assert "NonMaxSuppression" not in OPS
+    quantized = SHARED / "models" / "ssd_mobilenet_v2_coco_quant.onnx"
+    wanted = r"does not support \['DequantizeLinear', 'QuantizeLinear'\].*use its float export"
+    with pytest.raises(ModelError, match=wanted):
+        TorchSession(quantized, "cpu")
+    assert "QuantizeLinear" not in OPS
+
+
+@pytest.mark.parametrize("center", [0, 1])
+def test_non_max_suppression_selects_what_onnxruntime_does(center: int, tmp_path: Path) -> None:
+    # Two images, three classes, 300 boxes crowded into a small field: a class needs far more
+    # than the first 64 candidates to find its 90 boxes, so the walk has to widen.
+    rng = np.random.default_rng(3)
+    corner = rng.uniform(0, 80, (2, 300, 2)).astype(np.float32)
+    size = rng.uniform(5, 40, (2, 300, 2)).astype(np.float32)
+    if center:
+        boxes = np.concatenate([corner + size / 2, size], -1)  # cx, cy, w, h
+    else:
+        boxes = np.concatenate([corner, corner + size], -1)[..., [1, 0, 3, 2]]  # y1 x1 y2 x2
+    scores = rng.random((2, 3, 300)).astype(np.float32)
+    scores[1, 2, :10] = 0.5  # equal scores: the lower index goes first
+    nodes = [helper.make_node("NonMaxSuppression", ["x", "scores", "most", "iou", "floor"],
+                              ["selected"], center_point_box=center)]  # fmt: skip
+    inits = [const("scores", scores), const("most", [90], np.int64), const("iou", [0.3]),
+             const("floor", [0.2])]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "nms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 300, 4])],
+        [helper.make_tensor_value_info("selected", TensorProto.INT64, None)], inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "nms.onnx"
+    onnx.save(model, str(path))
+    expected, got = both(path, boxes)
+    assert len(expected[0]) > 200  # many kept, some classes at their quota of 90
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+@pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "car1.jpg"])
+def test_the_float_ssd_with_its_nms_in_graph_matches_onnxruntime(image: str) -> None:
+    picture = load_image(image)
+    want = OnnxDetector(SSD_FLOAT, None, "v").detect(picture)
+    detector = OnnxDetector(SSD_FLOAT, None, "v", runtime="torch", torch_device="cpu")
+    got = detector.detect(picture)
+    assert detector.signature.fixed_batch == 1  # its post-processing is written for one image
+    assert got.class_name.tolist() == want.class_name.tolist() and len(want.xyxy) >= 1
+    np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.01)
+    np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-5)
 
 
 def test_gpu_only_settings_are_refused_on_the_cpu(tmp_path: Path) -> None:
