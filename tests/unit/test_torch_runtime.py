@@ -380,3 +380,13 @@ def test_a_yolov8_architecture_export_runs_with_free_batch_and_size(tmp_path: Pa
     (torch_names, torch_boxes), (ort_names, ort_boxes) = ordered(on_torch), ordered(on_ort)
     assert torch_names == ort_names
     np.testing.assert_allclose(torch_boxes, ort_boxes, atol=0.05)
+
+
+def test_a_broken_or_missing_graph_is_a_model_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a protobuf at all" * 10)
+    with pytest.raises(ModelError, match="cannot read ONNX graph"):
+        TorchSession(broken, "cpu")
+    detector = OnnxDetector(tmp_path / "none.onnx", None, "v", runtime="torch")
+    with pytest.raises(ModelError, match="model file not found"):
+        detector.load()
