@@ -7,8 +7,9 @@ converter reads the ONNX graph (the ``onnx`` package) and runs it node by node w
 preprocessing, decoders and dynamic batching drive either runtime (``CAMWATCH_RUNTIME``).
 
 * Operators: those of convolutional detectors (convolution, pooling, activations, element-wise
-  arithmetic, shape and layout operators, ``Resize``). A graph with any other operator fails
-  at load with the list of what is missing, never with garbage at run time.
+  arithmetic, shape and layout operators, ``Resize``) and of TF-style SSD post-processing
+  (``NonMaxSuppression``, ``TopK``, ``GatherND``). A graph with any other operator fails at
+  load with the list of what is missing, never with garbage at run time.
 * Constant subgraphs (tf2onnx exports compute resize scales and reshape targets) are folded
   once at load. Operator parameters (shapes, scales, pads) are read from CPU copies and
   integer constants stay on the CPU, so shape arithmetic never waits on the GPU.
@@ -53,11 +54,6 @@ PARAM_INPUTS: dict[str, set[int]] = {
 }  # fmt: skip
 
 
-def available() -> bool:
-    """Whether PyTorch and onnx are installed."""
-    return torch is not None
-
-
 def pick_device(name: str) -> str:
     """``auto``: CUDA when PyTorch sees a GPU, else the CPU."""
     if torch is None:
@@ -78,6 +74,18 @@ def _ints(value: Any) -> list[int]:
 
 def _floats(value: Any) -> list[float]:
     return [float(v) for v in value.tolist()]
+
+
+def _given(x: list[Any], pos: int) -> Tensor | None:
+    """Optional input ``pos``: None when left out (absent, unnamed or empty)."""
+    value = x[pos] if len(x) > pos else None
+    return value if value is not None and value.numel() else None
+
+
+def _scalar(x: list[Any], pos: int, default: float | None) -> float | None:
+    """Optional scalar input ``pos`` as a float, or ``default``."""
+    value = _given(x, pos)
+    return default if value is None else float(value.item())
 
 
 def _align(*tensors: Tensor) -> list[Tensor]:
@@ -145,15 +153,17 @@ def _auto_pads(a: Attrs, size: Sequence[int], kernel: Sequence[int], strides: Se
     return begins + ends
 
 
+def _torch_pads(begins: list[int], ends: list[int]) -> list[int]:
+    """ONNX begins and ends per axis -> torch's (begin, end) pairs, last axis first."""
+    return [p for b, e in zip(reversed(begins), reversed(ends), strict=True) for p in (b, e)]
+
+
 def _pad_input(x: Tensor, pads: list[int], value: float) -> tuple[Tensor, list[int]]:
     """Symmetric pads go to the operator; anything else is padded here first."""
     begins, ends = _pads_2d(pads)
     if begins == ends:
         return x, begins
-    torch_pads: list[int] = []
-    for b, e in zip(reversed(begins), reversed(ends), strict=True):
-        torch_pads += [b, e]
-    return F.pad(x, torch_pads, value=value), [0] * len(begins)
+    return F.pad(x, _torch_pads(begins, ends), value=value), [0] * len(begins)
 
 
 def _conv(x: list[Any], a: Attrs, g: Graph) -> Tensor:
@@ -258,7 +268,7 @@ def _unsqueeze(x: list[Any], a: Attrs, g: Graph) -> Tensor:
 def _pad(x: list[Any], a: Attrs, g: Graph) -> Tensor:
     data = x[0]
     pads = _ints(x[1]) if len(x) > 1 else list(a["pads"])
-    value = float(x[2].item()) if len(x) > 2 and x[2] is not None and x[2].numel() else 0.0
+    value = _scalar(x, 2, 0.0)
     mode = a.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     begins, ends = _pads_2d(pads)
@@ -267,9 +277,7 @@ def _pad(x: list[Any], a: Attrs, g: Graph) -> Tensor:
         for axis, b, e in zip(_ints(x[3]), begins, ends, strict=True):
             full_b[axis], full_e[axis] = b, e
         begins, ends = full_b, full_e
-    torch_pads: list[int] = []
-    for b, e in zip(reversed(begins), reversed(ends), strict=True):
-        torch_pads += [b, e]
+    torch_pads = _torch_pads(begins, ends)
     while len(torch_pads) > 2 and torch_pads[-2:] == [0, 0]:
         torch_pads = torch_pads[:-2]  # torch pads only the trailing dims it is given
     modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
@@ -284,8 +292,7 @@ def _resize(x: list[Any], a: Attrs, g: Graph) -> Tensor:
     data = x[0]
     mode = a.get("mode", b"nearest").decode()
     ctm = a.get("coordinate_transformation_mode", b"half_pixel").decode()
-    sizes = x[3] if len(x) > 3 and x[3] is not None and x[3].numel() else None
-    scales = x[2] if len(x) > 2 and x[2] is not None and x[2].numel() else None
+    sizes, scales = _given(x, 3), _given(x, 2)
     if sizes is not None:
         out = _ints(sizes)[2:]
     elif scales is not None:
@@ -360,15 +367,10 @@ def _constant_of_shape(x: list[Any], a: Attrs, g: Graph) -> Tensor:
     return fill.reshape(()).expand(_ints(x[0])).clone()
 
 
-def _bound(x: list[Any], pos: int, a: Attrs, name: str) -> float | None:
-    value = x[pos] if len(x) > pos else None
-    if value is not None and value.numel():
-        return float(value.item())
-    return None if name not in a else float(a[name])
-
-
 def _clip(x: list[Any], a: Attrs, g: Graph) -> Tensor:
-    return torch.clamp(x[0], _bound(x, 1, a, "min"), _bound(x, 2, a, "max"))
+    low, high = a.get("min"), a.get("max")  # opset 6 attributes; inputs since opset 11
+    return torch.clamp(x[0], _scalar(x, 1, None if low is None else float(low)),
+                       _scalar(x, 2, None if high is None else float(high)))  # fmt: skip
 
 
 def _gemm(x: list[Any], a: Attrs, g: Graph) -> Tensor:
@@ -415,9 +417,9 @@ def _nms(x: list[Any], a: Attrs, g: Graph) -> Tensor:
     the result never depends on ``m``.
     """
     boxes, scores = x[0].float(), x[1].float()
-    limit = int(x[2].item()) if len(x) > 2 and x[2] is not None and x[2].numel() else 0
-    iou_max = float(x[3].item()) if len(x) > 3 and x[3] is not None and x[3].numel() else 0.0
-    floor = float(x[4].item()) if len(x) > 4 and x[4] is not None and x[4].numel() else None
+    limit = int(_scalar(x, 2, 0) or 0)
+    iou_max = _scalar(x, 3, 0.0) or 0.0
+    floor = _scalar(x, 4, None)
     batches, classes, count = scores.shape
     if limit <= 0 or count == 0 or batches * classes == 0:
         return torch.zeros((0, 3), dtype=torch.int64)
