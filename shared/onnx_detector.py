@@ -242,12 +242,14 @@ class OnnxDetector:
 
     def infer(self, tensors: list[npt.NDArray[Any]]) -> list[list[npt.NDArray[Any]]]:
         """Run prepared tensors (one run when the graph takes a batch); each image's outputs."""
+        return self._run(tensors[0] if len(tensors) == 1 else np.concatenate(tensors))
+
+    def _run(self, batch: npt.NDArray[Any]) -> list[list[npt.NDArray[Any]]]:
         session = self.load()
-        if self.signature.fixed_batch == 1 and len(tensors) > 1:  # once per image
-            return [session.run(None, {self._input: t}) for t in tensors]
-        batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors)
+        if self.signature.fixed_batch == 1 and len(batch) > 1:  # once per image
+            return [session.run(None, {self._input: batch[i : i + 1]}) for i in range(len(batch))]
         outputs = session.run(None, {self._input: batch})
-        return [[out[b : b + 1] for out in outputs] for b in range(len(tensors))]
+        return [[out[b : b + 1] for out in outputs] for b in range(len(batch))]
 
     def finish(self, outputs: list[npt.NDArray[Any]], transform: Transform) -> Detections:
         """One image's outputs -> detections in its own pixels."""
@@ -263,7 +265,7 @@ class OnnxDetector:
         """Run the model on several images; one run when the graph takes a batch."""
         self.load()
         tensor, transforms = preprocess(images, self.signature.spec)  # the batch in one pass
-        outputs = self.infer([tensor[i : i + 1] for i in range(len(images))])
+        outputs = self._run(tensor)
         return [self.finish(out, t) for out, t in zip(outputs, transforms, strict=True)]
 
     def _decode(self, outputs: list[npt.NDArray[Any]], b: int) -> Raw:
