@@ -230,7 +230,7 @@ def _split(x: list[Any], a: Attrs, g: Graph) -> list[Tensor]:
     elif "split" in a:
         sizes = list(a["split"])
     else:
-        n = g.outputs_of_current
+        n = int(a["num_outputs"])  # the attribute of opset 18, filled in at load before it
         sizes = [x[0].shape[axis] // n] * n
     return list(torch.split(x[0], sizes, dim=axis))
 
@@ -604,7 +604,6 @@ class Graph:
         self.dtype = FLOAT_DTYPES[dtype]
         self.batch_free = False
         self.channels_last = channels_last
-        self.outputs_of_current = 1
         graph = model.graph
         missing = sorted({n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")} |
                          {n.op_type for n in graph.node if n.op_type not in OPS})  # fmt: skip
@@ -623,6 +622,8 @@ class Graph:
         with torch.inference_mode():
             for node in graph.node:
                 attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+                if node.op_type == "Split":  # equal parts: as many as it has outputs
+                    attrs.setdefault("num_outputs", len(node.output))
                 step = _Step(node.op_type, OPS[node.op_type], list(node.input),
                              list(node.output), attrs)  # fmt: skip
                 if all(name == "" or name in consts for name in node.input):
@@ -666,7 +667,6 @@ class Graph:
             t.ndim == 4 else t  # fmt: skip
 
     def _call(self, step: _Step, args: list[Any]) -> list[Tensor]:
-        self.outputs_of_current = len(step.outputs)
         out = step.fn(args, step.attrs, self)
         return list(out) if isinstance(out, list | tuple) else [out]
 
@@ -724,7 +724,8 @@ class TorchSession:
     def __init__(self, path: Path, device: str = "auto", dtype: str = "float32",
                  threads: int = 0, channels_last: bool | None = None) -> None:  # fmt: skip
         self.device_name = pick_device(device)
-        if dtype != "float32" and not self.device_name.startswith("cuda"):
+        cuda = self.device_name.startswith("cuda")
+        if dtype != "float32" and not cuda:
             raise ModelError(f"CAMWATCH_TORCH_DTYPE={dtype} is for GPUs; the CPU runs float32")
         if threads:
             torch.set_num_threads(threads)
@@ -732,10 +733,9 @@ class TorchSession:
             model = onnx.load(str(path))
         except Exception as exc:
             raise ModelError(f"cannot read ONNX graph {path}: {exc}") from exc
-        if self.device_name.startswith("cuda"):
+        if cuda:
             torch.backends.cudnn.benchmark = True  # fastest kernels for each batch shape
         # Channels-last convolutions use the GPU's tensor cores best; the CPU keeps NCHW.
-        cuda = self.device_name.startswith("cuda")
         self.graph = Graph(model, self.device_name, dtype, cuda if channels_last is None
                            else channels_last)  # fmt: skip
         if len(self.graph.inputs) != 1:

@@ -166,6 +166,13 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             const("steps", [2], np.int64),
         ],
     ),
+    "split_equal_parts": (  # no sizes: as many equal parts as outputs
+        [
+            helper.make_node("Split", ["x"], ["a", "b"], axis=1),
+            helper.make_node("Sub", ["a", "b"], ["y"]),
+        ],  # fmt: skip
+        [],
+    ),
     "pads_reflect_edge": (
         [
             helper.make_node("Pad", ["x", "p1"], ["a"], mode="reflect"),
