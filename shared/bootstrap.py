@@ -8,31 +8,27 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from shared.alerts import AlertDispatcher, AlertSender
-from shared.blobstore import GcsBlobStore, storage_client
-from shared.bus import EventBus, PubSubBus
-from shared.cache import RedisCache
-from shared.detector import Detector
-from shared.errors import ConfigError
-from shared.frame_sources import (
+from shared.adapters.blobstore import GcsBlobStore
+from shared.adapters.bus import EventBus, PubSubBus
+from shared.adapters.cache import RedisCache
+from shared.adapters.frame_sources import (
     FileSource,
     FrameFetcher,
     GcsSource,
     HttpSnapshotSource,
     VideoSource,
 )
-from shared.mail import SmtpSender
-from shared.model_store import fetch_model
-from shared.onnx_detector import OnnxDetector
-from shared.registry import load_registry
-from shared.remote_detector import CircuitBreaker, ServiceDetector, VertexDetector
-from shared.service import CameraProcessor
+from shared.adapters.google_clients import bigquery_client, storage_client
+from shared.adapters.smtp import SmtpSender
+from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.webhook import WebhookSender
+from shared.detection.factory import make_detector
+from shared.domain.registry import load_registry
+from shared.service_layer.alerts import AlertDispatcher, AlertSender
+from shared.service_layer.processor import CameraProcessor
 from shared.settings import Settings, get_settings
-from shared.warehouse import BigQueryWarehouse, bigquery_client
-from shared.webhooks import WebhookSender
 
 
 @dataclass
@@ -85,55 +81,6 @@ def build(settings: Settings, **overrides: Any) -> Services:
         senders if senders is not None else alert_senders(settings), cache, warehouse
     )
     return Services(settings, processor, blobs, bus, alerts)
-
-
-def make_detector(settings: Settings) -> Detector:
-    """The detector of ``CAMWATCH_DETECTOR_BACKEND``: in process, the service, or Vertex AI."""
-    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_open_s)
-    if settings.detector_backend == "service":
-        if not settings.inference_url:
-            raise ConfigError("CAMWATCH_DETECTOR_BACKEND=service needs CAMWATCH_INFERENCE_URL")
-        return ServiceDetector(
-            settings.inference_url,
-            settings.inference_timeout_s,
-            settings.inference_retries,
-            breaker,
-            settings.inference_auth,
-        )
-    if settings.detector_backend == "vertex":
-        if not settings.vertex_endpoint:
-            raise ConfigError("CAMWATCH_DETECTOR_BACKEND=vertex needs CAMWATCH_VERTEX_ENDPOINT")
-        return VertexDetector(
-            settings.vertex_endpoint,
-            settings.vertex_api_endpoint,
-            settings.inference_timeout_s,
-            settings.inference_retries,
-            breaker,
-        )
-    return onnx_detector(settings)
-
-
-def onnx_detector(settings: Settings, threads: int | None = None) -> OnnxDetector:
-    """The in-process detector of the settings (a ``gs://`` model is fetched at first load)."""
-    uri = settings.model_uri
-
-    def fetch() -> Path:
-        assert uri is not None
-        blobs = GcsBlobStore(storage_client(settings.project_id, settings.storage_emulator_host))
-        return fetch_model(uri, blobs, settings.model_cache_dir)
-
-    return OnnxDetector(
-        settings.model_path,
-        settings.labels_path,
-        settings.model_version,
-        settings.intra_op_threads if threads is None else threads,
-        settings.model_layout,
-        fetch=fetch if uri else None,
-        expect_sha256=settings.model_sha256,
-        runtime=settings.runtime,
-        torch_device=settings.torch_device,
-        torch_dtype=settings.torch_dtype,
-    )
 
 
 def alert_senders(settings: Settings) -> dict[str, AlertSender]:

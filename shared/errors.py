@@ -1,7 +1,8 @@
 """One exceptions module: a base error and specific subclasses.
 
-Each error carries a machine-readable ``kind``; HTTP status codes are chosen only at the
-HTTP edge (``shared.http``), Pub/Sub outcomes in the event handlers.
+Every error camwatch raises on purpose lives here. Each carries a machine-readable ``kind``,
+unique across the module (a test checks it); HTTP status codes are chosen only at the HTTP edge
+(``shared.entrypoints.edge``), Pub/Sub outcomes at the Pub/Sub edge (``shared.entrypoints.pubsub``).
 """
 
 from __future__ import annotations
@@ -111,3 +112,33 @@ class DeliveryFailed(CamwatchError):
     def __init__(self, channel: str, detail: str) -> None:
         super().__init__(f"{channel} delivery failed: {detail}")
         self.channel = channel
+
+
+class MessageRejected(CamwatchError):
+    """A message that can never succeed: acknowledged, dead-lettered with this reason."""
+
+    kind = "rejected"
+
+
+class WarehouseRejected(CamwatchError):
+    """BigQuery refused rows (a schema mismatch: a bug, not worth retrying)."""
+
+    kind = "warehouse_rejected"
+
+
+class Overloaded(CamwatchError):
+    """The inference queue is full: come back later (HTTP 429)."""
+
+    kind = "overloaded"
+
+
+class QueueTimeout(CamwatchError):
+    """An inference request waited past its deadline (HTTP 503)."""
+
+    kind = "queue_timeout"
+
+
+class NotReady(CamwatchError):
+    """The inference model is still loading or warming up (HTTP 503)."""
+
+    kind = "not_ready"

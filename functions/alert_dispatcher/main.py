@@ -5,8 +5,8 @@ from typing import Any
 import functions_framework
 
 from shared.bootstrap import Services
-from shared.events import PubsubMessage
-from shared.pubsub_edge import handle_event
+from shared.entrypoints.pubsub import handle_event
+from shared.messages.envelope import PubsubMessage
 
 
 def _dispatch(message: PubsubMessage, services: Services) -> dict[str, str]:

@@ -5,9 +5,9 @@ from typing import Any
 import functions_framework
 
 from shared.bootstrap import Services
-from shared.events import PubsubMessage
-from shared.pubsub_edge import handle_event
-from shared.worker import handle_job
+from shared.entrypoints.pubsub import handle_event
+from shared.messages.envelope import PubsubMessage
+from shared.service_layer.camera_job import handle_job
 
 
 def _process(message: PubsubMessage, services: Services) -> str:

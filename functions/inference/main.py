@@ -7,7 +7,7 @@ model is loaded and warmed up. All logic lives in ``shared``.
 import flask
 import functions_framework
 
-from shared.inference_http import handle
+from shared.entrypoints.inference import handle
 
 
 @functions_framework.http

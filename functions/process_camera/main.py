@@ -6,7 +6,7 @@ Also ``GET /health``, ``GET /status`` and ``GET /metrics``. All logic lives in `
 import flask
 import functions_framework
 
-from shared.http import handle_request
+from shared.entrypoints.process_camera import handle_request
 
 
 @functions_framework.http

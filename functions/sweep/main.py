@@ -5,9 +5,9 @@ from typing import Any
 import functions_framework
 
 from shared.bootstrap import Services
-from shared.events import PubsubMessage
-from shared.pubsub_edge import handle_event
-from shared.sweep import fan_out
+from shared.entrypoints.pubsub import handle_event
+from shared.messages.envelope import PubsubMessage
+from shared.service_layer.sweep import fan_out
 
 
 def _fan_out(message: PubsubMessage, services: Services) -> int:

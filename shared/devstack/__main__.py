@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.devstack.procs import StartError, port_open
 from shared.devstack.stack import PROJECT, ROOT, LocalStack, MissingTool, start_all
-from shared.registry import load_registry
+from shared.domain.registry import load_registry
 from shared.settings import Settings
 
 LOGS = ROOT / ".stack" / "logs"

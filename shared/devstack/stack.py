@@ -23,7 +23,7 @@ from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
 from shared.devstack.topology import create_topology
 from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
-from shared.topology import ROUTES
+from shared.messages.topology import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -147,7 +147,8 @@ class LocalStack:
             "CAMWATCH_PROJECT_ID": PROJECT,
             "CAMWATCH_EVIDENCE_BUCKET": DEMO_BUCKET,
         }
-        from shared.blobstore import GcsBlobStore, storage_client
+        from shared.adapters.blobstore import GcsBlobStore
+        from shared.adapters.google_clients import storage_client
 
         client = storage_client(PROJECT, self.env["STORAGE_EMULATOR_HOST"])
         if client.lookup_bucket(DEMO_BUCKET) is None:

@@ -19,10 +19,11 @@ from typing import Any
 
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters.google_clients import bigquery_client
+from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.topology import dead_letter_pull
-from shared.messages import validate
-from shared.registry import ROAD_USERS
-from shared.warehouse import BigQueryWarehouse, bigquery_client
+from shared.domain.registry import ROAD_USERS
+from shared.messages.schemas import validate
 
 Print = Callable[[str], None]
 

@@ -1,4 +1,4 @@
-"""Create the topics and push subscriptions of ``shared.topology`` in the Pub/Sub emulator."""
+"""The topics and push subscriptions of ``shared.messages.topology``, in the Pub/Sub emulator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from shared.topology import ROUTES
+from shared.messages.topology import ROUTES
 
 # Every call is bounded: a hung emulator becomes an error (and a clean stop), never a hang.
 TIMEOUT_S = 15

@@ -31,9 +31,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from shared.batching import Batcher
-from shared.layouts import preprocess
-from shared.onnx_detector import OnnxDetector
+from shared.detection.batching import Batcher
+from shared.detection.inprocess import InProcessDetector
+from shared.detection.layouts import preprocess
 from shared.settings import ASSETS
 from tests.bench.bench_process import SHARED_MODELS, pct
 from tests.bench.synthetic import synthetic_yolo
@@ -76,7 +76,7 @@ class GpuSampler:
         return f"{statistics.fmean(self.samples):.0f}%" if self.samples else "n/a"
 
 
-def load(batcher: Batcher[Any, Any], detector: OnnxDetector, jpegs: list[bytes], clients: int,
+def load(batcher: Batcher[Any, Any], detector: InProcessDetector, jpegs: list[bytes], clients: int,
          seconds: float) -> dict[str, Any]:  # fmt: skip
     """``clients`` threads sending one frame at a time for ``seconds``."""
     latencies: list[float] = []
@@ -120,7 +120,7 @@ def load(batcher: Batcher[Any, Any], detector: OnnxDetector, jpegs: list[bytes],
             "gpu": gpu.mean(), "refused": refused}  # fmt: skip
 
 
-def batch_latency(detector: OnnxDetector, jpegs: list[bytes], size: int = 8, runs: int = 20
+def batch_latency(detector: InProcessDetector, jpegs: list[bytes], size: int = 8, runs: int = 20
                   ) -> tuple[list[float], list[float]]:  # fmt: skip
     """Milliseconds for one ``size``-frame batch: end to end, and the model alone."""
     images: list[Any] = [
@@ -156,8 +156,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model if args.model.is_file() else synthetic_yolo(Path(tmp) / "syn.onnx")
-        detector = OnnxDetector(model, None, "bench", runtime="torch", torch_device=args.device,
-                                torch_dtype=args.dtype)  # fmt: skip
+        detector = InProcessDetector(
+            model, None, "bench", runtime="torch", torch_device=args.device, torch_dtype=args.dtype
+        )
         session: Any = detector.load()
         jpegs = [(ASSETS / "images" / n).read_bytes() for n in FRAMES
                  if (ASSETS / "images" / n).is_file()]  # fmt: skip

@@ -25,9 +25,9 @@ import numpy as np
 import redis
 import requests
 
+from shared.detection.inprocess import InProcessDetector
 from shared.devstack.stack import start_all
-from shared.onnx_detector import OnnxDetector
-from shared.registry import ROAD_USERS
+from shared.domain.registry import ROAD_USERS
 from shared.settings import ASSETS, Settings
 from tests.bench.yolo_like import yolo_like
 
@@ -60,7 +60,7 @@ def _decode(buf: np.ndarray) -> np.ndarray:
     return image
 
 
-def _bench_frame(detector: OnnxDetector, frame: str, repeat: int) -> tuple[float, ...]:
+def _bench_frame(detector: InProcessDetector, frame: str, repeat: int) -> tuple[float, ...]:
     """Medians of decode and bare session.run; p50 and p95 of bytes -> detections (ms)."""
     session = detector.load()
     name = session.get_inputs()[0].name
@@ -96,7 +96,7 @@ def models() -> list[tuple[Path, str]]:
 
 def bench_detector(repeat: int, threads: int) -> None:
     for path, version in models():
-        detector = OnnxDetector(path, None, version, threads)
+        detector = InProcessDetector(path, None, version, threads)
         detector.load()
         print(f"\n== detector: {detector.model.name} ({detector.signature.layout}), onnxruntime "
               f"CPU, {threads} intra-op threads, {repeat} runs per frame ==")  # fmt: skip

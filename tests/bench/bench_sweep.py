@@ -30,10 +30,11 @@ import numpy as np
 import yaml
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters.google_clients import bigquery_client
+from shared.adapters.warehouse import BigQueryWarehouse
+from shared.detection.inprocess import InProcessDetector
 from shared.devstack.stack import PROJECT, LocalStack, start_all
-from shared.onnx_detector import OnnxDetector
 from shared.settings import ASSETS, Settings
-from shared.warehouse import BigQueryWarehouse, bigquery_client
 from tests.bench.bench_process import FRAMES, timed
 
 DEMO = ASSETS / "cameras.yaml"
@@ -42,7 +43,7 @@ DEMO = ASSETS / "cameras.yaml"
 def model_ms(repeat: int) -> float:
     """Median single-threaded ``session.run`` over the vendored frames (ms)."""
     settings = Settings()
-    detector = OnnxDetector(settings.model_path, settings.labels_path, "bench", 1)
+    detector = InProcessDetector(settings.model_path, settings.labels_path, "bench", 1)
     session = detector.load()
     name = session.get_inputs()[0].name
     runs = []

@@ -15,10 +15,11 @@ import pytest
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters.google_clients import bigquery_client
+from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.stack import PROJECT, LocalStack
 from shared.devstack.topology import dead_letter_pull
 from shared.settings import Settings
-from shared.warehouse import BigQueryWarehouse, bigquery_client
 
 pytestmark = pytest.mark.e2e
 # Cameras no other test touches (the 24 h alert key of a camera and type is shared state).

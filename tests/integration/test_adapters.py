@@ -7,10 +7,14 @@ import uuid
 
 import pytest
 
-from shared.blobstore import GcsBlobStore, storage_client
-from shared.cache import RedisCache
+from shared.adapters.blobstore import GcsBlobStore
+from shared.adapters.cache import RedisCache
+from shared.adapters.frame_sources import HttpSnapshotSource
+from shared.adapters.google_clients import bigquery_client, storage_client
+from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
+from shared.domain.frames import decode_frame
 from shared.errors import (
     DependencyUnavailable,
     ForbiddenSource,
@@ -18,11 +22,9 @@ from shared.errors import (
     FrameTooLarge,
     FrameUnreachable,
     NotAnImage,
+    WarehouseRejected,
 )
-from shared.frame_sources import HttpSnapshotSource
-from shared.frames import decode_frame
 from shared.settings import Settings
-from shared.warehouse import BigQueryWarehouse, WarehouseRejected, bigquery_client
 from tests.conftest import jpeg
 
 pytestmark = pytest.mark.integration

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from shared.alerts import Severity, build_alert
+from shared.adapters.smtp import SmtpSender
+from shared.adapters.webhook import WebhookSender, body_bytes, signed_headers
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
 from shared.errors import DeliveryFailed
-from shared.mail import SmtpSender
-from shared.webhooks import WebhookSender, body_bytes, signed_headers
+from shared.service_layer.alerts import Severity, build_alert
 from tests.unit.test_alerts import violation
 
 pytestmark = pytest.mark.integration

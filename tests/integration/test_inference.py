@@ -18,13 +18,14 @@ import numpy as np
 import pytest
 import requests
 
-from shared.detections import Detections
-from shared.detector import sha256_file
+from shared.detection.breaker import CircuitBreaker
+from shared.detection.inprocess import InProcessDetector
+from shared.detection.model_store import sha256_file
+from shared.detection.remote import CloudRunDetector, VertexDetector
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
+from shared.domain.detections import Detections
 from shared.errors import DependencyUnavailable
-from shared.onnx_detector import OnnxDetector
-from shared.remote_detector import CircuitBreaker, ServiceDetector, VertexDetector
 from shared.settings import Settings
 from tests.conftest import image, jpeg
 
@@ -68,9 +69,9 @@ def vertex(service_url: str) -> Iterator[str]:
     server.server_close()
 
 
-def in_process() -> OnnxDetector:
+def in_process() -> InProcessDetector:
     s = Settings()
-    return OnnxDetector(s.model_path, s.labels_path, s.model_version)
+    return InProcessDetector(s.model_path, s.labels_path, s.model_version)
 
 
 def test_health_reports_the_warm_model(service_url: str) -> None:
@@ -85,7 +86,7 @@ def test_health_reports_the_warm_model(service_url: str) -> None:
 @pytest.mark.parametrize("backend", ["service", "vertex"])
 def test_remote_detections_match_in_process(backend: str, service_url: str, vertex: str) -> None:
     breaker = CircuitBreaker(5, 30)
-    remote = (ServiceDetector(service_url, 10, 2, breaker, auth=False) if backend == "service"
+    remote = (CloudRunDetector(service_url, 10, 2, breaker, auth=False) if backend == "service"
               else VertexDetector(ENDPOINT, vertex, 10, 2, breaker))  # fmt: skip
     frame = image("pexels_double_decker_bus.jpg")
     local = in_process().detect(frame)
@@ -109,7 +110,7 @@ def test_bad_requests_and_routes(service_url: str) -> None:
 
 
 def test_a_service_that_is_down_is_dependency_unavailable() -> None:
-    remote = ServiceDetector(f"http://127.0.0.1:{free_port()}", 1, 1, CircuitBreaker(2, 30),
+    remote = CloudRunDetector(f"http://127.0.0.1:{free_port()}", 1, 1, CircuitBreaker(2, 30),
                              auth=False)  # fmt: skip
     frame = np.zeros((8, 8, 3), np.uint8)
     for _ in range(2):
@@ -120,8 +121,9 @@ def test_a_service_that_is_down_is_dependency_unavailable() -> None:
 
 
 def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_path) -> None:
-    from shared.blobstore import GcsBlobStore, storage_client
-    from shared.bootstrap import onnx_detector
+    from shared.adapters.blobstore import GcsBlobStore
+    from shared.adapters.google_clients import storage_client
+    from shared.detection.factory import inprocess_detector
     from shared.errors import ModelError
 
     s = Settings()
@@ -130,14 +132,18 @@ def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_pat
     blobs.write(bucket, "models/ssd.onnx", s.model_path.read_bytes(), "application/octet-stream")
     digest = sha256_file(s.model_path)
     uri = f"gs://{bucket}/models/ssd.onnx"
-    remote = onnx_detector(Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256=digest))
+    remote = inprocess_detector(
+        Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256=digest)
+    )
     found = remote.detect(image("pexels_double_decker_bus.jpg"))
     assert remote.model.sha256 == digest and found.class_name.tolist()[0] == "bus"
     assert len(list(tmp_path.rglob("ssd.onnx"))) == 1  # the local copy, fetched once
-    wrong = onnx_detector(Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256="0" * 64))
+    wrong = inprocess_detector(
+        Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256="0" * 64)
+    )
     with pytest.raises(ModelError, match=f"has sha256 {digest}, want"):
         wrong.load()
-    missing = onnx_detector(Settings(model_uri=f"gs://{bucket}/models/none.onnx",
+    missing = inprocess_detector(Settings(model_uri=f"gs://{bucket}/models/none.onnx",
                                      model_cache_dir=tmp_path))  # fmt: skip
     with pytest.raises(ModelError, match="cannot fetch model gs://"):
         missing.load()
@@ -230,7 +236,7 @@ def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> 
     assert all(a.status_code == 200 for a in answers)
     health = requests.get(f"{url}/health", timeout=5).json()
     assert health["images"] == 8 and health["batches"] < 8
-    local = OnnxDetector(NANODET, None, "nanodet-m-416").detect(
+    local = InProcessDetector(NANODET, None, "nanodet-m-416").detect(
         image("pexels_double_decker_bus.jpg")
     )  # onnxruntime, in process
     for answer in answers:

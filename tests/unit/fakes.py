@@ -8,13 +8,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from shared.detections import Detections
-from shared.detector import ModelInfo
+from shared.domain.detections import Detections, ModelInfo
+from shared.domain.frames import RawFrame
+from shared.domain.registry import Registry, parse_registry
 from shared.errors import DeliveryFailed, DependencyUnavailable, FrameError
-from shared.frames import RawFrame
-from shared.messages import validate
-from shared.registry import Registry, parse_registry
-from shared.service import CameraProcessor
+from shared.messages.schemas import validate
+from shared.service_layer.processor import CameraProcessor
 from shared.settings import Settings
 
 

@@ -63,7 +63,7 @@ def test_a_high_violation_goes_to_webhook_and_email(parts) -> None:
 
 def test_a_failing_receiver_answers_500_so_pubsub_redelivers(parts, caplog) -> None:
     parts["senders"]["webhook"].fail_next = 1
-    with caplog.at_level(logging.WARNING, logger="shared.pubsub_edge"):
+    with caplog.at_level(logging.WARNING, logger="shared.entrypoints.pubsub"):
         response = parts["client"].post("/", json=EVENT, headers=HEADERS)
     assert response.status_code == 500
     [record] = [r for r in caplog.records if "will redeliver" in r.getMessage()]

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from shared.alerts import AlertDispatcher, Severity, build_alert, severity_of
-from shared.errors import ConfigError, DeliveryFailed
-from shared.mail import compose
-from shared.messages import MessageRejected, validate
+from shared.adapters.smtp import compose
+from shared.errors import ConfigError, DeliveryFailed, MessageRejected
+from shared.messages.schemas import validate
+from shared.service_layer.alerts import AlertDispatcher, Severity, build_alert, severity_of
 from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse
 
 

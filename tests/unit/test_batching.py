@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.batching import Batcher, Overloaded, QueueTimeout
-from shared.errors import DependencyUnavailable, ModelError
-from shared.remote_detector import CircuitBreaker, _Remote
+from shared.detection.batching import Batcher
+from shared.detection.breaker import CircuitBreaker
+from shared.detection.remote import _Remote
+from shared.errors import DependencyUnavailable, ModelError, Overloaded, QueueTimeout
 
 
 def recording(sizes: list[int], pause_s: float = 0.0):
@@ -146,7 +147,7 @@ def test_remote_does_not_retry_a_request_the_service_refuses() -> None:
 def test_gpu_providers_come_first_when_the_runtime_has_them(monkeypatch) -> None:
     import onnxruntime as ort
 
-    from shared.onnx_detector import providers
+    from shared.detection.inprocess import providers
 
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["CPUExecutionProvider", "CUDAExecutionProvider",
@@ -159,13 +160,13 @@ def test_gpu_providers_come_first_when_the_runtime_has_them(monkeypatch) -> None
 
 
 def test_service_without_credentials_for_an_id_token_is_unavailable(monkeypatch) -> None:
-    from shared.remote_detector import ServiceDetector
+    from shared.detection.remote import CloudRunDetector
 
     for var in ("GOOGLE_APPLICATION_CREDENTIALS", "GCE_METADATA_HOST", "GCE_METADATA_IP"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # no metadata server here
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
-    remote = ServiceDetector("https://inference.example.run.app", 1, 0, CircuitBreaker(5, 30))
+    remote = CloudRunDetector("https://inference.example.run.app", 1, 0, CircuitBreaker(5, 30))
     with pytest.raises(DependencyUnavailable, match="no ID token for https://inference"):
         remote.detect(IMAGE)
 

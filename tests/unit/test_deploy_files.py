@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shared.adapters.warehouse import SCHEMAS, TABLES
 from shared.settings import Settings
-from shared.warehouse import SCHEMAS, TABLES
 
 ROOT = Path(__file__).parents[2]
 TF = ROOT / "terraform"
@@ -55,7 +55,7 @@ def test_dockerfile_serves_every_function_by_target() -> None:
 
 
 def test_pubsub_topology_is_declared_once() -> None:
-    from shared.topology import ROUTES, TOPOLOGY
+    from shared.messages.topology import ROUTES, TOPOLOGY
 
     pubsub = (TF / "pubsub.tf").read_text()
     assert 'file("${path.module}/../schemas/pubsub/topology.json")' in pubsub
@@ -84,7 +84,7 @@ def test_alert_secrets_come_from_secret_manager() -> None:
 
 
 def test_cloud_scheduler_publishes_a_valid_sweep_message() -> None:
-    from shared.messages import validate
+    from shared.messages.schemas import validate
 
     pubsub = (TF / "pubsub.tf").read_text()
     variables = (TF / "variables.tf").read_text()

@@ -9,12 +9,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from shared.detections import Detections
-from shared.detector import load_labels, sha256_file
+from shared.detection.inprocess import SSD_LABELS, InProcessDetector
+from shared.detection.layouts import Layout, Transform, decode_ssd, input_spec
+from shared.detection.model_store import load_labels, sha256_file
+from shared.domain.detections import Detections
+from shared.domain.registry import ROAD_USERS
 from shared.errors import ModelError
-from shared.layouts import Layout, Transform, decode_ssd, input_spec
-from shared.onnx_detector import SSD_LABELS, OnnxDetector
-from shared.registry import ROAD_USERS
 from shared.settings import Settings
 from tests.conftest import image
 
@@ -30,11 +30,11 @@ LABELS = np.array(["person", "bicycle", "car", "motorcycle", "airplane", "bus"],
 
 
 @pytest.fixture(scope="module")
-def detector() -> OnnxDetector:
-    return OnnxDetector(SETTINGS.model_path, SETTINGS.labels_path, "test")
+def detector() -> InProcessDetector:
+    return InProcessDetector(SETTINGS.model_path, SETTINGS.labels_path, "test")
 
 
-def test_reference_detections_within_a_pixel(detector: OnnxDetector) -> None:
+def test_reference_detections_within_a_pixel(detector: InProcessDetector) -> None:
     found = detector.detect(image("pexels_double_decker_bus.jpg")).keep(ROAD_USERS, 0.4)
     assert len(found) == len(REFERENCE)
     for (name, score, box), got in zip(REFERENCE, found.to_records(), strict=True):
@@ -44,14 +44,14 @@ def test_reference_detections_within_a_pixel(detector: OnnxDetector) -> None:
         assert np.abs(np.array([b["x1"], b["y1"], b["x2"], b["y2"]]) - box).max() <= 1.0
 
 
-def test_model_identity(detector: OnnxDetector) -> None:
+def test_model_identity(detector: InProcessDetector) -> None:
     model = detector.model
     assert model.name == "ssd_mobilenet_v2_coco_quant"
     assert model.sha256 == sha256_file(SETTINGS.model_path) and len(model.sha256) == 64
 
 
 def test_model_is_not_loaded_at_construction(tmp_path: Path) -> None:
-    lazy = OnnxDetector(tmp_path / "missing.onnx", SETTINGS.labels_path, "v")
+    lazy = InProcessDetector(tmp_path / "missing.onnx", SETTINGS.labels_path, "v")
     with pytest.raises(ModelError, match="not found"):
         lazy.detect(np.zeros((10, 10, 3), np.uint8))
 
@@ -65,9 +65,9 @@ def test_a_graph_without_the_ssd_layout_is_refused_at_load(tmp_path: Path) -> No
     path = tmp_path / "identity.onnx"
     onnx.save(model, str(path))
     with pytest.raises(ModelError, match=r"cannot tell its layout .*outputs \[\('y', \[1, 3"):
-        OnnxDetector(path, SETTINGS.labels_path, "v").load()
+        InProcessDetector(path, SETTINGS.labels_path, "v").load()
     with pytest.raises(ModelError, match="does not have the ssd layout"):
-        OnnxDetector(path, SETTINGS.labels_path, "v", layout="ssd").load()
+        InProcessDetector(path, SETTINGS.labels_path, "v", layout="ssd").load()
 
 
 def test_ssd_decoder_maps_normalised_boxes_to_pixels() -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from shared.errors import DependencyUnavailable, FrameTimeout
-from shared.events import PUBSUB_EVENT, PubsubMessage, decode_pubsub, original_bytes
-from shared.messages import MessageRejected, validate
-from shared.sweep import fan_out
-from shared.topology import ROUTES
-from shared.worker import handle_job
+from shared.errors import DependencyUnavailable, FrameTimeout, MessageRejected
+from shared.messages.envelope import PUBSUB_EVENT, PubsubMessage, decode_pubsub, original_bytes
+from shared.messages.schemas import validate
+from shared.messages.topology import ROUTES
+from shared.service_layer.camera_job import handle_job
+from shared.service_layer.sweep import fan_out
 from tests.conftest import jpeg
 from tests.unit.fakes import FakeBus, registry_of, rig
 

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from shared.domain.frames import RawFrame, decode_frame, frame_hash
 from shared.errors import FrameDecodeError, FrameTooLarge, NotAnImage
-from shared.frames import RawFrame, decode_frame, frame_hash
 from tests.conftest import image, jpeg
 
 MB = 8 * 1024 * 1024

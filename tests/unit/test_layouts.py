@@ -13,9 +13,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from shared.detection.inprocess import InProcessDetector
+from shared.detection.layouts import COCO80, Layout, input_spec, nms, preprocess
 from shared.errors import ModelError
-from shared.layouts import COCO80, Layout, input_spec, nms, preprocess
-from shared.onnx_detector import OnnxDetector
 
 SHARED = Path(__file__).parents[3] / "shared"  # ../shared: the read-only project materials
 
@@ -67,7 +67,7 @@ def yolo_outputs(classes: int = 80) -> np.ndarray:
 def test_ultralytics_letterbox_boxes_map_back_exactly(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
                           {"output0": yolo_outputs()})  # fmt: skip
-    det = OnnxDetector(path, None, "v").detect(frame(1280, 720))
+    det = InProcessDetector(path, None, "v").detect(frame(1280, 720))
     # 1280x720 -> scale 0.5 -> 640x360, padded by 140 above and below.
     # car (270, 295, 370, 345) in input px -> ((x - 0) / 0.5, (y - 140) / 0.5)
     assert det.class_name.tolist() == ["car", "person"]
@@ -81,7 +81,7 @@ def test_ultralytics_names_and_size_come_from_metadata(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo3.onnx", ["batch", 3, "height", "width"],
                           TensorProto.FLOAT, {"output0": rows},
                           {"names": names, "imgsz": "[640, 640]"})  # fmt: skip
-    detector = OnnxDetector(path, None, "v")
+    detector = InProcessDetector(path, None, "v")
     det = detector.detect(frame(640, 640))
     assert detector.signature.layout is Layout.ULTRALYTICS
     assert det.class_name.tolist() == ["car", "person"]
@@ -92,7 +92,7 @@ def test_ultralytics_class_count_must_match_the_labels(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
                           {"output0": yolo_outputs(classes=3)})  # fmt: skip
     with pytest.raises(ModelError, match="output has 7 rows, want 4 \\+ 80 classes"):
-        OnnxDetector(path, None, "v").load()
+        InProcessDetector(path, None, "v").load()
 
 
 # --- NanoDet: per stride, class scores [1,N,C] and 4 x 11 distance bins [1,N,44] --------------
@@ -120,7 +120,7 @@ def nanodet_outputs(size: int = 416) -> dict[str, np.ndarray]:
 def test_nanodet_distance_bins_and_strides_map_back_exactly(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "nanodet.onnx", [1, 3, 416, 416], TensorProto.FLOAT,
                           nanodet_outputs())  # fmt: skip
-    detector = OnnxDetector(path, None, "v")
+    detector = InProcessDetector(path, None, "v")
     det = detector.detect(frame(832, 832))
     assert detector.signature.layout is Layout.NANODET
     # input box (164 - 16, 84 - 24, 164 + 32, 84 + 40) = (148, 60, 196, 124); x2 back to 832 px
@@ -134,14 +134,14 @@ def test_nanodet_with_unpaired_outputs_is_refused(tmp_path: Path) -> None:
     outputs["reg_8"] = np.zeros((1, 2704, 40), np.float32)  # 40 is not the other widths' 44
     path = constant_graph(tmp_path / "bad.onnx", [1, 3, 416, 416], TensorProto.FLOAT, outputs)
     with pytest.raises(ModelError, match="nanodet outputs want 80 class scores"):
-        OnnxDetector(path, None, "v", layout="nanodet").load()
+        InProcessDetector(path, None, "v", layout="nanodet").load()
 
 
 def test_a_configured_layout_that_does_not_match_is_refused(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
                           {"output0": yolo_outputs()})  # fmt: skip
     with pytest.raises(ModelError, match="does not have the nanodet layout"):
-        OnnxDetector(path, None, "v", layout="nanodet").load()
+        InProcessDetector(path, None, "v", layout="nanodet").load()
 
 
 # --- preprocessing and NMS ---------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_nms_is_per_class_and_best_first() -> None:
 def test_batches_give_the_same_detections_as_single_frames(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
                           {"output0": yolo_outputs()})  # fmt: skip
-    detector = OnnxDetector(path, None, "v")
+    detector = InProcessDetector(path, None, "v")
     one = detector.detect(frame(1280, 720))
     many = detector.detect_batch([frame(1280, 720), frame(640, 640)])  # fixed batch 1: two runs
     np.testing.assert_allclose(many[0].xyxy, one.xyxy)
@@ -193,7 +193,9 @@ def test_real_nanodet_finds_the_bus_and_car() -> None:
     image = cv2.imread(str(Path(__file__).parents[2] / "shared/assets/images/"
                            "pexels_double_decker_bus.jpg"))  # fmt: skip
     assert image is not None
-    det = OnnxDetector(model, None, "v").detect(image.astype(np.uint8)).keep(["bus", "car"], 0.4)
+    det = (
+        InProcessDetector(model, None, "v").detect(image.astype(np.uint8)).keep(["bus", "car"], 0.4)
+    )
     assert len(COCO80) == 80 and "bus" in det.class_name.tolist()
     bus = det.xyxy[det.class_name.tolist().index("bus")]
     # the SSD reference bus is (58, 114, 467, 386): another model, the same bus

@@ -11,8 +11,15 @@ import jsonschema
 import pytest
 import yaml
 
+from shared.domain.registry import (
+    CameraRules,
+    Location,
+    Registry,
+    Zone,
+    load_registry,
+    parse_registry,
+)
 from shared.errors import CameraNotFound, ConfigError
-from shared.registry import CameraRules, Location, Registry, Zone, load_registry, parse_registry
 from shared.settings import ASSETS
 
 SCHEMA = json.loads(
@@ -110,7 +117,7 @@ def test_models_and_schema_name_the_same_fields(model: Any, schema_def: str | No
 
 
 def test_camera_fields_match_schema() -> None:
-    from shared.registry import Camera
+    from shared.domain.registry import Camera
 
     assert set(Camera.model_fields) == _props(SCHEMA["$defs"]["camera"])
     required = {n for n, f in Camera.model_fields.items() if f.is_required()}
@@ -119,7 +126,7 @@ def test_camera_fields_match_schema() -> None:
 
 def test_demo_registry_is_valid_and_large_enough() -> None:
     text = (ASSETS / "cameras.yaml").read_text()
-    from shared.registry import expand_vars
+    from shared.domain.registry import expand_vars
 
     assert _schema_accepts(yaml.safe_load(expand_vars(text, DEMO_ENV)))
     registry = load_registry(ASSETS / "cameras.yaml", env=DEMO_ENV)

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.detector import ModelInfo
+from shared.domain.detections import ModelInfo
 from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
-from shared.service import CameraProcessor
+from shared.service_layer.processor import CameraProcessor
 from tests.conftest import jpeg
 from tests.unit.fakes import (
     FakeCache,

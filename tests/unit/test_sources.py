@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ForbiddenSource, FrameUnreachable
-from shared.frame_sources import (
+from shared.adapters.frame_sources import (
     FileSource,
     FrameFetcher,
     GcsSource,
@@ -13,7 +12,8 @@ from shared.frame_sources import (
     VideoSource,
     check_host,
 )
-from shared.frames import RawFrame
+from shared.domain.frames import RawFrame
+from shared.errors import ForbiddenSource, FrameUnreachable
 from shared.settings import ASSETS
 
 

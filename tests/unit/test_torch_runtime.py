@@ -15,9 +15,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from shared.detection.inprocess import InProcessDetector
+from shared.detection.runtimes.torch import OPS, TorchSession
 from shared.errors import ModelError
-from shared.onnx_detector import OnnxDetector
-from shared.torch_runtime import OPS, TorchSession
 from tests.bench.synthetic import synthetic_yolo
 from tests.bench.yolo_like import yolo_like
 from tests.conftest import image as load_image
@@ -247,8 +247,8 @@ def test_the_real_nanodet_matches_onnxruntime_and_batches(channels_last: bool) -
 @pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg"])
 def test_nanodet_detections_are_the_same_on_both_runtimes(image: str) -> None:
     picture = load_image(image)
-    want = OnnxDetector(NANODET, None, "v").detect(picture)
-    got = OnnxDetector(NANODET, None, "v", runtime="torch", torch_device="cpu").detect(picture)
+    want = InProcessDetector(NANODET, None, "v").detect(picture)
+    got = InProcessDetector(NANODET, None, "v", runtime="torch", torch_device="cpu").detect(picture)
     assert len(want.xyxy) >= 2
     assert got.class_name.tolist() == want.class_name.tolist()
     np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.5)
@@ -256,7 +256,7 @@ def test_nanodet_detections_are_the_same_on_both_runtimes(image: str) -> None:
 
 
 def test_a_batch_of_images_decodes_like_single_images() -> None:
-    detector = OnnxDetector(NANODET, None, "v", runtime="torch", torch_device="cpu")
+    detector = InProcessDetector(NANODET, None, "v", runtime="torch", torch_device="cpu")
     pictures = [load_image(n) for n in ("car1.jpg", "pexels_double_decker_bus.jpg")]
     together = detector.detect_batch(pictures)
     for picture, found in zip(pictures, together, strict=True):
@@ -269,7 +269,7 @@ def test_a_batch_of_images_decodes_like_single_images() -> None:
 def test_known_outputs_map_back_exactly_through_torch(tmp_path: Path) -> None:
     path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
                           {"output0": yolo_outputs()})  # fmt: skip
-    det = OnnxDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
+    det = InProcessDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
         frame(1280, 720)
     )
     assert det.class_name.tolist() == ["car", "person"]
@@ -341,8 +341,8 @@ def test_non_max_suppression_selects_what_onnxruntime_does(center: int, tmp_path
 @pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "car1.jpg"])
 def test_the_float_ssd_with_its_nms_in_graph_matches_onnxruntime(image: str) -> None:
     picture = load_image(image)
-    want = OnnxDetector(SSD_FLOAT, None, "v").detect(picture)
-    detector = OnnxDetector(SSD_FLOAT, None, "v", runtime="torch", torch_device="cpu")
+    want = InProcessDetector(SSD_FLOAT, None, "v").detect(picture)
+    detector = InProcessDetector(SSD_FLOAT, None, "v", runtime="torch", torch_device="cpu")
     got = detector.detect(picture)
     assert detector.signature.fixed_batch == 1  # its post-processing is written for one image
     assert got.class_name.tolist() == want.class_name.tolist() and len(want.xyxy) >= 1
@@ -375,8 +375,10 @@ def test_a_yolov8_architecture_export_runs_with_free_batch_and_size(tmp_path: Pa
     assert got.shape == want.shape == (2, 84, 12 * 16 + 6 * 8 + 3 * 4)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=0.02)  # boxes: within 0.02 px
     frame_ = load_image("pexels_double_decker_bus.jpg")
-    on_ort = OnnxDetector(path, None, "v").detect(frame_)
-    on_torch = OnnxDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(frame_)
+    on_ort = InProcessDetector(path, None, "v").detect(frame_)
+    on_torch = InProcessDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
+        frame_
+    )
     assert len(on_ort.xyxy) > 0  # the batch-norm calibration leaves real candidates
 
     def ordered(d: Any) -> tuple[list[str], np.ndarray]:  # equal scores may swap places
@@ -394,6 +396,6 @@ def test_a_broken_or_missing_graph_is_a_model_error(tmp_path: Path) -> None:
     broken.write_bytes(b"not a protobuf at all" * 10)
     with pytest.raises(ModelError, match="cannot read ONNX graph"):
         TorchSession(broken, "cpu")
-    detector = OnnxDetector(tmp_path / "none.onnx", None, "v", runtime="torch")
+    detector = InProcessDetector(tmp_path / "none.onnx", None, "v", runtime="torch")
     with pytest.raises(ModelError, match="model file not found"):
         detector.load()

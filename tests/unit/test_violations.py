@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from shared.errors import DependencyUnavailable
-from shared.messages import validate
+from shared.messages.schemas import validate
 from tests.conftest import image, jpeg
 from tests.unit.fakes import registry_of, rig
 

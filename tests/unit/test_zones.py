@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shared.detections import Detections
-from shared.registry import Zone, ZoneType
-from shared.zones import Anchor, PolygonZone, find_violations
+from shared.domain.detections import Detections
+from shared.domain.registry import Zone, ZoneType
+from shared.domain.zones import Anchor, PolygonZone, find_violations
 
 SIZE = (200, 100)  # width, height
 # The lower-left quarter of the frame.
@@ -76,8 +76,8 @@ def test_unrestricted_zone_types_never_violate() -> None:
 
 
 def test_demo_bus_camera_has_a_car_in_its_bus_lane() -> None:
-    from shared.onnx_detector import OnnxDetector
-    from shared.registry import load_registry
+    from shared.detection.inprocess import InProcessDetector
+    from shared.domain.registry import load_registry
     from shared.settings import ASSETS, Settings
     from tests.conftest import image
 
@@ -85,7 +85,9 @@ def test_demo_bus_camera_has_a_car_in_its_bus_lane() -> None:
     camera = load_registry(ASSETS / "cameras.yaml", env=env).get("cam-001-market-5th")
     s = Settings()
     frame = image("pexels_double_decker_bus.jpg")
-    found = OnnxDetector(s.model_path, s.labels_path, "t").detect(frame).keep(["car", "bus"], 0.4)
+    found = (
+        InProcessDetector(s.model_path, s.labels_path, "t").detect(frame).keep(["car", "bus"], 0.4)
+    )
     [violation] = find_violations(found, camera.zones, (frame.shape[1], frame.shape[0]))
     assert (violation.type, violation.zone, violation.class_name) == (
         "bus_lane",

@@ -1,0 +1,108 @@
+"""Zones and the violation rule: small classes with one pure, vectorised method each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from shared.domain.detections import Detections
+from shared.domain.registry import Zone, ZoneType
+
+# Which road users may not be in which zone (the defaults of the generic rule).
+RESTRICTED: dict[ZoneType, tuple[str, ...]] = {
+    ZoneType.BUS_LANE: ("car", "truck", "motorcycle"),
+    ZoneType.BIKE_LANE: ("car", "truck", "bus", "motorcycle"),
+    ZoneType.NO_STANDING: ("car", "truck", "bus", "motorcycle"),
+}
+
+
+class Anchor(Enum):
+    """The point of a box that decides whether it is in a zone."""
+
+    BOTTOM_CENTER = "bottom_center"
+    CENTER = "center"
+
+    def points(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``(N, 2)`` anchor points of ``(N, 4)`` boxes."""
+        x = (xyxy[:, 0] + xyxy[:, 2]) / 2
+        y = xyxy[:, 3] if self is Anchor.BOTTOM_CENTER else (xyxy[:, 1] + xyxy[:, 3]) / 2
+        return np.stack([x, y], axis=1)
+
+
+class PolygonZone:
+    """A registry zone in the pixels of one frame size, as a filled mask."""
+
+    def __init__(self, zone: Zone, frame_size: tuple[int, int]) -> None:
+        width, height = frame_size
+        if width <= 0 or height <= 0:
+            raise ValueError(f"frame size must be positive, got {frame_size}")
+        self.zone = zone
+        self.polygon = np.round(np.array(zone.polygon) * [width, height]).astype(np.int32)
+        mask = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(mask, [self.polygon], 1)
+        self._mask = mask
+        self._integral = cv2.integral(mask)  # (H+1, W+1) counts of zone pixels
+
+    def contains(
+        self, detections: Detections, anchor: Anchor = Anchor.BOTTOM_CENTER
+    ) -> npt.NDArray[np.bool_]:
+        """Whether each detection's anchor lies in the zone (edge pixels included)."""
+        if len(detections) == 0:
+            return np.zeros(0, bool)
+        height, width = self._mask.shape
+        pts = anchor.points(detections.xyxy)
+        x = np.clip(np.floor(pts[:, 0]).astype(int), 0, width - 1)
+        y = np.clip(np.floor(pts[:, 1]).astype(int), 0, height - 1)
+        inside: npt.NDArray[np.bool_] = self._mask[y, x].astype(bool)
+        return inside
+
+    def overlap(self, detections: Detections) -> npt.NDArray[np.float32]:
+        """Fraction (0..1) of each box's pixels that lie in the zone."""
+        if len(detections) == 0:
+            return np.zeros(0, np.float32)
+        height, width = self._mask.shape
+        box = np.round(detections.xyxy).astype(int)
+        x1, x2 = np.clip(box[:, 0], 0, width), np.clip(box[:, 2], 0, width)
+        y1, y2 = np.clip(box[:, 1], 0, height), np.clip(box[:, 3], 0, height)
+        s = self._integral
+        inside = s[y2, x2] - s[y1, x2] - s[y2, x1] + s[y1, x1]
+        area = np.maximum((x2 - x1) * (y2 - y1), 1)
+        share: npt.NDArray[np.float32] = (inside / area).astype(np.float32)
+        return share
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One road user in a zone where its class is not allowed."""
+
+    type: str
+    zone: str
+    class_name: str
+    confidence: float
+    box: tuple[float, float, float, float]
+
+
+def find_violations(
+    detections: Detections, zones: list[Zone], frame_size: tuple[int, int]
+) -> list[Violation]:
+    """The generic rule: a restricted class whose bottom-centre is in a restricted zone.
+
+    Confidence = score x (0.5 + 0.5 x the share of the box inside the zone).
+    """
+    found: list[Violation] = []
+    for zone in zones:
+        classes = RESTRICTED.get(zone.type)
+        if not classes or len(detections) == 0:
+            continue
+        polygon = PolygonZone(zone, frame_size)
+        hit = polygon.contains(detections) & np.isin(detections.class_name, classes)
+        confidence = detections.confidence * (0.5 + 0.5 * polygon.overlap(detections))
+        for i in np.flatnonzero(hit):
+            x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[i])
+            found.append(Violation(zone.type.value, zone.name, str(detections.class_name[i]),
+                                   round(float(confidence[i]), 4), (x1, y1, x2, y2)))  # fmt: skip
+    return found
