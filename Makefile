@@ -38,10 +38,11 @@ up: deps ## start the stack and keep it running (Ctrl-C stops it)
 sweep: venv ## publish a camera-sweep into the stack of `make up` and watch it (CAMERAS="id ...")
 	$(PY) -m shared.devstack sweep $(CAMERAS)
 
-lint: venv ## ruff, ruff format, mypy (strict), terraform fmt
+lint: venv ## ruff, ruff format, mypy (strict), import-linter (.importlinter), terraform fmt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
 	@$(MAKE) --no-print-directory terraform-check
 
 fmt: venv ## format the code

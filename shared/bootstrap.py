@@ -1,86 +1,156 @@
 """Lazy, cached bootstrap: build the adapters on first use, keep them for the warm instance.
 
 ``import`` of a function module never opens a connection or loads a model: the Redis pool
-connects on its first command and the detector loads its model on its first frame.
+connects on its first command and the detector loads its model on its first frame. Tests and
+tools replace any adapter by its keyword (a misspelt one is a ``TypeError``, never a silently
+real adapter).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict, Unpack
 
-from shared.adapters.blobstore import GcsBlobStore
+from shared.adapters.alert_channels import AlertSender
+from shared.adapters.blobstore import BlobStore, GcsBlobStore, storage_client
 from shared.adapters.bus import EventBus, PubSubBus
-from shared.adapters.cache import RedisCache
+from shared.adapters.cache import Cache, RedisCache
 from shared.adapters.frame_sources import (
     FileSource,
     FrameFetcher,
+    FrameSource,
     GcsSource,
-    HttpSnapshotSource,
     VideoSource,
 )
-from shared.adapters.google_clients import bigquery_client, storage_client
+from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.smtp import SmtpSender
-from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
 from shared.adapters.webhook import WebhookSender
 from shared.detection.factory import make_detector
-from shared.domain.registry import load_registry
-from shared.service_layer.alerts import AlertDispatcher, AlertSender
+from shared.detection.port import Detector
+from shared.domain.observations import Observation
+from shared.domain.registry import Registry, load_registry
+from shared.messages.envelope import PubsubMessage
+from shared.service_layer.alerts import AlertDispatcher
+from shared.service_layer.camera_job import handle_job
 from shared.service_layer.processor import CameraProcessor
+from shared.service_layer.sweep import fan_out
+from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings, get_settings
 
 
 @dataclass
 class Services:
-    """Everything a function needs, built once per instance."""
+    """What the entry points use, built once per instance."""
 
     settings: Settings
     processor: CameraProcessor
-    blobs: GcsBlobStore
-    bus: EventBus
     alerts: AlertDispatcher
+    cache: Cache
+    warehouse: Warehouse
+    blobs: BlobStore
+    bus: EventBus
+
+    @property
+    def registry(self) -> Registry:
+        """The camera registry."""
+        return self.processor.registry
+
+    def process(self, camera_id: str, request_id: str = "") -> Observation:
+        """Process one camera on demand (``POST /process/camera/{id}``)."""
+        return self.processor.process(camera_id, request_id)
+
+    def run_job(self, message: PubsubMessage) -> str:
+        """Process the camera of one ``camera-jobs`` message, once in effect."""
+        return handle_job(message, self.processor, self.cache)
+
+    def fan_out(self, message: PubsubMessage) -> int:
+        """Publish a job per camera of one ``camera-sweep`` message."""
+        return fan_out(message, self.registry, self.bus)
+
+    def dispatch(self, message: PubsubMessage) -> dict[str, str]:
+        """Alert on one ``violations`` message."""
+        return self.alerts.dispatch(message.data)
+
+    def health_checks(self) -> dict[str, Callable[[], None]]:
+        """Each dependency's check (raises DependencyUnavailable): ``GET /status``."""
+        checks: dict[str, Callable[[], None]] = {
+            "redis": self.cache.ping,
+            "bigquery": self.warehouse.ping,
+            "storage": self.blobs.ping,
+        }
+        if ping := getattr(self.processor.detector, "ping", None):  # a remote detector
+            checks["inference"] = ping
+        return checks
+
+
+class Overrides(TypedDict, total=False):
+    """Adapters a caller may supply instead of the real ones (tests, tools)."""
+
+    cache: Cache
+    warehouse: Warehouse
+    blobs: BlobStore
+    bus: EventBus
+    frames: FrameSource
+    detector: Detector
+    registry: Registry
+    senders: Mapping[str, AlertSender]
 
 
 _services: Services | None = None
 _lock = threading.Lock()
 
 
-def build(settings: Settings, **overrides: Any) -> Services:
-    """Build the real adapters; ``overrides`` replace any of them by name (tests, tools)."""
-    blobs = overrides.get("blobs") or GcsBlobStore(
-        storage_client(settings.project_id, settings.storage_emulator_host)
+def build(
+    settings: Settings,
+    *,
+    cache: Cache | None = None,
+    warehouse: Warehouse | None = None,
+    blobs: BlobStore | None = None,
+    bus: EventBus | None = None,
+    frames: FrameSource | None = None,
+    detector: Detector | None = None,
+    registry: Registry | None = None,
+    senders: Mapping[str, AlertSender] | None = None,
+) -> Services:
+    """Build the real adapters, except those given."""
+    s = settings
+    blobs = blobs or GcsBlobStore(storage_client(s.project_id, s.storage_emulator_host))
+    cache = cache or RedisCache.connect(s.redis_host, s.redis_port, s.redis_timeout_s)
+    warehouse = warehouse or BigQueryWarehouse(
+        bigquery_client(s.project_id, s.bigquery_endpoint),
+        s.bigquery_dataset,
+        s.bigquery_location,
+        s.bigquery_timeout_s,
     )
-    frames = overrides.get("frames") or FrameFetcher(
+    bus = bus or PubSubBus(s.project_id)
+    processor = CameraProcessor(
+        s,
+        registry or load_registry(s.registry_path),
+        frames or frame_fetcher(s, blobs),
+        detector or make_detector(s),
+        cache,
+        warehouse,
+        ViolationRecorder(cache, warehouse, blobs, bus, s.evidence_bucket),
+    )
+    alerts = AlertDispatcher(alert_senders(s) if senders is None else senders, cache, warehouse)
+    return Services(s, processor, alerts, cache, warehouse, blobs, bus)
+
+
+def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:
+    """Every frame source, under the settings' time, byte and address limits."""
+    s = settings
+    return FrameFetcher(
         HttpSnapshotSource(
-            settings.connect_timeout_s,
-            settings.read_timeout_s,
-            settings.max_frame_bytes,
-            settings.allow_private_sources,
+            s.connect_timeout_s, s.read_timeout_s, s.max_frame_bytes, s.allow_private_sources
         ),
-        GcsSource(blobs, settings.max_frame_bytes),
-        VideoSource(settings.connect_timeout_s + settings.read_timeout_s),
+        GcsSource(blobs, s.max_frame_bytes),
+        VideoSource(s.connect_timeout_s + s.read_timeout_s),
         FileSource(),
-        settings.allow_file_sources,
+        s.allow_file_sources,
     )
-    detector = overrides.get("detector") or make_detector(settings)
-    cache = overrides.get("cache") or RedisCache.connect(
-        settings.redis_host, settings.redis_port, settings.redis_timeout_s
-    )
-    warehouse = overrides.get("warehouse") or BigQueryWarehouse(
-        bigquery_client(settings.project_id, settings.bigquery_endpoint),
-        settings.bigquery_dataset,
-        settings.bigquery_location,
-        settings.bigquery_timeout_s,
-    )
-    registry = overrides.get("registry") or load_registry(settings.registry_path)
-    bus = overrides.get("bus") or PubSubBus(settings.project_id)
-    processor = CameraProcessor(settings, registry, frames, detector, cache, warehouse, blobs, bus)
-    senders = overrides.get("senders")
-    alerts = AlertDispatcher(
-        senders if senders is not None else alert_senders(settings), cache, warehouse
-    )
-    return Services(settings, processor, blobs, bus, alerts)
 
 
 def alert_senders(settings: Settings) -> dict[str, AlertSender]:
@@ -106,8 +176,11 @@ def alert_senders(settings: Settings) -> dict[str, AlertSender]:
     return senders
 
 
-def bootstrap(settings: Settings | None = None, **overrides: Any) -> Services:
-    """The instance's services, built on the first call and reused afterwards."""
+def bootstrap(settings: Settings | None = None, **overrides: Unpack[Overrides]) -> Services:
+    """The instance's services, built on the first call and reused afterwards.
+
+    With overrides (tests, tools) the services are built anew with those adapters.
+    """
     global _services
     if _services is None or overrides:
         with _lock:

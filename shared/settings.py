@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+# Renamed settings: the old name still works, with a warning (once per process).
+DEPRECATED = {"CAMWATCH_MAX_INSTANCES": "CAMWATCH_MAX_IMAGES_PER_REQUEST"}
+_warned: set[str] = set()
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -97,7 +110,14 @@ class Settings(BaseSettings):
         description="Service: worker threads (fixed-batch graphs: a session each; batched "
         "graphs: one shared session).",
     )
-    max_instances: int = Field(32, ge=1, description="Service: images per request.")
+    max_images_per_request: int = Field(
+        32,
+        ge=1,
+        validation_alias=AliasChoices(
+            "CAMWATCH_MAX_IMAGES_PER_REQUEST", "CAMWATCH_MAX_INSTANCES", "max_images_per_request"
+        ),
+        description="Service: most images (Vertex `instances`) in one prediction request.",
+    )
     # Frames
     connect_timeout_s: float = Field(3.0, gt=0, description="Camera connect timeout.")
     read_timeout_s: float = Field(5.0, gt=0, description="Camera read timeout.")
@@ -164,6 +184,17 @@ class Settings(BaseSettings):
             if not ok:
                 raise ValueError("want whsec_ followed by base64 of at least 16 random bytes")
         return value
+
+    @model_validator(mode="after")
+    def _warn_deprecated(self) -> Settings:
+        for old, new in DEPRECATED.items():
+            if old in os.environ and old not in _warned:
+                _warned.add(old)
+                log.warning(
+                    f"{old} is deprecated: use {new}",
+                    extra={"deprecated": old, "replacement": new},
+                )
+        return self
 
     @property
     def alert_recipients(self) -> list[str]:

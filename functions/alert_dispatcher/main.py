@@ -6,14 +6,9 @@ import functions_framework
 
 from shared.bootstrap import Services
 from shared.entrypoints.pubsub import handle_event
-from shared.messages.envelope import PubsubMessage
-
-
-def _dispatch(message: PubsubMessage, services: Services) -> dict[str, str]:
-    return services.alerts.dispatch(message.data)
 
 
 @functions_framework.cloud_event
 def alert_dispatcher(cloud_event: Any) -> None:
     """Alert on one violation: HIGH webhook and email, MEDIUM webhook, below 0.6 nothing."""
-    handle_event(cloud_event, "violations", _dispatch)
+    handle_event(cloud_event, "violations", Services.dispatch)

@@ -1,0 +1,8 @@
+"""Adapters: each outside service behind a small port (a ``Protocol``) in the same module as its
+one real adapter.
+
+``cache`` (Redis), ``warehouse`` (BigQuery), ``blobstore`` (Cloud Storage: evidence, models,
+``gs://`` frames), ``bus`` (Pub/Sub), ``frame_sources`` and ``http_snapshot`` (cameras),
+``alert_channels`` with ``webhook`` and ``smtp``; ``google_clients`` holds what the Google
+clients share. Plain dicts exist only here, built from the domain's records.
+"""

@@ -9,7 +9,13 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage  # type: ignore[attr-defined]
 from google.cloud.storage.retry import DEFAULT_RETRY
 
+from shared.adapters.google_clients import client_options
 from shared.errors import DependencyUnavailable, FrameTooLarge, FrameUnreachable
+
+
+def storage_client(project_id: str, emulator_host: str | None) -> storage.Client:
+    """Cloud Storage, or fake-gcs-server at ``emulator_host``."""
+    return storage.Client(project=project_id, **client_options(emulator_host))
 
 
 class BlobReader(Protocol):

@@ -1,16 +1,18 @@
-"""Event bus adapter: Google Cloud Pub/Sub (the emulator via PUBSUB_EMULATOR_HOST)."""
+"""The event bus port and its adapter: Google Cloud Pub/Sub (the emulator via
+``PUBSUB_EMULATOR_HOST``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from concurrent import futures
-from typing import Any, Protocol
+from typing import Protocol
 
 from google.api_core import exceptions as gexc
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.domain.records import Message
 from shared.errors import DependencyUnavailable
 from shared.messages.schemas import validate
 
@@ -18,10 +20,8 @@ from shared.messages.schemas import validate
 class EventBus(Protocol):
     """Publishes JSON messages, and raw bytes for dead letters."""
 
-    def publish(
-        self, topic: str, schema: str, payloads: Sequence[dict[str, Any]], **attributes: str
-    ) -> list[str]:
-        """Validate each payload against its schema, publish, return the message ids."""
+    def publish(self, topic: str, messages: Sequence[Message], **attributes: str) -> list[str]:
+        """Check each message against its schema, publish, return the message ids."""
         ...
 
     def publish_raw(self, topic: str, data: bytes, **attributes: str) -> str:
@@ -45,12 +45,9 @@ class PubSubBus:
             )
         return self._client
 
-    def publish(
-        self, topic: str, schema: str, payloads: Sequence[dict[str, Any]], **attributes: str
-    ) -> list[str]:
-        """Validate each payload against its schema, publish, return the message ids."""
-        for payload in payloads:
-            validate(schema, payload)
+    def publish(self, topic: str, messages: Sequence[Message], **attributes: str) -> list[str]:
+        """Check each message against its schema, publish, return the message ids."""
+        payloads = [validate(m.schema, m.as_message()) for m in messages]
         return self._send(topic, [json.dumps(p).encode() for p in payloads], attributes)
 
     def publish_raw(self, topic: str, data: bytes, **attributes: str) -> str:

@@ -1,26 +1,21 @@
-"""Cache adapter: Memorystore Redis. Frame results, stale tracking and write claims.
+"""The cache port (frame results, same-frame tracking, claims) and its adapter: Memorystore Redis.
 
-Keys:
-  ``vision:camera:{camera_id}:frame:{hash}``  cached result of a frame (TTL ``cache_ttl_s``)
-  ``vision:camera:{camera_id}:bytes:{digest}`` frame hash of these encoded bytes (same TTL)
-  ``vision:camera:{camera_id}:last_frame``     hash of the last frame and since when (ms)
-  ``vision:write:{table}:{row_id}``            idempotent-write claim (see ``shared.service_layer.idempotency``)
-  ``vision:job:{sweep_id}:{camera_id}``        camera job claim (see ``shared.service_layer.camera_job``)
-  ``violation:camera:{camera_id}:type:{type}`` one alert per ongoing violation (24 h)
-  ``alert:{violation_id}:{channel}``           alert delivery claim (see ``shared.service_layer.alerts``)
+The adapter is told its keys (every format lives in ``shared.service_layer.idempotency``); it
+stores :class:`CachedResult` records as JSON.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from shared.domain.observations import CachedResult
 from shared.errors import DependencyUnavailable
 
 # Returns the time (ms) since which the camera has served this same frame.
@@ -37,27 +32,22 @@ return ARGV[2]
 
 
 class Cache(Protocol):
-    """The cache port: frame results, same-frame tracking and write claims."""
+    """The cache port: frame results, same-frame tracking and claims."""
 
     def lookup(
-        self, camera_id: str, digest: str, now_ms: int, history_ttl_s: int
-    ) -> tuple[dict[str, Any] | None, int]:
-        """The cached result (or None) and since when (ms) this frame has been served."""
+        self, result_key: str, last_frame_key: str, digest: str, now_ms: int, history_ttl_s: int
+    ) -> tuple[CachedResult | None, int]:
+        """The cached result (or None) and since when (ms) the camera has served ``digest``."""
         ...
 
-    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
-        """The frame hash last decoded from these exact bytes, if still cached."""
+    def get(self, key: str) -> str | None:
+        """A plain string value (the bytes -> frame hash alias), if present."""
         ...
 
     def store(
-        self,
-        camera_id: str,
-        digest: str,
-        result: dict[str, Any],
-        ttl_s: int,
-        bytes_digest: str | None = None,
+        self, result_key: str, result: CachedResult, ttl_s: int, aliases: Mapping[str, str]
     ) -> None:
-        """Cache a frame result for ``ttl_s`` (and the bytes -> frame hash alias)."""
+        """Cache a result for ``ttl_s``, and each alias key -> value for as long."""
         ...
 
     def claim(self, key: str, ttl_s: int) -> bool:
@@ -81,22 +71,18 @@ class Cache(Protocol):
         ...
 
 
-def frame_key(camera_id: str, digest: str) -> str:
-    """Key of a cached frame result."""
-    return f"vision:camera:{camera_id}:frame:{digest}"
-
-
-def bytes_key(camera_id: str, bytes_digest: str) -> str:
-    """Key of the alias from encoded bytes to their frame hash."""
-    return f"vision:camera:{camera_id}:bytes:{bytes_digest}"
-
-
 @contextmanager
 def _redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise DependencyUnavailable("redis", str(exc)) from exc
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisCache:
@@ -121,42 +107,32 @@ class RedisCache:
         return cls(client)
 
     def lookup(
-        self, camera_id: str, digest: str, now_ms: int, history_ttl_s: int
-    ) -> tuple[dict[str, Any] | None, int]:
+        self, result_key: str, last_frame_key: str, digest: str, now_ms: int, history_ttl_s: int
+    ) -> tuple[CachedResult | None, int]:
         """One round trip: the cached result (or None) and since when this frame is served."""
         with _redis_errors():
             pipe = self._r.pipeline(transaction=False)
-            pipe.get(frame_key(camera_id, digest))
+            pipe.get(result_key)
             self._same_since(
-                keys=[f"vision:camera:{camera_id}:last_frame"],
-                args=[digest, now_ms, history_ttl_s],
-                client=pipe,
+                keys=[last_frame_key], args=[digest, now_ms, history_ttl_s], client=pipe
             )
             cached, since = pipe.execute()
-        return (json.loads(cached) if cached else None), int(since)
+        return (CachedResult.from_dict(json.loads(cached)) if cached else None), int(since)
 
-    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
-        """The frame hash last decoded from these exact bytes, if still cached."""
+    def get(self, key: str) -> str | None:
+        """A plain string value, if present."""
         with _redis_errors():
-            found = self._r.get(bytes_key(camera_id, bytes_digest))
-        if found is None:
-            return None
-        return found.decode() if isinstance(found, bytes) else str(found)
+            return _text(self._r.get(key))
 
     def store(
-        self,
-        camera_id: str,
-        digest: str,
-        result: dict[str, Any],
-        ttl_s: int,
-        bytes_digest: str | None = None,
+        self, result_key: str, result: CachedResult, ttl_s: int, aliases: Mapping[str, str]
     ) -> None:
-        """Cache a frame result (and the bytes -> frame hash alias) for ``ttl_s``."""
+        """Cache a result (and its aliases) for ``ttl_s`` in one round trip."""
         with _redis_errors():
             pipe = self._r.pipeline(transaction=False)
-            pipe.set(frame_key(camera_id, digest), json.dumps(result), ex=ttl_s)
-            if bytes_digest:
-                pipe.set(bytes_key(camera_id, bytes_digest), digest, ex=ttl_s)
+            pipe.set(result_key, json.dumps(result.as_dict()), ex=ttl_s)
+            for key, value in aliases.items():
+                pipe.set(key, value, ex=ttl_s)
             pipe.execute()
 
     def claim(self, key: str, ttl_s: int) -> bool:
@@ -179,8 +155,7 @@ class RedisCache:
     def state(self, key: str) -> str | None:
         """A claim's state: ``pending``, ``done`` or None (free)."""
         with _redis_errors():
-            value = self._r.get(key)
-        return value.decode() if isinstance(value, bytes) else value
+            return _text(self._r.get(key))
 
     def ping(self) -> None:
         """Round trip to the server."""

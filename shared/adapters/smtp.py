@@ -11,33 +11,32 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
+from shared.domain.alerts import Alert
 from shared.errors import DeliveryFailed
-from shared.service_layer.alerts import Alert
 
 log = logging.getLogger(__name__)
 
 
 def compose(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
     """The alert as a plain-text email."""
-    v = alert.body["data"]
+    v = alert.violation
     message = EmailMessage()
     message["Subject"] = (
-        f"[camwatch {alert.severity}] {v['class_name']} in {v['type']} ({v['zone']}) "
-        f"at {v['camera_id']}"
+        f"[camwatch {alert.severity}] {v.class_name} in {v.type} ({v.zone}) at {v.camera_id}"
     )
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Message-ID"] = f"<{alert.id}@camwatch>"
     message["X-Camwatch-Violation-Id"] = alert.id
-    box = v["box"]
+    x1, y1, x2, y2 = v.box
     message.set_content(
-        f"{alert.severity} violation at camera {v['camera_id']}\n\n"
-        f"type:        {v['type']} (zone {v['zone']})\n"
-        f"road user:   {v['class_name']}\n"
-        f"confidence:  {v['confidence']:.2f}\n"
-        f"time (UTC):  {v['event_time']}\n"
-        f"box (px):    {box['x1']:.0f},{box['y1']:.0f} - {box['x2']:.0f},{box['y2']:.0f}\n"
-        f"evidence:    {v['evidence_uri']}\n"
+        f"{alert.severity} violation at camera {v.camera_id}\n\n"
+        f"type:        {v.type} (zone {v.zone})\n"
+        f"road user:   {v.class_name}\n"
+        f"confidence:  {v.confidence:.2f}\n"
+        f"time (UTC):  {v.event_time}\n"
+        f"box (px):    {x1:.0f},{y1:.0f} - {x2:.0f},{y2:.0f}\n"
+        f"evidence:    {v.evidence_uri}\n"
         f"violation:   {alert.id}\n"
     )
     return message

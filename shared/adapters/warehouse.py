@@ -1,4 +1,4 @@
-"""Warehouse adapter: BigQuery tables created from ``schemas/bigquery/*.json``.
+"""The warehouse port and its adapter: BigQuery tables created from ``schemas/bigquery/*.json``.
 
 Each table file holds ``description``, ``timePartitioning``, ``clustering`` and ``schema`` (the
 BigQuery REST field list); Terraform reads the same files.
@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from shared.adapters.google_clients import client_options
+from shared.domain.records import Row
 from shared.errors import DependencyUnavailable, WarehouseRejected
+from shared.messages.schemas import SCHEMAS
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "bigquery"
+TABLE_SCHEMAS = SCHEMAS / "bigquery"
 TABLES = ("observations", "violations", "alerts")
 
 
 class Warehouse(Protocol):
     """The warehouse port: idempotent-by-id row inserts and reachability."""
 
-    def insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
-        """Insert rows with their ids; raise DependencyUnavailable when down."""
+    def insert(self, rows: Sequence[Row]) -> None:
+        """Insert rows of one table (ids as insertIds); DependencyUnavailable when down."""
         ...
 
     def ping(self) -> None:
@@ -34,9 +36,14 @@ class Warehouse(Protocol):
         ...
 
 
+def bigquery_client(project_id: str, endpoint: str | None) -> bigquery.Client:
+    """BigQuery, or the emulator at ``endpoint``."""
+    return bigquery.Client(project=project_id, **client_options(endpoint))
+
+
 def table_spec(name: str, table_id: str) -> bigquery.Table:
     """A :class:`bigquery.Table` built from its schema file."""
-    spec = json.loads((SCHEMAS / f"{name}.json").read_text())
+    spec = json.loads((TABLE_SCHEMAS / f"{name}.json").read_text())
     table = bigquery.Table(
         table_id, schema=[bigquery.SchemaField.from_api_repr(f) for f in spec["schema"]]
     )
@@ -81,8 +88,13 @@ class BigQueryWarehouse:
                 )
             self._ready = True
 
-    def insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
-        """Stream rows; ``row_ids`` become BigQuery insertIds (best-effort dedup)."""
+    def insert(self, rows: Sequence[Row]) -> None:
+        """Stream records of one table; their row ids become insertIds (best-effort dedup)."""
+        if rows:
+            self.insert_rows(rows[0].table, [r.as_row() for r in rows], [r.row_id for r in rows])
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
+        """Stream plain rows with their ids (tools and tests; the pipeline inserts records)."""
         self.ensure_tables()
         with _bigquery_errors():
             errors = self._client.insert_rows_json(

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 import requests
 from standardwebhooks import Webhook
 
+from shared.domain.alerts import Alert
 from shared.errors import DeliveryFailed
-from shared.service_layer.alerts import Alert
 
 USER_AGENT = "camwatch-webhooks/1"
 
 
 def body_bytes(alert: Alert) -> bytes:
     """The alert's JSON body, byte for byte the same on every attempt."""
-    return json.dumps(alert.body, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(alert.body(), separators=(",", ":"), sort_keys=True).encode()
 
 
 def signed_headers(secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:

@@ -48,8 +48,7 @@ def inprocess_detector(settings: Settings, threads: int | None = None) -> InProc
     uri = settings.model_uri
 
     def fetch() -> Path:
-        from shared.adapters.blobstore import GcsBlobStore
-        from shared.adapters.google_clients import storage_client
+        from shared.adapters.blobstore import GcsBlobStore, storage_client
         from shared.detection.model_store import fetch_model
 
         assert uri is not None

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,12 +23,33 @@ import numpy.typing as npt
 
 from shared.detection.batching import Batcher
 from shared.detection.inprocess import InProcessDetector
+from shared.domain.detections import Detections
 from shared.domain.frames import RawFrame, decode_frame
 from shared.errors import BadRequest, FrameError, NotReady
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model found in one image of a request."""
+
+    detections: Detections
+    width: int
+    height: int
+    model: dict[str, str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """One item of ``predictions``; the model goes in each, as Vertex AI passes on only
+        ``predictions``."""
+        return {
+            "detections": self.detections.to_records(),
+            "width": self.width,
+            "height": self.height,
+            "model": self.model,
+        }
 
 
 class InferenceService:
@@ -100,8 +122,8 @@ class InferenceService:
                           "expired": stats.expired}  # fmt: skip
         return False, {"ready": False, "error": self._error or "loading"}
 
-    def predict(self, body: Any) -> dict[str, Any]:
-        """Answer one Vertex-style prediction request.
+    def predict(self, body: Any) -> list[Prediction]:
+        """Answer one Vertex-style prediction request: one prediction per instance.
 
         Raises:
             BadRequest: no ``instances``, too many, or an instance that is not an image.
@@ -110,9 +132,9 @@ class InferenceService:
         instances = body.get("instances") if isinstance(body, dict) else None
         if not isinstance(instances, list) or not instances:
             raise BadRequest('want {"instances": [{"b64": "<image bytes, base64>"}, ...]}')
-        if len(instances) > self._settings.max_instances:
+        if len(instances) > self._settings.max_images_per_request:
             raise BadRequest(f"{len(instances)} instances, at most "
-                             f"{self._settings.max_instances} per request")  # fmt: skip
+                             f"{self._settings.max_images_per_request} per request")  # fmt: skip
         images = [self._image(i, instance) for i, instance in enumerate(instances)]
         ok, _ = self.health()
         if not ok:
@@ -123,14 +145,10 @@ class InferenceService:
                                    self._settings.inference_timeout_s)  # fmt: skip
         found = [self.detector.finish(out, p.transform)
                  for out, p in zip(outputs, prepared, strict=True)]  # fmt: skip
-        # The model goes in each prediction: Vertex AI passes on only ``predictions``.
-        return {
-            "predictions": [
-                {"detections": d.to_records(), "width": int(img.shape[1]),
-                 "height": int(img.shape[0]), "model": self.model}
-                for d, img in zip(found, images, strict=True)
-            ]
-        }  # fmt: skip
+        return [
+            Prediction(d, int(img.shape[1]), int(img.shape[0]), self.model)
+            for d, img in zip(found, images, strict=True)
+        ]
 
     def _image(self, index: int, instance: Any) -> Image:
         data = instance.get("b64") if isinstance(instance, dict) else None

@@ -15,66 +15,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from shared.detection.layouts import (
-    COCO80,
-    InputSpec,
-    Layout,
-    Raw,
-    Transform,
-    decode_nanodet,
-    decode_ssd,
-    decode_ultralytics,
-    input_spec,
-    preprocess,
-)
+from shared.detection.layouts import Layout, Raw
+from shared.detection.layouts.labels import COCO80
+from shared.detection.layouts.nanodet import decode_nanodet
+from shared.detection.layouts.preprocess import InputSpec, Transform, input_spec, preprocess
+from shared.detection.layouts.ssd import decode_ssd
+from shared.detection.layouts.ultralytics import decode_ultralytics
 from shared.detection.model_store import load_labels, sha256_file
+from shared.detection.runtimes import GraphSession, open_session
 from shared.domain.detections import Detections, ModelInfo
 from shared.errors import ModelError
 from shared.settings import ASSETS
 
 SSD_LABELS = ASSETS / "models" / "ssd_coco_labels.txt"
-GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-
-
-def providers(prefer_gpu: bool = True) -> list[str]:
-    """TensorRT and CUDA when this onnxruntime build has them (onnxruntime-gpu), then CPU."""
-    available = set(ort.get_available_providers())
-    gpu = [p for p in GPU_PROVIDERS if p in available] if prefer_gpu else []
-    return [*gpu, "CPUExecutionProvider"]
-
-
-class GraphSession(Protocol):
-    """What the detector uses of a runtime: onnxruntime's session or :class:`TorchSession`."""
-
-    def run(self, output_names: Any, feeds: dict[str, Any]) -> list[Any]: ...
-    def get_inputs(self) -> list[Any]: ...
-    def get_outputs(self) -> list[Any]: ...
-    def get_modelmeta(self) -> Any: ...
-    def get_providers(self) -> list[str]: ...
-
-
-def open_session(
-    path: Path, runtime: str, threads: int, device: str = "auto", dtype: str = "float32"
-) -> GraphSession:
-    """The graph on onnxruntime (CUDA/TensorRT when installed) or on PyTorch."""
-    if runtime == "torch":
-        from shared.detection.runtimes.torch import (
-            TorchSession,  # PyTorch is imported only when asked for
-        )
-
-        return TorchSession(path, device, dtype, threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), options, providers=providers())  # type: ignore[no-any-return]
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise ModelError(f"cannot load {path}: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from shared.adapters.blobstore import BlobReader
 from shared.errors import CamwatchError, ModelError
+
+if TYPE_CHECKING:  # the port only: the GCS client loads only for a gs:// model
+    from shared.adapters.blobstore import BlobReader
 
 MAX_MODEL_BYTES = 2 * 1024**3
 

@@ -147,8 +147,7 @@ class LocalStack:
             "CAMWATCH_PROJECT_ID": PROJECT,
             "CAMWATCH_EVIDENCE_BUCKET": DEMO_BUCKET,
         }
-        from shared.adapters.blobstore import GcsBlobStore
-        from shared.adapters.google_clients import storage_client
+        from shared.adapters.blobstore import GcsBlobStore, storage_client
 
         client = storage_client(PROJECT, self.env["STORAGE_EMULATOR_HOST"])
         if client.lookup_bucket(DEMO_BUCKET) is None:

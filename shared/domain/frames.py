@@ -6,7 +6,6 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -46,14 +45,6 @@ class Frame:
         """``(width, height)`` in pixels."""
         height, width = self.image.shape[:2]
         return width, height
-
-
-class FrameSource(Protocol):
-    """Gets the current frame of a camera source (a URL, object or path)."""
-
-    def fetch(self, source: str) -> RawFrame:
-        """The current frame, or a :class:`shared.errors.FrameError` subclass."""
-        ...
 
 
 def frame_hash(image: npt.NDArray[np.uint8]) -> str:

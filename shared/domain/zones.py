@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 import cv2
@@ -11,6 +10,7 @@ import numpy.typing as npt
 
 from shared.domain.detections import Detections
 from shared.domain.registry import Zone, ZoneType
+from shared.domain.violations import Violation
 
 # Which road users may not be in which zone (the defaults of the generic rule).
 RESTRICTED: dict[ZoneType, tuple[str, ...]] = {
@@ -73,17 +73,6 @@ class PolygonZone:
         area = np.maximum((x2 - x1) * (y2 - y1), 1)
         share: npt.NDArray[np.float32] = (inside / area).astype(np.float32)
         return share
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One road user in a zone where its class is not allowed."""
-
-    type: str
-    zone: str
-    class_name: str
-    confidence: float
-    box: tuple[float, float, float, float]
 
 
 def find_violations(

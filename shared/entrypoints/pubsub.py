@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def handle_event(
-    cloud_event: Any, topic: str, handler: Callable[[PubsubMessage, Services], Any]
+    cloud_event: Any, topic: str, handler: Callable[[Services, PubsubMessage], Any]
 ) -> Any:
-    """Run ``handler`` on the event's message; dead-letter what can never succeed."""
+    """Run ``handler(services, message)``; dead-letter what can never succeed."""
     configure_logging()
     new_request_id({})
     services = bootstrap()
@@ -34,7 +34,7 @@ def handle_event(
     message: PubsubMessage | None = None
     try:
         message = decode_pubsub(cloud_event["type"], data)
-        return handler(message, services)
+        return handler(services, message)
     except MessageRejected as exc:
         route = ROUTE_BY_TOPIC[topic]
         raw = message.raw if message else original_bytes(data)

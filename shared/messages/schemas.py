@@ -15,6 +15,7 @@ import jsonschema
 
 from shared.errors import MessageRejected
 
+# The schemas root, found once: messages, webhooks, BigQuery tables and the Pub/Sub topology.
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 

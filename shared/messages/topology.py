@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
-TOPOLOGY = Path(__file__).resolve().parents[2] / "schemas" / "pubsub" / "topology.json"
+from shared.messages.schemas import SCHEMAS
+
+TOPOLOGY = SCHEMAS / "pubsub" / "topology.json"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ import logging
 from datetime import UTC, datetime
 
 from shared.adapters.cache import Cache
+from shared.domain.jobs import CameraJob
 from shared.errors import CameraNotFound, FrameError, MessageRejected
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
+from shared.service_layer.idempotency import JOB_CLAIM_S, JOB_DONE_S, claim, job_key
 from shared.service_layer.processor import CameraProcessor
 
 log = logging.getLogger(__name__)
-JOB_CLAIM_S = 300  # longer than the camera-jobs ack deadline: a live claim means "in progress"
-JOB_DONE_S = 24 * 3600
 
 
 def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache) -> str:
@@ -27,26 +27,23 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
         MessageRejected: bad payload or unknown camera (dead-lettered, never retried).
         DependencyUnavailable: Redis, BigQuery or storage down (Pub/Sub redelivers).
     """
-    job = validate("camera_job", message.data)
-    age_s = (datetime.now(UTC) - datetime.fromisoformat(job["scheduled_at"])).total_seconds()
+    job = CameraJob.from_message(validate(CameraJob.schema, message.data))
+    about = job.as_message()
+    age_s = job.age_s(datetime.now(UTC))
     if age_s > processor.settings.max_job_age_s:
-        log.warning("expired job dropped", extra={**job, "age_s": round(age_s, 1)})
+        log.warning("expired job dropped", extra={**about, "age_s": round(age_s, 1)})
         return "expired"
-    key = f"vision:job:{job['sweep_id']}:{job['camera_id']}"
-    if not cache.claim(key, JOB_CLAIM_S):
-        log.info("duplicate job skipped", extra=job)
-        return "duplicate"
-    try:
-        processor.process(job["camera_id"], request_id=message.message_id, sweep_id=job["sweep_id"])
-        outcome = "processed"
-    except FrameError as exc:
-        outcome = exc.kind
-    except CameraNotFound as exc:
-        cache.release(key)
-        raise MessageRejected(exc.message) from exc
-    except BaseException:
-        cache.release(key)
-        raise
-    cache.confirm(key, JOB_DONE_S)
-    log.info("job done", extra={**job, "outcome": outcome})
+    key = job_key(job.sweep_id, job.camera_id)
+    with claim(cache, key, hold_s=JOB_CLAIM_S, done_s=JOB_DONE_S) as held:
+        if not held.taken:
+            log.info("duplicate job skipped", extra=about)
+            return "duplicate"
+        try:
+            processor.process(job.camera_id, request_id=message.message_id, sweep_id=job.sweep_id)
+            outcome = "processed"
+        except FrameError as exc:
+            outcome = exc.kind
+        except CameraNotFound as exc:
+            raise MessageRejected(exc.message) from exc
+    log.info("job done", extra={**about, "outcome": outcome})
     return outcome

@@ -1,15 +1,45 @@
-"""Idempotent rows: deterministic ids and Redis-guarded inserts (the emulator ignores insertIds)."""
+"""Exactly once in effect: deterministic row ids, every Redis key, one claim for side effects.
+
+Pub/Sub delivers at least once and two instances may take the same work, so every side effect
+that must happen once (a row, a camera job, an alert, a delivery) runs inside :func:`claim`:
+take a Redis key (``SET NX`` with a hold time), act, then mark it done, or release it when the
+act fails so a retry does it. The BigQuery emulator ignores insertIds, and BigQuery's own dedup
+is best effort, so rows are guarded the same way.
+
+Every Redis key camwatch uses is built here:
+
+================================================  =====================================  ====
+key                                               what                                   TTL
+================================================  =====================================  ====
+``vision:camera:{camera_id}:frame:{hash}``        cached result of a frame               cache_ttl_s
+``vision:camera:{camera_id}:bytes:{digest}``      frame hash of these encoded bytes      cache_ttl_s
+``vision:camera:{camera_id}:last_frame``          last frame's hash and since when (ms)  2 x stale
+``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
+``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
+``violation:camera:{camera_id}:type:{type}``      one alert per ongoing violation        24 h
+``alert:{violation_id}:{channel}``                a channel took an alert (claim: 120 s)  7 d
+``prediction:camera:{camera_id}:horizon:{min}``   reserved: cached forecasts             30 min
+================================================  =====================================  ====
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
+from shared.domain.records import Row
 
-CLAIM_TTL_S = 60  # a writer that died mid-insert frees its claim after this
-WRITTEN_TTL_S = 24 * 3600  # how long a written row id is remembered
+WRITE_CLAIM_S = 60  # a writer that died mid-insert frees its claim after this
+WRITTEN_S = 24 * 3600  # how long a written row id is remembered
+JOB_CLAIM_S = 300  # longer than the camera-jobs ack deadline: a live claim means "in progress"
+JOB_DONE_S = 24 * 3600
+ALERT_DEDUP_S = 24 * 3600  # one alert per ongoing violation
+SENDING_S = 120  # a delivery in flight (longer than one webhook or SMTP try)
+SENT_S = 7 * 24 * 3600  # a sent alert is remembered longer than Pub/Sub keeps the message
 
 
 def row_id(*parts: str) -> str:
@@ -17,21 +47,89 @@ def row_id(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
-def write_once(
-    cache: Cache, warehouse: Warehouse, table: str, rid: str, row: dict[str, Any]
-) -> bool:
-    """Insert unless this row id was already written; True if this call wrote it.
+def frame_key(camera_id: str, digest: str) -> str:
+    """A frame's cached result."""
+    return f"vision:camera:{camera_id}:frame:{digest}"
 
-    A Redis claim (SET NX, 60 s) guards the insert; it becomes a 24 h "written" mark on
-    success and is released on failure, so a retry writes the row and nothing is lost.
+
+def bytes_key(camera_id: str, bytes_digest: str) -> str:
+    """The alias from a frame's encoded bytes to its frame hash."""
+    return f"vision:camera:{camera_id}:bytes:{bytes_digest}"
+
+
+def last_frame_key(camera_id: str) -> str:
+    """The camera's last frame hash and since when it has been served."""
+    return f"vision:camera:{camera_id}:last_frame"
+
+
+def write_key(table: str, rid: str) -> str:
+    """A row of ``table`` claimed or written."""
+    return f"vision:write:{table}:{rid}"
+
+
+def job_key(sweep_id: str, camera_id: str) -> str:
+    """A sweep's job for one camera claimed or done."""
+    return f"vision:job:{sweep_id}:{camera_id}"
+
+
+def violation_key(camera_id: str, violation_type: str) -> str:
+    """An ongoing violation of a type at a camera that has been alerted."""
+    return f"violation:camera:{camera_id}:type:{violation_type}"
+
+
+def alert_key(violation_id: str, channel: str) -> str:
+    """An alert claimed or taken by one channel."""
+    return f"alert:{violation_id}:{channel}"
+
+
+def prediction_key(camera_id: str, horizon_minutes: int) -> str:
+    """Reserved for cached forecasts (the seed's format)."""
+    return f"prediction:camera:{camera_id}:horizon:{horizon_minutes}"
+
+
+@dataclass
+class Claim:
+    """A key taken (or not) by :func:`claim`; ``taken`` says whether this caller holds it."""
+
+    cache: Cache
+    key: str
+    done_s: int
+    taken: bool
+    settled: bool = False
+
+    def confirm(self) -> None:
+        """Mark done now: a failure later in the block no longer releases it."""
+        if self.taken and not self.settled:
+            self.cache.confirm(self.key, self.done_s)
+            self.settled = True
+
+    def release(self) -> None:
+        """Give the key back now (the act did not happen)."""
+        if self.taken and not self.settled:
+            self.cache.release(self.key)
+            self.settled = True
+
+
+@contextmanager
+def claim(cache: Cache, key: str, *, hold_s: int, done_s: int) -> Iterator[Claim]:
+    """Claim → act → confirm, or release on failure.
+
+    Yields a :class:`Claim`; act only when ``claim.taken``. Leaving the block normally marks a
+    taken key done for ``done_s``; an exception releases it, so a retry acts again.
     """
-    key = f"vision:write:{table}:{rid}"
-    if not cache.claim(key, CLAIM_TTL_S):
-        return False
+    held = Claim(cache, key, done_s, cache.claim(key, hold_s))
     try:
-        warehouse.insert(table, [row], [rid])
+        yield held
     except BaseException:
-        cache.release(key)
+        held.release()
         raise
-    cache.confirm(key, WRITTEN_TTL_S)
-    return True
+    held.confirm()
+
+
+def write_once(cache: Cache, warehouse: Warehouse, row: Row) -> bool:
+    """Insert ``row`` unless its id was already written; True if this call wrote it."""
+    key = write_key(row.table, row.row_id)
+    with claim(cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S) as held:
+        if held.taken:
+            warehouse.insert([row])
+        return held.taken

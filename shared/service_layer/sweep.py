@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from shared.adapters.bus import EventBus
+from shared.domain.jobs import CameraJob, SweepRequest
 from shared.domain.registry import Registry
 from shared.errors import MessageRejected
 from shared.messages.envelope import PubsubMessage
@@ -19,15 +20,15 @@ def fan_out(message: PubsubMessage, registry: Registry, bus: EventBus) -> int:
 
     A redelivered sweep keeps its sweep id (the message id), so workers skip repeated jobs.
     """
-    sweep = validate("camera_sweep", message.data)
-    sweep_id = sweep.get("sweep_id") or f"sweep-{message.message_id}"
+    sweep = SweepRequest.from_message(validate("camera_sweep", message.data))
+    sweep_id = sweep.sweep_id or f"sweep-{message.message_id}"
     known = {c.id for c in registry.cameras}
-    wanted = sweep.get("cameras") or [c.id for c in registry.cameras]
+    wanted = sweep.cameras or tuple(c.id for c in registry.cameras)
     unknown = sorted(set(wanted) - known)
     if unknown:
         raise MessageRejected(f"sweep {sweep_id} names unknown cameras: {unknown}")
     now = datetime.now(UTC).isoformat()
-    jobs = [{"sweep_id": sweep_id, "camera_id": cid, "scheduled_at": now} for cid in wanted]
-    bus.publish("camera-jobs", "camera_job", jobs, sweep_id=sweep_id)
+    jobs = [CameraJob(sweep_id, camera_id, now) for camera_id in wanted]
+    bus.publish("camera-jobs", jobs, sweep_id=sweep_id)
     log.info("sweep fanned out", extra={"sweep_id": sweep_id, "jobs": len(jobs)})
     return len(jobs)

@@ -33,7 +33,7 @@ import numpy as np
 
 from shared.detection.batching import Batcher
 from shared.detection.inprocess import InProcessDetector
-from shared.detection.layouts import preprocess
+from shared.detection.layouts.preprocess import preprocess
 from shared.settings import ASSETS
 from tests.bench.bench_process import SHARED_MODELS, pct
 from tests.bench.synthetic import synthetic_yolo

@@ -30,8 +30,7 @@ import numpy as np
 import yaml
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from shared.adapters.google_clients import bigquery_client
-from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.detection.inprocess import InProcessDetector
 from shared.devstack.stack import PROJECT, LocalStack, start_all
 from shared.settings import ASSETS, Settings

@@ -24,7 +24,7 @@ import onnx
 import torch
 from torch import nn
 
-from shared.detection.layouts import COCO80
+from shared.detection.layouts.labels import COCO80
 from shared.settings import ASSETS
 
 

@@ -14,8 +14,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 
 from shared import bootstrap
-from shared.adapters.google_clients import bigquery_client
-from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.settings import Settings, get_settings
@@ -175,8 +174,7 @@ def test_violation_recorded_with_evidence_and_published(client: FlaskClient, war
     """cam-005's registry bus lane holds the car of the reference frame."""
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    from shared.adapters.blobstore import GcsBlobStore
-    from shared.adapters.google_clients import storage_client
+    from shared.adapters.blobstore import GcsBlobStore, storage_client
     from shared.devstack.stack import PROJECT
 
     subscriber = pubsub_v1.SubscriberClient()

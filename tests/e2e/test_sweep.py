@@ -15,8 +15,7 @@ import pytest
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from shared.adapters.google_clients import bigquery_client
-from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.stack import PROJECT, LocalStack
 from shared.devstack.topology import dead_letter_pull
 from shared.settings import Settings

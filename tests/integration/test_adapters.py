@@ -7,14 +7,15 @@ import uuid
 
 import pytest
 
-from shared.adapters.blobstore import GcsBlobStore
+from shared.adapters.blobstore import GcsBlobStore, storage_client
 from shared.adapters.cache import RedisCache
-from shared.adapters.frame_sources import HttpSnapshotSource
-from shared.adapters.google_clients import bigquery_client, storage_client
-from shared.adapters.warehouse import BigQueryWarehouse
+from shared.adapters.http_snapshot import HttpSnapshotSource
+from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
+from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import decode_frame
+from shared.domain.observations import CachedResult
 from shared.errors import (
     DependencyUnavailable,
     ForbiddenSource,
@@ -24,6 +25,7 @@ from shared.errors import (
     NotAnImage,
     WarehouseRejected,
 )
+from shared.service_layer.idempotency import bytes_key, frame_key, last_frame_key
 from shared.settings import Settings
 from tests.conftest import jpeg
 
@@ -33,13 +35,22 @@ pytestmark = pytest.mark.integration
 def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings) -> None:
     cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
     cam = f"cam-{uuid.uuid4().hex[:8]}"
-    assert cache.lookup(cam, "h1", 1000, 60) == (None, 1000)
-    cache.store(cam, "h1", {"detections": [], "model": {"name": "m"}}, ttl_s=1)
-    assert cache.lookup(cam, "h1", 5000, 60) == ({"detections": [], "model": {"name": "m"}}, 1000)
-    assert cache.lookup(cam, "h2", 9000, 60) == (None, 9000)  # a new frame resets "since"
+    last = last_frame_key(cam)
+
+    def lookup(digest: str, now_ms: int) -> tuple[CachedResult | None, int]:
+        return cache.lookup(frame_key(cam, digest), last, digest, now_ms, 60)
+
+    assert lookup("h1", 1000) == (None, 1000)
+    result = CachedResult(Detections.empty(), ModelInfo("m", "1", "0" * 64), (640, 480))
+    cache.store(frame_key(cam, "h1"), result, 1, {bytes_key(cam, "b1"): "h1"})
+    found, since = lookup("h1", 5000)
+    assert since == 1000 and found is not None
+    assert (found.model, found.size, len(found.detections)) == (result.model, (640, 480), 0)
+    assert cache.get(bytes_key(cam, "b1")) == "h1"
+    assert lookup("h2", 9000) == (None, 9000)  # a new frame resets "since"
     assert cache._r.ttl(f"vision:camera:{cam}:frame:h1") in (0, 1)  # the key named in the issue
     time.sleep(1.1)
-    assert cache.lookup(cam, "h1", 10000, 60)[0] is None  # expired
+    assert lookup("h1", 10000)[0] is None  # expired
 
 
 def test_redis_claims(stack_settings: Settings) -> None:
@@ -55,7 +66,7 @@ def test_redis_claims(stack_settings: Settings) -> None:
 def test_redis_down_is_dependency_unavailable() -> None:
     cache = RedisCache.connect("127.0.0.1", free_port(), 0.5)
     with pytest.raises(DependencyUnavailable, match="redis"):
-        cache.lookup("cam", "h", 0, 60)
+        cache.lookup(frame_key("cam", "h"), last_frame_key("cam"), "h", 0, 60)
     with pytest.raises(DependencyUnavailable):
         cache.ping()
 
@@ -86,7 +97,7 @@ def test_insert_and_query_round_trip(stack_settings: Settings) -> None:
         "detections": [{"class_id": 2, "class_name": "car", "score": 0.9,
                         "box": {"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0}}],
     }  # fmt: skip
-    warehouse.insert("observations", [row], ["o1"])
+    warehouse.insert_rows("observations", [row], ["o1"])
     rows = warehouse.query(
         f"SELECT camera_id, counts.car AS cars, d.box.x2 AS x2 FROM "
         f"`{warehouse.table_id('observations')}`, UNNEST(detections) d WHERE camera_id = @cam",

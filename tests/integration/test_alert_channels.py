@@ -14,9 +14,10 @@ from shared.adapters.webhook import WebhookSender, body_bytes, signed_headers
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
+from shared.domain.alerts import Severity
 from shared.errors import DeliveryFailed
-from shared.service_layer.alerts import Severity, build_alert
-from tests.unit.test_alerts import violation
+from shared.service_layer.alerts import build_alert
+from tests.unit.test_alerts import record
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def receiver():
 
 def test_webhooks_are_signed_and_keep_their_id_across_retries(receiver) -> None:
     sender = WebhookSender(receiver.url, receiver.secret, 5)
-    alert = build_alert(violation(0.9, vid="b" * 32), Severity.HIGH)
+    alert = build_alert(record(0.9, vid="b" * 32), Severity.HIGH)
     receiver.fail("cam-001-market-5th", 2)
     for _ in range(2):
         with pytest.raises(DeliveryFailed, match="receiver answered 500"):
@@ -40,11 +41,11 @@ def test_webhooks_are_signed_and_keep_their_id_across_retries(receiver) -> None:
     seen = receiver.deliveries
     assert [d.status for d in seen] == [500, 500, 200] and all(d.verified for d in seen)
     assert {d.webhook_id for d in seen} == {"b" * 32}  # one webhook-id on every attempt
-    assert seen[-1].body == alert.body and len(receiver.accepted()) == 1
+    assert seen[-1].body == alert.body() and len(receiver.accepted()) == 1
 
 
 def test_a_wrong_signature_or_stale_timestamp_is_refused(receiver) -> None:
-    alert = build_alert(violation(0.7), Severity.MEDIUM)
+    alert = build_alert(record(0.7), Severity.MEDIUM)
     # Signed with another secret: the receiver must refuse it.
     with pytest.raises(DeliveryFailed, match="401"):
         WebhookSender(receiver.url, new_secret(), 5).send(alert)
@@ -62,7 +63,7 @@ def test_a_wrong_signature_or_stale_timestamp_is_refused(receiver) -> None:
 
 
 def test_webhook_timeout_and_refused_connection_are_delivery_failures() -> None:
-    alert = build_alert(violation(0.7), Severity.MEDIUM)
+    alert = build_alert(record(0.7), Severity.MEDIUM)
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
@@ -80,10 +81,10 @@ def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
     sender = SmtpSender(env["CAMWATCH_SMTP_HOST"], int(env["CAMWATCH_SMTP_PORT"]),
                         "camwatch@test", ["ops@test"], 5, starttls=False)  # fmt: skip
     vid = "c" * 32
-    sender.send(build_alert(violation(0.95, vid=vid), Severity.HIGH))
+    sender.send(build_alert(record(0.95, vid=vid), Severity.HIGH))
     [mail] = [m for m in local_stack.emails() if m["X-Camwatch-Violation-Id"] == vid]
     assert mail["To"] == "ops@test" and mail["Subject"].strip().startswith("[camwatch HIGH] car")
     with pytest.raises(DeliveryFailed, match="email delivery failed: ConnectionRefusedError"):
         SmtpSender("127.0.0.1", free_port(), "a@b", ["c@d"], 1, starttls=False).send(
-            build_alert(violation(0.95), Severity.HIGH)
+            build_alert(record(0.95), Severity.HIGH)
         )

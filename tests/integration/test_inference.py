@@ -121,8 +121,7 @@ def test_a_service_that_is_down_is_dependency_unavailable() -> None:
 
 
 def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_path) -> None:
-    from shared.adapters.blobstore import GcsBlobStore
-    from shared.adapters.google_clients import storage_client
+    from shared.adapters.blobstore import GcsBlobStore, storage_client
     from shared.detection.factory import inprocess_detector
     from shared.errors import ModelError
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.adapters.frame_sources import HttpSnapshotSource
+from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.devstack.stack import LocalStack
 from shared.errors import FrameUnreachable
 from tests.conftest import jpeg

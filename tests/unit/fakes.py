@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,10 +11,13 @@ import yaml
 
 from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import RawFrame
+from shared.domain.observations import CachedResult
+from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
 from shared.errors import DeliveryFailed, DependencyUnavailable, FrameError
 from shared.messages.schemas import validate
 from shared.service_layer.processor import CameraProcessor
+from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
 
@@ -54,32 +58,36 @@ class FakeCache:
     """The cache port in a dict; ``down`` makes every call fail like a dead Redis."""
 
     def __init__(self) -> None:
-        self.results: dict[tuple[str, str], dict[str, Any]] = {}
-        self.last: dict[str, tuple[str, int]] = {}
-        self.keys: dict[str, str] = {}
-        self.aliases: dict[tuple[str, str], str] = {}
+        self.results: dict[str, dict[str, Any]] = {}  # by key, as JSON
+        self.last: dict[str, tuple[str, int]] = {}  # last_frame key -> (hash, since ms)
+        self.keys: dict[str, str] = {}  # claims: key -> pending / done
+        self.aliases: dict[str, str] = {}
         self.down = False
 
     def _check(self) -> None:
         if self.down:
             raise DependencyUnavailable("redis", "connection refused")
 
-    def lookup(self, camera_id: str, digest: str, now_ms: int, history_ttl_s: int):
+    def lookup(
+        self, result_key: str, last_frame_key: str, digest: str, now_ms: int, history_ttl_s: int
+    ) -> tuple[CachedResult | None, int]:
         self._check()
-        prev = self.last.get(camera_id)
+        prev = self.last.get(last_frame_key)
         since = prev[1] if prev and prev[0] == digest else now_ms
-        self.last[camera_id] = (digest, since)
-        return self.results.get((camera_id, digest)), since
+        self.last[last_frame_key] = (digest, since)
+        found = self.results.get(result_key)
+        return (CachedResult.from_dict(found) if found is not None else None), since
 
-    def resolve(self, camera_id: str, bytes_digest: str) -> str | None:
+    def get(self, key: str) -> str | None:
         self._check()
-        return self.aliases.get((camera_id, bytes_digest))
+        return self.aliases.get(key)
 
-    def store(self, camera_id, digest, result, ttl_s, bytes_digest=None) -> None:
+    def store(
+        self, result_key: str, result: CachedResult, ttl_s: int, aliases: Mapping[str, str]
+    ) -> None:
         self._check()
-        self.results[(camera_id, digest)] = result
-        if bytes_digest:
-            self.aliases[(camera_id, bytes_digest)] = digest
+        self.results[result_key] = result.as_dict()  # as Redis keeps it: JSON
+        self.aliases.update(aliases)
 
     def claim(self, key: str, ttl_s: int) -> bool:
         self._check()
@@ -109,11 +117,12 @@ class FakeWarehouse:
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.fail_next = 0
 
-    def insert(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
+    def insert(self, rows: Sequence[Row]) -> None:
         if self.fail_next:
             self.fail_next -= 1
             raise DependencyUnavailable("bigquery", "503")
-        self.rows.setdefault(table, []).extend(rows)
+        for row in rows:
+            self.rows.setdefault(row.table, []).append(row.as_row())
 
     def ping(self) -> None:
         return None
@@ -125,14 +134,13 @@ class FakeBus:
 
     fail_next = 0
 
-    def publish(self, topic, schema, payloads, **attributes):
+    def publish(self, topic: str, messages: Sequence[Message], **attributes: str) -> list[str]:
         if self.fail_next:
             self.fail_next -= 1
             raise DependencyUnavailable("pubsub", "503")
-        for p in payloads:
-            validate(schema, p)
-            self.sent.append((topic, p, attributes))
-        return [str(i) for i in range(len(payloads))]
+        for m in messages:
+            self.sent.append((topic, validate(m.schema, m.as_message()), attributes))
+        return [str(i) for i in range(len(messages))]
 
     def publish_raw(self, topic, data, **attributes):
         self.sent.append((topic, {"raw": data}, attributes))
@@ -152,6 +160,13 @@ class FakeEvidence:
         uri = f"gs://{bucket}/{name}"
         self.objects[uri] = data
         return uri
+
+    def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
+        return self.objects[f"gs://{bucket}/{name}"][: max_bytes + 1]
+
+    def ping(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("storage", "503")
 
 
 def registry_of(*cameras: dict[str, Any]) -> Registry:
@@ -175,9 +190,12 @@ class Rig:
 
 def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
     """A processor over ``registry`` whose cameras serve ``frames`` (by source)."""
-    fakes = (FakeFrames(frames), FakeDetector(), FakeCache(), FakeWarehouse(), FakeEvidence(),
-             FakeBus())  # fmt: skip
-    return Rig(CameraProcessor(Settings(), registry, *fakes), *fakes)
+    frames_, detector, cache = FakeFrames(frames), FakeDetector(), FakeCache()
+    warehouse, evidence, bus = FakeWarehouse(), FakeEvidence(), FakeBus()
+    settings = Settings()
+    recorder = ViolationRecorder(cache, warehouse, evidence, bus, settings.evidence_bucket)
+    processor = CameraProcessor(settings, registry, frames_, detector, cache, warehouse, recorder)
+    return Rig(processor, frames_, detector, cache, warehouse, evidence, bus)
 
 
 class FakeSender:

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from shared.adapters.smtp import compose
+from shared.domain.alerts import Severity, severity_of
+from shared.domain.violations import ViolationRecord
 from shared.errors import ConfigError, DeliveryFailed, MessageRejected
 from shared.messages.schemas import validate
-from shared.service_layer.alerts import AlertDispatcher, Severity, build_alert, severity_of
+from shared.service_layer.alerts import AlertDispatcher, build_alert
 from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse
 
 
@@ -28,6 +30,11 @@ def violation(confidence: float, vid: str = "a" * 32, **extra: Any) -> dict[str,
         "sweep_id": "s1",
         **extra,
     }
+
+
+def record(confidence: float, vid: str = "a" * 32, **extra: Any) -> ViolationRecord:
+    """The violation as the dispatcher reads it from its message."""
+    return ViolationRecord.from_message(violation(confidence, vid, **extra))
 
 
 @pytest.mark.parametrize(
@@ -113,10 +120,10 @@ def test_missing_webhook_config_is_an_error_email_is_optional() -> None:
 
 
 def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None:
-    alert = build_alert(violation(0.9), Severity.HIGH)
-    validate("webhooks/violation_alert", alert.body)
-    assert alert.id == "a" * 32 and alert.body["type"] == "violation.detected"
-    assert alert.body["data"]["severity"] == "HIGH"
+    alert = build_alert(record(0.9), Severity.HIGH)
+    validate("webhooks/violation_alert", alert.body())
+    assert alert.id == "a" * 32 and alert.body()["type"] == "violation.detected"
+    assert alert.body()["data"]["severity"] == "HIGH"
     message = compose(alert, "camwatch@x", ["ops@x", "duty@x"])
     assert message["Subject"] == (
         "[camwatch HIGH] car in bus_lane (market-bus-lane) at cam-001-market-5th"

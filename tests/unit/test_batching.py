@@ -147,7 +147,7 @@ def test_remote_does_not_retry_a_request_the_service_refuses() -> None:
 def test_gpu_providers_come_first_when_the_runtime_has_them(monkeypatch) -> None:
     import onnxruntime as ort
 
-    from shared.detection.inprocess import providers
+    from shared.detection.runtimes.onnxruntime import providers
 
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["CPUExecutionProvider", "CUDAExecutionProvider",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-from shared.adapters.warehouse import SCHEMAS, TABLES
+from shared.adapters.warehouse import TABLE_SCHEMAS, TABLES
 from shared.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -35,7 +36,7 @@ def test_terraform_env_names_are_settings() -> None:
 def test_terraform_tables_come_from_the_schema_files() -> None:
     main = (TF / "main.tf").read_text()
     assert 'fileset("${path.module}/../schemas/bigquery", "*.json")' in main
-    assert {p.stem for p in SCHEMAS.glob("*.json")} == set(TABLES)
+    assert {p.stem for p in TABLE_SCHEMAS.glob("*.json")} == set(TABLES)
     for attr in ("each.value.schema", "each.value.clustering", "each.value.timePartitioning"):
         assert attr in main
 
@@ -122,3 +123,170 @@ def test_terraform_declares_the_gpu_inference_service() -> None:
     variables = (TF / "variables.tf").read_text()
     assert 'gpu_type       = optional(string, "nvidia-l4")' in variables
     assert "!var.inference.enabled || var.inference.image != null" in variables
+
+
+# What each image ships: the files its COPY lines send through .dockerignore. The rules of
+# Docker (moby/patternmatcher) that ours need: one pattern a line, `#` comments and blank lines
+# skipped, a leading `/` dropped, paths relative to the context root; `*` any run of characters
+# but `/`, `?` one of them, `[...]` a class, `**` any number of folders (none included); a
+# pattern that matches a folder excludes everything under it; `!` takes a path back; the last
+# matching pattern wins.
+DOCKERFILES = [ROOT / "functions" / "Dockerfile", ROOT / "functions" / "inference" / "Dockerfile"]
+
+
+def _docker_regex(pattern: str) -> re.Pattern[str]:
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            i += 3 if pattern.startswith("**/", i) else 2
+            out += ".*" if i >= len(pattern) else "(?:.*/)?"
+            continue
+        char = pattern[i]
+        if char == "*":
+            out += "[^/]*"
+        elif char == "?":
+            out += "[^/]"
+        elif char == "[":
+            end = pattern.index("]", i + 1)
+            out += pattern[i : end + 1]
+            i = end
+        elif char == "\\" and i + 1 < len(pattern):
+            i += 1
+            out += re.escape(pattern[i])
+        else:
+            out += re.escape(char)
+        i += 1
+    return re.compile(out)
+
+
+def dockerignore(text: str) -> list[tuple[bool, re.Pattern[str]]]:
+    """(is an exception, pattern) for each line of a .dockerignore."""
+    rules = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        pattern = os.path.normpath(line.removeprefix("!").strip()).lstrip("/")
+        rules.append((exception, _docker_regex(pattern)))
+    return rules
+
+
+def ignored(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Whether Docker leaves ``path`` (relative, with `/`) out of the build context."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]  # folders, then the file
+    excluded = False
+    for exception, regex in rules:
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            excluded = not exception
+    return excluded
+
+
+def shipped(dockerfile: Path) -> set[str]:
+    """The files (relative to the root) that the Dockerfile's COPY lines put in its image."""
+    rules = dockerignore((ROOT / ".dockerignore").read_text())
+    files: set[str] = set()
+    for line in dockerfile.read_text().splitlines():
+        words = line.split()
+        if not words or words[0] != "COPY":
+            continue
+        assert not any(w.startswith("--from") for w in words), line  # all from the context
+        for source in (w for w in words[1:-1] if not w.startswith("--")):
+            path = ROOT / source
+            found = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+            assert found, f"{dockerfile.name}: {line}: nothing to copy"
+            names = {p.relative_to(ROOT).as_posix() for p in found}
+            kept = {name for name in names if not ignored(name, rules)}
+            assert kept, f"{dockerfile.name}: {line}: .dockerignore drops all of it"
+            files |= kept
+    return files
+
+
+def test_the_dockerignore_matcher_follows_docker() -> None:
+    rules = dockerignore(
+        "# comment\n\n**/__pycache__\n/terraform\n*.md\ntests\n!tests/data\ntests/data/big\n"
+        "shared/assets/*\n!shared/assets/models\nshared/*/x?.py\nfoo/**\n"
+    )
+    for path, out in [
+        ("__pycache__/a.pyc", True),  # `**` is any number of folders, none too
+        ("shared/domain/__pycache__/zones.cpython-311.pyc", True),  # under a matched folder
+        ("terraform/main.tf", True),
+        ("README.md", True),
+        ("docs/README.md", False),  # `*` does not cross a `/`
+        ("tests/unit/test_x.py", True),
+        ("tests/data/small.jpg", False),  # taken back by `!`
+        ("tests/data/big/a.bin", True),  # the last match wins
+        ("shared/assets/images/car1.jpg", True),
+        ("shared/assets/cameras.yaml", True),
+        ("shared/assets/models/m.onnx", False),
+        ("shared/domain/x1.py", True),
+        ("shared/domain/x12.py", False),  # `?` is one character
+        ("shared/a/b/x1.py", False),
+        ("foo/bar/baz", True),
+        ("shared/settings.py", False),
+    ]:
+        assert ignored(path, rules) is out, path
+
+
+def test_images_ship_the_code_the_schemas_and_the_default_model_only() -> None:
+    code = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "shared").rglob("*.py")
+        if "devstack" not in p.parts and "__pycache__" not in p.parts
+    }
+    schemas = {p.relative_to(ROOT).as_posix() for p in (ROOT / "schemas").rglob("*.json")}
+    mains = {p.relative_to(ROOT).as_posix() for p in (ROOT / "functions").glob("*/main.py")}
+    assets = {
+        f"shared/assets/{name}"
+        for name in (
+            "cameras.yaml",
+            "NOTICE",
+            "models/ssd_coco_labels.txt",
+            "models/ssd_mobilenet_v2_coco_quant.onnx",
+        )
+    }
+    # What must stay out is in the tree (the check is not vacuous).
+    out = (
+        "shared/devstack/",
+        "shared/assets/images/",
+        "shared/assets/video/",
+        "tests/",
+        "terraform/",
+        "docs/",
+        ".venv/",
+        ".stack/",
+        ".git/",
+    )
+    for folder in ("shared/devstack", "shared/assets/images", "shared/assets/video"):
+        assert any((ROOT / folder).iterdir()), folder
+    want = {"requirements.txt", *code, *schemas, *mains, *assets}
+    for dockerfile in DOCKERFILES:
+        files = shipped(dockerfile)
+        name = dockerfile.relative_to(ROOT).as_posix()
+        assert want <= files, (name, sorted(want - files))
+        leaked = sorted(
+            f
+            for f in files
+            if f.startswith(out) or "__pycache__" in f.split("/") or f.endswith(".pyc")
+        )
+        assert not leaked, (name, leaked)
+    assert "functions/inference/requirements-gpu.txt" in shipped(DOCKERFILES[1])
+
+
+def test_dockerfile_comments_name_modules_that_exist() -> None:
+    inference = (ROOT / "functions" / "inference" / "Dockerfile").read_text()
+    for needle in (
+        "shared/detection/inprocess.py",
+        "shared/entrypoints/inference.py",
+        "shared/detection/model_store.py",
+    ):
+        assert needle in inference, needle
+    for dockerfile in DOCKERFILES:
+        comments = "\n".join(x for x in dockerfile.read_text().splitlines() if x.startswith("#"))
+        named = re.findall(
+            r"(?<![\w./-])((?:shared|functions|schemas|terraform)/[\w./-]*\w/?)", comments
+        )
+        assert named, dockerfile
+        for path in named:
+            assert (ROOT / path).exists(), f"{dockerfile.relative_to(ROOT)} names {path}"

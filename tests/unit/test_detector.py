@@ -10,7 +10,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from shared.detection.inprocess import SSD_LABELS, InProcessDetector
-from shared.detection.layouts import Layout, Transform, decode_ssd, input_spec
+from shared.detection.layouts import Layout
+from shared.detection.layouts.preprocess import Transform, input_spec
+from shared.detection.layouts.ssd import decode_ssd
 from shared.detection.model_store import load_labels, sha256_file
 from shared.domain.detections import Detections
 from shared.domain.registry import ROAD_USERS

@@ -14,7 +14,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.detection.inprocess import InProcessDetector
-from shared.detection.layouts import COCO80, Layout, input_spec, nms, preprocess
+from shared.detection.layouts import Layout
+from shared.detection.layouts.labels import COCO80
+from shared.detection.layouts.nms import nms
+from shared.detection.layouts.preprocess import input_spec, preprocess
 from shared.errors import ModelError
 
 SHARED = Path(__file__).parents[3] / "shared"  # ../shared: the read-only project materials

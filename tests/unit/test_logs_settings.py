@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from shared import settings as settings_module
 from shared.errors import ConfigError
 from shared.logs import CloudLoggingFormatter, bind_project, new_request_id
-from shared.settings import Settings, get_settings
+from shared.settings import DEPRECATED, Settings, get_settings
 
 
 def _format(msg: str, **extra: object) -> dict[str, object]:
@@ -93,4 +94,21 @@ def test_the_readme_documents_every_setting_and_no_other() -> None:
     section = settings_section()
     assert wanted - documented_variables(section) == set(), "settings missing from README.md"
     named = set(re.findall(r"`(CAMWATCH_[A-Z0-9_]+)`", section))
-    assert named - wanted == set(), "README.md names settings that do not exist"
+    assert named - wanted - set(DEPRECATED) == set(), "README.md names settings that do not exist"
+    for old, new in DEPRECATED.items():  # a renamed setting is listed with its old name
+        [row] = [r for r in section.splitlines() if f"`{new}`" in r]
+        assert f"`{old}`" in row and "deprecated" in row
+
+
+def test_a_renamed_setting_keeps_its_old_name_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setenv("CAMWATCH_MAX_INSTANCES", "7")
+    with caplog.at_level("WARNING", logger="shared.settings"):
+        assert Settings().max_images_per_request == 7
+        assert Settings().max_images_per_request == 7
+    warned = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warned == ["CAMWATCH_MAX_INSTANCES is deprecated: use CAMWATCH_MAX_IMAGES_PER_REQUEST"]
+    monkeypatch.setenv("CAMWATCH_MAX_IMAGES_PER_REQUEST", "9")  # the new name wins
+    assert Settings().max_images_per_request == 9

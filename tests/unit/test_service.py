@@ -8,6 +8,7 @@ import pytest
 
 from shared.domain.detections import ModelInfo
 from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
+from shared.service_layer.idempotency import last_frame_key
 from shared.service_layer.processor import CameraProcessor
 from tests.conftest import jpeg
 from tests.unit.fakes import (
@@ -47,11 +48,11 @@ def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeW
 
 def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
     processor, _, detector, _, warehouse = parts
-    first = processor.process("cam-a", "req-1")
+    first = processor.process("cam-a", "req-1").as_answer()
     assert first["cache"] == "miss" and first["recorded"] is True
     assert first["counts"]["car"] == 1 and first["counts"]["bus"] == 1  # dog dropped
     assert set(first["latency_ms"]) >= {"fetch", "decode", "cache", "detect", "warehouse", "total"}
-    second = processor.process("cam-a", "req-2")
+    second = processor.process("cam-a", "req-2").as_answer()
     assert second["cache"] == "hit" and second["recorded"] is False
     assert second["detections"] == first["detections"]
     assert detector.calls == 1
@@ -66,36 +67,39 @@ def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
 
 def test_cache_entry_without_size_is_decoded_not_a_crash(parts) -> None:
     processor, _, detector, cache, _ = parts
-    processor.process("cam-a")
+    processor.process("cam-a").as_answer()
     for entry in cache.results.values():
         del entry["size"]  # as cached by a version before the bytes alias
-    again = processor.process("cam-a")
+    again = processor.process("cam-a").as_answer()
     assert again["cache"] == "hit" and "decode" in again["latency_ms"]
     assert again["frame"]["width"] == 1024 and detector.calls == 1
 
 
 def test_new_frame_is_a_miss(parts) -> None:
     processor, frames, detector, _, warehouse = parts
-    processor.process("cam-a")
+    processor.process("cam-a").as_answer()
     frames.frames["http://a/1.jpg"] = other_jpeg()
-    assert processor.process("cam-a")["cache"] == "miss"
+    assert processor.process("cam-a").as_answer()["cache"] == "miss"
     assert detector.calls == 2 and len(warehouse.rows["observations"]) == 2
 
 
 def test_per_camera_rules_apply(parts) -> None:
     processor = parts[0]
-    result = processor.process("cam-b")
+    result = processor.process("cam-b").as_answer()
     assert [d["class_name"] for d in result["detections"]] == ["bus"]  # classes + min_score 0.3
 
 
 def test_stale_camera_is_flagged_and_recorded_once(parts, monkeypatch) -> None:
     processor, _, _, cache, warehouse = parts
-    processor.process("cam-b")
-    digest, since = cache.last["cam-b"]
-    cache.last["cam-b"] = (digest, since - 6000)  # the same frame, 6 s ago (stale after 5)
-    stale = processor.process("cam-b")
+    processor.process("cam-b").as_answer()
+    digest, since = cache.last[last_frame_key("cam-b")]
+    cache.last[last_frame_key("cam-b")] = (
+        digest,
+        since - 6000,
+    )  # the same frame, 6 s ago (stale after 5)
+    stale = processor.process("cam-b").as_answer()
     assert stale["frame"]["status"] == "stale" and stale["frame"]["stale_for_s"] >= 6
-    again = processor.process("cam-b")
+    again = processor.process("cam-b").as_answer()
     assert again["frame"]["status"] == "stale" and again["recorded"] is False
     statuses = [r["frame_status"] for r in warehouse.rows["observations"]]
     assert statuses == ["ok", "stale"]
@@ -104,10 +108,10 @@ def test_stale_camera_is_flagged_and_recorded_once(parts, monkeypatch) -> None:
 def test_unreachable_camera_records_a_health_row(parts) -> None:
     processor, frames, _, _, warehouse = parts
     with pytest.raises(FrameTimeout):
-        processor.process("cam-dead", "req-9")
+        processor.process("cam-dead", "req-9").as_answer()
     frames.frames["http://dead/1.jpg"] = NotAnImage("camera answered 'text/html'")
     with pytest.raises(NotAnImage):
-        processor.process("cam-dead")
+        processor.process("cam-dead").as_answer()
     rows = warehouse.rows["observations"]
     assert [(r["frame_status"], r["camera_id"]) for r in rows] == [
         ("timeout", "cam-dead"),
@@ -118,17 +122,17 @@ def test_unreachable_camera_records_a_health_row(parts) -> None:
 
 def test_unknown_camera(parts) -> None:
     with pytest.raises(CameraNotFound):
-        parts[0].process("cam-zzz")
+        parts[0].process("cam-zzz").as_answer()
 
 
 def test_failed_write_is_retried_not_lost(parts) -> None:
     processor, _, _, cache, warehouse = parts
     warehouse.fail_next = 1
     with pytest.raises(DependencyUnavailable, match="bigquery"):
-        processor.process("cam-a")
+        processor.process("cam-a").as_answer()
     assert not any(v == "pending" for v in cache.keys.values())  # claim released
     assert cache.results == {}  # not cached either: the retry is a miss and writes the row
-    retry = processor.process("cam-a")
+    retry = processor.process("cam-a").as_answer()
     assert retry["recorded"] is True and len(warehouse.rows["observations"]) == 1
 
 
@@ -136,15 +140,17 @@ def test_redis_down_is_a_dependency_error(parts) -> None:
     processor, _, _, cache, _ = parts
     cache.down = True
     with pytest.raises(DependencyUnavailable, match="redis"):
-        processor.process("cam-a")
+        processor.process("cam-a").as_answer()
 
 
 def test_a_new_model_does_not_serve_the_old_models_cached_results(parts) -> None:
     processor, _, detector, _, _ = parts
-    assert processor.process("cam-a")["cache"] == "miss"
-    assert processor.process("cam-a")["cache"] == "hit"
+    assert processor.process("cam-a").as_answer()["cache"] == "miss"
+    assert processor.process("cam-a").as_answer()["cache"] == "hit"
     detector.model = ModelInfo("fake", "2", "1" * 64)  # redeployed with another model
-    again = processor.process("cam-a")
+    again = processor.process("cam-a").as_answer()
     assert again["cache"] == "miss" and again["model"]["sha256"] == "1" * 64
     assert detector.calls == 2
-    assert processor.process("cam-a")["cache"] == "hit"  # the new model's result is cached
+    assert (
+        processor.process("cam-a").as_answer()["cache"] == "hit"
+    )  # the new model's result is cached

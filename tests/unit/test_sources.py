@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.adapters.frame_sources import (
-    FileSource,
-    FrameFetcher,
-    GcsSource,
-    HttpSnapshotSource,
-    VideoSource,
-    check_host,
-)
+from shared.adapters.frame_sources import FileSource, FrameFetcher, GcsSource, VideoSource
+from shared.adapters.http_snapshot import HttpSnapshotSource, check_host
 from shared.domain.frames import RawFrame
 from shared.errors import ForbiddenSource, FrameUnreachable
 from shared.settings import ASSETS

@@ -16,7 +16,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.detection.inprocess import InProcessDetector
-from shared.detection.runtimes.torch import OPS, TorchSession
+from shared.detection.runtimes.torch.ops import OPS
+from shared.detection.runtimes.torch.session import TorchSession
 from shared.errors import ModelError
 from tests.bench.synthetic import synthetic_yolo
 from tests.bench.yolo_like import yolo_like

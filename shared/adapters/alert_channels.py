@@ -1,0 +1,17 @@
+"""The alert channel port; its adapters are ``webhook`` (Standard Webhooks) and ``smtp``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shared.domain.alerts import Alert
+
+
+class AlertSender(Protocol):
+    """An alert channel (webhook, email)."""
+
+    channel: str
+
+    def send(self, alert: Alert) -> None:
+        """Deliver the alert or raise :class:`DeliveryFailed` (the message is retried)."""
+        ...

@@ -1,0 +1,89 @@
+"""Violations: what a rule finds in a frame, and the record kept of it.
+
+A :class:`ViolationRecord` is one ``violations`` row, the ``violations`` Pub/Sub message that
+asks for an alert (``schemas/pubsub/violation.schema.json``), and an item of the HTTP answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from shared.domain.records import Box, box_dict, box_of
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One road user in a zone where its class is not allowed."""
+
+    type: str
+    zone: str
+    class_name: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ViolationRecord:
+    """A violation as recorded: which frame, which evidence, whether it was alerted."""
+
+    table: ClassVar[str] = "violations"
+    schema: ClassVar[str] = "violation"
+
+    violation_id: str
+    camera_id: str
+    event_time: str  # ISO 8601, UTC: the frame's time
+    type: str
+    zone: str
+    class_name: str
+    confidence: float
+    box: Box
+    observation_id: str
+    evidence_uri: str
+    alerted: bool = False
+    sweep_id: str | None = None
+
+    @property
+    def row_id(self) -> str:
+        """The row's id."""
+        return self.violation_id
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "violation_id": self.violation_id,
+            "camera_id": self.camera_id,
+            "event_time": self.event_time,
+            "type": self.type,
+            "zone": self.zone,
+            "class_name": self.class_name,
+            "confidence": self.confidence,
+            "box": box_dict(self.box),
+            "observation_id": self.observation_id,
+            "evidence_uri": self.evidence_uri,
+        }
+
+    def as_row(self) -> dict[str, Any]:
+        """The ``violations`` row (also the item of the HTTP answer)."""
+        return {**self._common(), "alerted": self.alerted}
+
+    def as_message(self) -> dict[str, Any]:
+        """The ``violations`` message that asks the alert dispatcher for an alert."""
+        return {**self._common(), "sweep_id": self.sweep_id}
+
+    @classmethod
+    def from_message(cls, data: dict[str, Any]) -> ViolationRecord:
+        """A record from a message already checked against its schema."""
+        return cls(
+            violation_id=data["violation_id"],
+            camera_id=data["camera_id"],
+            event_time=data["event_time"],
+            type=data["type"],
+            zone=data["zone"],
+            class_name=data["class_name"],
+            confidence=float(data["confidence"]),
+            box=box_of(data["box"]),
+            observation_id=data["observation_id"],
+            evidence_uri=data["evidence_uri"],
+            alerted=True,
+            sweep_id=data.get("sweep_id"),
+        )

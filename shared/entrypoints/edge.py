@@ -1,0 +1,99 @@
+"""The one HTTP edge: request id and logging, JSON answers, and the one error -> status map.
+
+Every HTTP function (``process_camera``, ``inference`` and those to come) answers through
+:func:`serve`: it configures Cloud Logging JSON, binds the request id (from
+``X-Cloud-Trace-Context`` or ``traceparent``, else a new one), runs the route, and turns a
+:class:`CamwatchError` into a JSON error with the status of :data:`STATUS`. Anything else is a
+500 ``internal`` answer with the stack trace in the log, never in the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import flask
+
+from shared.errors import (
+    BadRequest,
+    CameraNotFound,
+    CamwatchError,
+    DependencyUnavailable,
+    FrameError,
+    MethodNotAllowed,
+    NotReady,
+    Overloaded,
+    QueueTimeout,
+)
+from shared.logs import bind_project, configure_logging, new_request_id
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# The first match wins: subclasses before their bases. Anything else is 500.
+STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
+    (CameraNotFound, 404),
+    (MethodNotAllowed, 405),
+    (BadRequest, 400),
+    (Overloaded, 429),
+    (NotReady, 503),
+    (QueueTimeout, 503),
+    (DependencyUnavailable, 503),
+    (FrameError, 502),  # the camera failed, not camwatch
+)
+RETRY_AFTER_S = 1  # on 429 and 503: when a client may try again
+
+
+def status_of(exc: CamwatchError) -> int:
+    """The HTTP status of an error."""
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
+
+
+def json_response(body: dict[str, Any], status: int, request_id: str) -> flask.Response:
+    """A JSON answer carrying the request id in ``X-Request-Id``."""
+    response = flask.Response(json.dumps(body), status=status, mimetype="application/json")
+    response.headers["X-Request-Id"] = request_id
+    if status in (429, 503):
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def error_response(exc: CamwatchError, request_id: str) -> flask.Response:
+    """``{"error": kind, "message": ..., "request_id": ...}`` with the error's status."""
+    status = status_of(exc)
+    body: dict[str, Any] = {"error": exc.kind, "message": exc.message, "request_id": request_id}
+    if isinstance(exc, DependencyUnavailable):
+        body["dependency"] = exc.dependency
+    log.log(
+        logging.ERROR if status >= 500 and status != 502 else logging.WARNING,
+        "request failed",
+        extra={"status": status, "error": exc.kind, "detail": exc.message},
+    )
+    return json_response(body, status, request_id)
+
+
+def not_found(request: flask.Request, request_id: str) -> flask.Response:
+    """The answer to a path no route serves."""
+    message = f"no route {request.method} {request.path}"
+    return json_response(
+        {"error": "not_found", "message": message, "request_id": request_id}, 404, request_id
+    )
+
+
+def serve(
+    request: flask.Request, route: Callable[[flask.Request, str], flask.Response]
+) -> flask.Response:
+    """Run ``route(request, request_id)`` with logging bound and every error answered."""
+    configure_logging()
+    request_id = new_request_id(dict(request.headers))
+    try:
+        bind_project(get_settings().project_id)
+        return route(request, request_id)
+    except CamwatchError as exc:
+        return error_response(exc, request_id)
+    except Exception:
+        log.exception("unexpected error")
+        body = {"error": "internal", "message": "internal error", "request_id": request_id}
+        return json_response(body, 500, request_id)

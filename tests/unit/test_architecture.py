@@ -1,0 +1,190 @@
+"""The architecture holds, and its checks can fail.
+
+* ``lint-imports`` keeps the contracts of ``.importlinter`` on the tree, and breaks them on a
+  copy of the tree where the domain imports an adapter.
+* Only the adapters that the contracts forbid import BigQuery or Pub/Sub (import-linter can
+  forbid ``google`` but not ``google.cloud.bigquery``, so the contracts forbid those adapters).
+* The inference process (the GPU image) answers ``/health`` and ``/predict`` without loading
+  Redis, BigQuery, Pub/Sub, the composition root or the local stack.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+CONFIG = ROOT / ".importlinter"
+
+
+def _contracts() -> dict[str, configparser.SectionProxy]:
+    parser = configparser.ConfigParser()
+    parser.read(CONFIG)
+    prefix = "importlinter:contract:"
+    return {s.removeprefix(prefix): parser[s] for s in parser.sections() if s.startswith(prefix)}
+
+
+def _lines(value: str) -> set[str]:
+    return {line.split("#", 1)[0].strip() for line in value.splitlines()} - {""}
+
+
+def _env() -> dict[str, str]:
+    """This environment less what would steer the code (settings, emulators, routes, paths)."""
+    drop = ("CAMWATCH_", "PUBSUB_EMULATOR", "STORAGE_EMULATOR", "AIP_", "PYTHONPATH")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def _lint_imports(cwd: Path) -> tuple[int, str]:
+    run = subprocess.run(
+        [str(LINT_IMPORTS), "--no-logo", "--no-cache"],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # rich wraps long contract names: compare with the whitespace squeezed.
+    return run.returncode, " ".join((run.stdout + run.stderr).split())
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    code, out = _lint_imports(ROOT)
+    assert code == 0, out
+    assert f"Contracts: {len(_contracts())} kept, 0 broken." in out, out
+
+
+def test_a_domain_module_importing_an_adapter_breaks_the_contracts(tmp_path: Path) -> None:
+    skip = shutil.ignore_patterns("__pycache__", "assets")  # no Python there: faster copy
+    for package in ("shared", "functions"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=skip)
+    shutil.copy(CONFIG, tmp_path / CONFIG.name)
+    zones = tmp_path / "shared" / "domain" / "zones.py"
+    zones.write_text(zones.read_text() + "from shared.adapters import cache  # noqa\n")
+
+    code, out = _lint_imports(tmp_path)
+
+    assert code == 1, out
+    contracts = _contracts()
+    for broken in ("layers", "domain-is-pure"):
+        assert f"{' '.join(contracts[broken]['name'].split())} BROKEN" in out, out
+    assert "shared.domain.zones -> shared.adapters.cache" in out, out
+    assert f"{len(contracts) - 2} kept, 2 broken" in out, out
+
+
+def _google_imports(path: Path) -> set[str]:
+    """The ``google.*`` modules a file imports (at any depth: lazy imports count)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return {name for name in names if name.startswith("google.")}
+
+
+def test_bigquery_and_pubsub_live_only_in_adapters_the_contracts_forbid() -> None:
+    clients = ("google.cloud.bigquery", "google.cloud.pubsub")  # pubsub, pubsub_v1
+    importers = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for package in ("shared", "functions")
+        for path in (ROOT / package).rglob("*.py")
+        if "devstack" not in path.parts
+        and any(name.startswith(clients) for name in _google_imports(path))
+    }
+    assert "shared.adapters.warehouse" in importers and "shared.adapters.bus" in importers
+    contracts = _contracts()
+    for name in ("detection-without-stores", "lean-inference-image"):
+        forbidden = _lines(contracts[name]["forbidden_modules"])
+        assert importers <= forbidden, (name, importers - forbidden)
+
+
+# Runs in a fresh interpreter (cwd: the repository root): serve the inference function, then
+# say which watched modules were loaded, and by which chain of imports (first ask only).
+PROBE = r"""
+import base64, json, sys, time, traceback
+from pathlib import Path
+
+WATCH = json.loads(sys.argv[1])
+chains = {}
+
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name in WATCH and name not in chains:
+            frames = [f for f in traceback.extract_stack()[:-1]
+                      if not f.filename.startswith("<frozen")]
+            chains[name] = [f"{f.filename}:{f.lineno}" for f in frames][-12:]
+        return None
+
+
+sys.meta_path.insert(0, Spy())
+
+import functions_framework
+import functions.inference.main  # noqa: F401
+
+client = functions_framework.create_app("inference", "functions/inference/main.py").test_client()
+deadline = time.monotonic() + 60
+while (health := client.get("/health")).status_code != 200 and time.monotonic() < deadline:
+    time.sleep(0.05)
+image = sorted(Path("shared/assets/images").glob("*.jpg"))[0]
+predict = client.post("/predict", json={"instances": [{"b64": base64.b64encode(
+    image.read_bytes()).decode()}]})
+served = [name for name in WATCH if name in sys.modules]
+served_chains = dict(chains)
+
+import shared.bootstrap  # noqa: F401  (the control: the other functions' composition root)
+
+print("PROBE " + json.dumps({
+    "health": [health.status_code, health.get_json()],
+    "predict": [predict.status_code, predict.get_json()],
+    "served": served,
+    "chains": served_chains,
+    "after_bootstrap": [name for name in WATCH if name in sys.modules],
+}))
+"""
+
+HEAVY = [
+    "redis",
+    "google.cloud.bigquery",
+    "google.cloud.pubsub_v1",
+    "google.cloud.pubsub",
+    "shared.bootstrap",
+    "shared.devstack",
+]
+DETECTOR = "shared.detection.inprocess"
+
+
+def test_the_inference_service_loads_no_store_client_nor_the_composition_root() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([*HEAVY, DETECTOR])],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    line = next((x for x in run.stdout.splitlines() if x.startswith("PROBE ")), None)
+    assert line is not None, (run.stdout[-2000:], run.stderr[-4000:])
+    probe = json.loads(line.removeprefix("PROBE "))
+
+    assert probe["health"][0] == 200, probe["health"]
+    status, body = probe["predict"]
+    assert status == 200, body
+    (prediction,) = body["predictions"]
+    assert prediction["detections"] and prediction["model"]["name"].startswith("ssd")
+    # Not vacuous: the detector itself was loaded and seen, and so is the heavy stack once the
+    # composition root is imported (the names watched are the ones that load).
+    assert DETECTOR in probe["served"]
+    assert {"redis", "google.cloud.bigquery", "google.cloud.pubsub_v1", "shared.bootstrap"} <= set(
+        probe["after_bootstrap"]
+    ), probe["after_bootstrap"]
+    leaked = {name: probe["chains"].get(name) for name in HEAVY if name in probe["served"]}
+    assert not leaked, json.dumps(leaked, indent=1)

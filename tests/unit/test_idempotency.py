@@ -1,0 +1,85 @@
+"""The one claim: act once, confirm on success, release on failure so a retry acts."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.domain.observations import FrameFailure
+from shared.errors import DependencyUnavailable
+from shared.service_layer.idempotency import claim, row_id, write_once
+from tests.unit.fakes import FakeCache, FakeWarehouse
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_claim_is_confirmed_after_the_act() -> None:
+    cache = FakeCache()
+    with claim(cache, "k", hold_s=60, done_s=3600) as held:
+        assert held.taken and cache.keys["k"] == "pending"
+    assert cache.keys["k"] == "done"
+    with claim(cache, "k", hold_s=60, done_s=3600) as again:
+        assert not again.taken  # done: nobody acts twice
+    assert cache.keys["k"] == "done"
+
+
+def test_a_failed_act_releases_the_claim_for_the_retry() -> None:
+    cache = FakeCache()
+    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600):
+        raise Boom
+    assert "k" not in cache.keys
+    with claim(cache, "k", hold_s=60, done_s=3600) as retry:
+        assert retry.taken
+
+
+def test_a_claim_not_taken_is_never_released_by_a_failure() -> None:
+    cache = FakeCache()
+    cache.claim("k", 60)  # another instance holds it
+    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600) as held:
+        assert not held.taken
+        raise Boom
+    assert cache.keys["k"] == "pending"  # still theirs
+
+
+def test_confirmed_early_a_claim_survives_a_later_failure() -> None:
+    cache = FakeCache()
+    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600) as held:
+        held.confirm()  # e.g. the alert was published
+        raise Boom  # a later step failed
+    assert cache.keys["k"] == "done"
+
+
+def test_write_once_writes_a_row_once_and_again_after_a_failure() -> None:
+    rid = row_id("cam-1", "timeout", "2026-11-29T12:00:00+00:00")
+    row = FrameFailure(
+        rid, "cam-1", "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
+    )
+    cache, warehouse = FakeCache(), FakeWarehouse()
+    warehouse.fail_next = 1
+    with pytest.raises(DependencyUnavailable, match="bigquery"):
+        write_once(cache, warehouse, row)
+    assert cache.keys == {}  # released: the retry writes it
+    assert write_once(cache, warehouse, row) is True
+    assert write_once(cache, warehouse, row) is False
+    assert [r["observation_id"] for r in warehouse.rows["observations"]] == [rid]
+    assert cache.keys == {f"vision:write:observations:{rid}": "done"}
+
+
+def test_the_seeds_key_formats_and_every_key_built_in_one_module() -> None:
+    import re
+    from pathlib import Path
+
+    from shared.service_layer import idempotency as keys
+
+    assert keys.frame_key("cam-1", "ab") == "vision:camera:cam-1:frame:ab"
+    assert keys.violation_key("cam-1", "bus_lane") == "violation:camera:cam-1:type:bus_lane"
+    assert keys.prediction_key("cam-1", 60) == "prediction:camera:cam-1:horizon:60"
+    root = Path(keys.__file__).parents[1]
+    builders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "devstack" not in path.parts
+        and re.search(r'f"(vision|alert|violation|prediction):\S', path.read_text())
+    ]
+    assert builders == ["service_layer/idempotency.py"]
