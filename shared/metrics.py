@@ -11,7 +11,8 @@ REQUESTS = Counter(
 )
 STAGE_SECONDS = Histogram(
     "camwatch_stage_seconds",
-    "Latency per processing stage (fetch, decode, cache, detect, warehouse, total).",
+    "Latency per processing stage (fetch, decode, cache, detect, violations, warehouse, "
+    "cache_store, total).",
     ["stage"],
     buckets=_BUCKETS,
 )

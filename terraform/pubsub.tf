@@ -1,5 +1,5 @@
 locals {
-  # The same file as shared/topology.py: topics, functions, retry and dead-letter settings.
+  # The same file as shared/messages/topology.py: topics, functions, retry and dead-letter settings.
   routes = {
     for r in jsondecode(file("${path.module}/../schemas/pubsub/topology.json")).routes : r.topic => r
   }

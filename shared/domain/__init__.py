@@ -1,6 +1,6 @@
 """The domain: cameras and zones (the registry), frames, detections, the violation rule, and the
 typed records the pipeline passes (observations, violations, alerts, jobs).
 
-Pure Python, numpy and OpenCV: no I/O, no clients. Each record builds its own row, message or
-answer in one place.
+Python, numpy and OpenCV: no clients, no network (reading the registry file is its only I/O).
+Each record builds its own row, message or answer in one place.
 """

@@ -19,6 +19,7 @@ from shared.adapters.cache import Cache
 from shared.adapters.frame_sources import FrameSource
 from shared.adapters.warehouse import Warehouse
 from shared.detection.port import Detector
+from shared.domain.detections import Detections
 from shared.domain.frames import RawFrame, bytes_hash, decode_frame
 from shared.domain.observations import CachedResult, FrameFailure, FrameInfo, Observation
 from shared.domain.registry import ROAD_USERS, Camera, Registry
@@ -30,7 +31,7 @@ from shared.service_layer.idempotency import (
     row_id,
     write_once,
 )
-from shared.service_layer.violations import FrameContext, ViolationRecorder
+from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,78 +90,48 @@ class CameraProcessor:
         """
         camera = self.registry.get(camera_id)
         event_time = datetime.now(UTC)
-        now_ms = int(event_time.timestamp() * 1000)
         stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
         watch = _Stopwatch()
         try:
             raw = self.frames.fetch(camera.source)
             watch.lap("fetch")
+            now_ms = int(event_time.timestamp() * 1000)
             seen = self._resolve(camera.id, raw, now_ms, 2 * stale_after, watch)
         except FrameError as exc:
             self._record_failure(camera, event_time, exc, request_id, sweep_id)
             raise
-        stale_for_s = round(max(0, now_ms - seen.since_ms) / 1000, 3)
-        status: Literal["ok", "stale"] = "stale" if stale_for_s > stale_after else "ok"
+        frame = self._frame_info(camera, raw, seen, event_time, stale_after)
         if seen.cached is not None:
             metrics.CACHE.labels("hit").inc()
             detections, model = seen.cached.detections, seen.cached.model
         else:
             metrics.CACHE.labels("miss").inc()
-            assert seen.image is not None
-            detections = self.detector.detect(seen.image, raw.data).keep(
-                camera.rules.classes or ROAD_USERS, self._min_score(camera)
-            )
-            model = self.detector.model
+            detections, model = self._detect(camera, raw, seen), self.detector.model
             watch.lap("detect")
-        if status == "stale":
-            metrics.STALE_FRAMES.inc()
-            log.warning(
-                "camera is stale", extra={"camera_id": camera.id, "stale_for_s": stale_for_s}
-            )
-        width, height = seen.size
         observation = Observation(
-            observation_id=row_id(
-                camera.id, seen.digest, status, *([sweep_id] if sweep_id else [])
-            ),
+            observation_id=row_id(camera.id, frame.hash, frame.status, *filter(None, [sweep_id])),
             camera_id=camera.id,
             request_id=request_id,
             sweep_id=sweep_id,
             event_time=event_time.isoformat(),
             cache="hit" if seen.cached else "miss",
-            frame=FrameInfo(seen.digest, width, height, raw.source_kind, status, stale_for_s),
+            frame=frame,
             detections=detections,
             model=model,
         )
-        if seen.image is not None:
-            ctx = FrameContext(
-                camera,
-                observation.frame,
-                raw,
-                seen.image,
-                observation.event_time,
-                observation.observation_id,
-                sweep_id,
-            )
-            observation = replace(observation, violations=self.violations.record(ctx, detections))
+        if seen.cached is None and seen.image is not None:  # a new frame: look for violations
+            found = self.violations.record(camera, observation, raw, seen.image)
+            observation = replace(observation, violations=found)
             watch.lap("violations")
         # On demand, a repeated frame was recorded when first processed (a stale one once more).
-        if seen.cached is None or status == "stale" or sweep_id:
+        if seen.cached is None or frame.status == "stale" or sweep_id:
             observation = replace(observation, latency_ms=watch.so_far())
-            observation = replace(
-                observation, recorded=write_once(self.cache, self.warehouse, observation)
-            )
+            written = write_once(self.cache, self.warehouse, observation)
+            observation = replace(observation, recorded=written)
             watch.lap("warehouse")
         if seen.cached is None:
             # Cached only once the row is written: a failed write leaves a miss to retry.
-            aliases = (
-                {bytes_key(camera.id, seen.bytes_digest): seen.digest} if seen.bytes_digest else {}
-            )
-            self.cache.store(
-                frame_key(camera.id, seen.digest),
-                CachedResult(detections, model, seen.size),
-                self.settings.cache_ttl_s,
-                aliases,
-            )
+            self._remember(camera.id, seen, observation)
             watch.lap("cache_store")
         observation = replace(observation, latency_ms=watch.so_far())
         metrics.observe_stages(observation.latency_ms)
@@ -175,9 +146,40 @@ class CameraProcessor:
         )
         return observation
 
-    def _min_score(self, camera: Camera) -> float:
+    def _frame_info(
+        self, camera: Camera, raw: RawFrame, seen: _Seen, event_time: datetime, stale_after: int
+    ) -> FrameInfo:
+        """The frame as reported; stale when the camera has served it over ``stale_after``."""
+        now_ms = int(event_time.timestamp() * 1000)
+        stale_for_s = round(max(0, now_ms - seen.since_ms) / 1000, 3)
+        status: Literal["ok", "stale"] = "stale" if stale_for_s > stale_after else "ok"
+        if status == "stale":
+            metrics.STALE_FRAMES.inc()
+            log.warning(
+                "camera is stale", extra={"camera_id": camera.id, "stale_for_s": stale_for_s}
+            )
+        width, height = seen.size
+        return FrameInfo(seen.digest, width, height, raw.source_kind, status, stale_for_s)
+
+    def _detect(self, camera: Camera, raw: RawFrame, seen: _Seen) -> Detections:
+        """The road users the camera's rules keep (classes, minimum score)."""
+        assert seen.image is not None  # a miss was decoded
         rule = camera.rules.min_score
-        return rule if rule is not None else self.settings.score_threshold
+        min_score = rule if rule is not None else self.settings.score_threshold
+        found = self.detector.detect(seen.image, raw.data)
+        return found.keep(camera.rules.classes or ROAD_USERS, min_score)
+
+    def _remember(self, camera_id: str, seen: _Seen, observation: Observation) -> None:
+        """Cache the result, and the alias from the frame's bytes to its hash."""
+        aliases = {}
+        if seen.bytes_digest:
+            aliases[bytes_key(camera_id, seen.bytes_digest)] = seen.digest
+        self.cache.store(
+            frame_key(camera_id, seen.digest),
+            CachedResult(observation.detections, observation.model, seen.size),
+            self.settings.cache_ttl_s,
+            aliases,
+        )
 
     def _resolve(
         self, camera_id: str, raw: RawFrame, now_ms: int, history_s: int, watch: _Stopwatch

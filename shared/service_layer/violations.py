@@ -20,26 +20,12 @@ from shared.adapters.blobstore import BlobStore
 from shared.adapters.bus import EventBus
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
-from shared.domain.detections import Detections
 from shared.domain.frames import RawFrame
-from shared.domain.observations import FrameInfo
+from shared.domain.observations import Observation
 from shared.domain.registry import Camera
 from shared.domain.violations import ViolationRecord
 from shared.domain.zones import find_violations
 from shared.service_layer.idempotency import ALERT_DEDUP_S, claim, row_id, violation_key, write_once
-
-
-@dataclass(frozen=True)
-class FrameContext:
-    """The frame the violations were found in."""
-
-    camera: Camera
-    frame: FrameInfo
-    raw: RawFrame
-    image: npt.NDArray[np.uint8]
-    event_time: str
-    observation_id: str
-    sweep_id: str | None
 
 
 @dataclass
@@ -55,28 +41,35 @@ class ViolationRecorder:
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="record"), repr=False
     )
 
-    def record(self, ctx: FrameContext, detections: Detections) -> tuple[ViolationRecord, ...]:
+    def record(
+        self,
+        camera: Camera,
+        observation: Observation,
+        raw: RawFrame,
+        image: npt.NDArray[np.uint8],
+    ) -> tuple[ViolationRecord, ...]:
         """Every violation of a new frame, recorded; the first of each ongoing one alerted."""
-        frame = ctx.frame
-        found = find_violations(detections, ctx.camera.zones, (frame.width, frame.height))
+        frame = observation.frame
+        size = (frame.width, frame.height)
+        found = find_violations(observation.detections, camera.zones, size)
         if not found:
             return ()
-        name, data, content_type = evidence_object(ctx.camera.id, frame.hash, ctx.raw, ctx.image)
+        name, data, content_type = evidence_object(camera.id, frame.hash, raw, image)
         records = [
             ViolationRecord(
                 violation_id=row_id(
-                    ctx.camera.id, frame.hash, v.type, v.zone, v.class_name, repr(v.box)
+                    camera.id, frame.hash, v.type, v.zone, v.class_name, repr(v.box)
                 ),
-                camera_id=ctx.camera.id,
-                event_time=ctx.event_time,
+                camera_id=camera.id,
+                event_time=observation.event_time,
                 type=v.type,
                 zone=v.zone,
                 class_name=v.class_name,
                 confidence=v.confidence,
                 box=v.box,
-                observation_id=ctx.observation_id,
+                observation_id=observation.observation_id,
                 evidence_uri=f"gs://{self.bucket}/{name}",
-                sweep_id=ctx.sweep_id,
+                sweep_id=observation.sweep_id,
             )
             for v in found
         ]

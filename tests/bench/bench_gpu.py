@@ -1,7 +1,7 @@
 """``make bench``: the torch runtime under load, batch 1 against dynamic batching.
 
 Meant for a GPU machine (it runs on the CPU too, which is what ``make bench`` has here). It
-drives the service's own :class:`~shared.batching.Batcher` and detector in process, as the
+drives the service's own :class:`~shared.detection.batching.Batcher` and detector in process, as the
 service's request threads do once a request is parsed: each client thread decodes its JPEG
 and prepares its input tensor, the batch workers stack tensors and run the model, and the
 client thread decodes its own detections (``prepare``/``infer``/``finish``, as the service).

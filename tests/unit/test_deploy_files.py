@@ -277,7 +277,7 @@ def test_images_ship_the_code_the_schemas_and_the_default_model_only() -> None:
 def test_dockerfile_comments_name_modules_that_exist() -> None:
     inference = (ROOT / "functions" / "inference" / "Dockerfile").read_text()
     for needle in (
-        "shared/detection/inprocess.py",
+        "shared/detection/runtimes/onnxruntime.py",
         "shared/entrypoints/inference.py",
         "shared/detection/model_store.py",
     ):

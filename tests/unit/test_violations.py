@@ -104,6 +104,16 @@ def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
     assert data[:3] == b"\xff\xd8\xff" and decoded is not None and decoded.shape == (680, 1024, 3)
 
 
+def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
+    # Video frames have no bytes alias: the hit is found after decoding, and must still be a hit.
+    r = rig(registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
+            {"rtsp://x/1": image("car1.jpg")})  # fmt: skip
+    assert len(r.processor.process("cam-x").violations) == 1
+    again = r.processor.process("cam-x")
+    assert again.cache == "hit" and again.violations == ()
+    assert len(r.evidence.objects) == 1 and len(r.bus.sent) == 1
+
+
 def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
     stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
     r = rig(registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
