@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
@@ -27,7 +27,7 @@ from shared.errors import (
     Overloaded,
     QueueTimeout,
 )
-from shared.logs import bind_project, configure_logging, new_request_id
+from shared.logs import bind_project, configure_logging, current_request_id, new_request_id
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -82,18 +82,29 @@ def not_found(request: flask.Request, request_id: str) -> flask.Response:
     )
 
 
+def begin(headers: Mapping[str, str] | None = None) -> str:
+    """Every edge's prologue: Cloud Logging JSON, the request id (from the trace headers or
+    new) and the project bound to this context's log lines; returns the request id.
+
+    Raises:
+        ConfigError: a setting is invalid (the request id is bound first, for the log line).
+    """
+    configure_logging()
+    request_id = new_request_id(headers)
+    bind_project(get_settings().project_id)
+    return request_id
+
+
 def serve(
     request: flask.Request, route: Callable[[flask.Request, str], flask.Response]
 ) -> flask.Response:
     """Run ``route(request, request_id)`` with logging bound and every error answered."""
-    configure_logging()
-    request_id = new_request_id(dict(request.headers))
     try:
-        bind_project(get_settings().project_id)
-        return route(request, request_id)
+        return route(request, begin(dict(request.headers)))
     except CamwatchError as exc:
-        return error_response(exc, request_id)
+        return error_response(exc, current_request_id() or "")
     except Exception:
         log.exception("unexpected error")
+        request_id = current_request_id() or ""
         body = {"error": "internal", "message": "internal error", "request_id": request_id}
         return json_response(body, 500, request_id)

@@ -27,7 +27,7 @@ _service: InferenceService | None = None
 _lock = threading.Lock()
 
 
-def service() -> InferenceService:
+def inference_service() -> InferenceService:
     """The instance's service, built on first use (the model loads on the first health check)."""
     global _service
     with _lock:
@@ -50,12 +50,12 @@ def handle(request: flask.Request) -> flask.Response:
 
 def _route(request: flask.Request, rid: str) -> flask.Response:
     if request.path == os.environ.get("AIP_HEALTH_ROUTE", "/health"):
-        ready, body = service().health()
+        ready, body = inference_service().health()
         return json_response(body, 200 if ready else 503, rid)
     if request.path == os.environ.get("AIP_PREDICT_ROUTE", "/predict"):
         if request.method != "POST":
             raise MethodNotAllowed("POST only")
-        found = service().predict(request.get_json(silent=True))
+        found = inference_service().predict(request.get_json(silent=True))
         return json_response({"predictions": [p.as_dict() for p in found]}, 200, rid)
     if request.path == "/metrics":
         return flask.Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

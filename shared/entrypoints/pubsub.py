@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.bootstrap import Services, bootstrap
+from shared.entrypoints.edge import begin
 from shared.errors import MessageRejected
-from shared.logs import bind_project, configure_logging, new_request_id
 from shared.messages.envelope import PubsubMessage, decode_pubsub, original_bytes
 from shared.messages.topology import ROUTE_BY_TOPIC
 
@@ -26,10 +26,8 @@ def handle_event(
     cloud_event: Any, topic: str, handler: Callable[[Services, PubsubMessage], Any]
 ) -> Any:
     """Run ``handler(services, message)``; dead-letter what can never succeed."""
-    configure_logging()
-    new_request_id({})
+    begin()
     services = bootstrap()
-    bind_project(services.settings.project_id)
     data = cloud_event.data
     message: PubsubMessage | None = None
     try:
