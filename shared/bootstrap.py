@@ -75,7 +75,7 @@ class Services:
         return self.alerts.dispatch(message.data)
 
     def health_checks(self) -> dict[str, Callable[[], None]]:
-        """Each dependency's check (raises DependencyUnavailable): ``GET /status``."""
+        """Each dependency's check (raises DependencyUnavailableError): ``GET /status``."""
         checks: dict[str, Callable[[], None]] = {
             "redis": self.cache.ping,
             "bigquery": self.warehouse.ping,

@@ -24,19 +24,19 @@ class ConfigError(CamwatchError):
     kind = "config"
 
 
-class BadRequest(CamwatchError):
+class BadRequestError(CamwatchError):
     """The caller sent something malformed."""
 
     kind = "bad_request"
 
 
-class MethodNotAllowed(BadRequest):
+class MethodNotAllowedError(BadRequestError):
     """The route exists but not for this HTTP method."""
 
     kind = "method_not_allowed"
 
 
-class CameraNotFound(CamwatchError):
+class CameraNotFoundError(CamwatchError):
     """No camera with that id is registered."""
 
     kind = "camera_not_found"
@@ -46,7 +46,7 @@ class CameraNotFound(CamwatchError):
         self.camera_id = camera_id
 
 
-class DependencyUnavailable(CamwatchError):
+class DependencyUnavailableError(CamwatchError):
     """A backing service (Redis, BigQuery, storage, detector) is down: retry later."""
 
     kind = "dependency_unavailable"
@@ -62,25 +62,25 @@ class FrameError(CamwatchError):
     kind = "frame_error"
 
 
-class FrameUnreachable(FrameError):
+class FrameUnreachableError(FrameError):
     """Connection refused, DNS failure, HTTP error status, missing file or object."""
 
     kind = "unreachable"
 
 
-class FrameTimeout(FrameError):
+class FrameTimeoutError(FrameError):
     """The camera did not answer within the connect or read timeout."""
 
     kind = "timeout"
 
 
-class FrameTooLarge(FrameError):
+class FrameTooLargeError(FrameError):
     """The camera sent more bytes (or pixels) than the configured maximum."""
 
     kind = "too_large"
 
 
-class NotAnImage(FrameError):
+class NotAnImageError(FrameError):
     """The camera answered with something that is not an image (wrong content type or magic)."""
 
     kind = "not_image"
@@ -92,7 +92,7 @@ class FrameDecodeError(FrameError):
     kind = "decode_error"
 
 
-class ForbiddenSource(FrameError):
+class ForbiddenSourceError(FrameError):
     """The source URL is not allowed (scheme, or an address such as the metadata server)."""
 
     kind = "forbidden_source"
@@ -104,7 +104,7 @@ class ModelError(CamwatchError):
     kind = "model_error"
 
 
-class DeliveryFailed(CamwatchError):
+class DeliveryFailedError(CamwatchError):
     """An alert channel (webhook, email) did not take the alert: Pub/Sub retries the message."""
 
     kind = "delivery_failed"
@@ -114,31 +114,31 @@ class DeliveryFailed(CamwatchError):
         self.channel = channel
 
 
-class MessageRejected(CamwatchError):
+class MessageRejectedError(CamwatchError):
     """A message that can never succeed: acknowledged, dead-lettered with this reason."""
 
     kind = "rejected"
 
 
-class WarehouseRejected(CamwatchError):
+class WarehouseRejectedError(CamwatchError):
     """BigQuery refused rows (a schema mismatch: a bug, not worth retrying)."""
 
     kind = "warehouse_rejected"
 
 
-class Overloaded(CamwatchError):
+class OverloadedError(CamwatchError):
     """The inference queue is full: come back later (HTTP 429)."""
 
     kind = "overloaded"
 
 
-class QueueTimeout(CamwatchError):
+class QueueTimeoutError(CamwatchError):
     """An inference request waited past its deadline (HTTP 503)."""
 
     kind = "queue_timeout"
 
 
-class NotReady(CamwatchError):
+class NotReadyError(CamwatchError):
     """The inference model is still loading or warming up (HTTP 503)."""
 
     kind = "not_ready"

@@ -21,9 +21,11 @@ FRAME_ERRORS = Counter("camwatch_frame_errors", "Frames that could not be had, b
 STALE_FRAMES = Counter("camwatch_stale_frames", "Frames seen while the camera was stale.")
 # The inference service
 PREDICT_SECONDS = Histogram(
-    "camwatch_predict_seconds", "Prediction requests, queue and run included.", ["code"],
+    "camwatch_predict_seconds",
+    "Prediction requests, queue and run included.",
+    ["code"],
     buckets=_BUCKETS,
-)  # fmt: skip
+)
 BATCH_SIZE = Histogram(
     "camwatch_batch_size", "Images per model run.", buckets=(1, 2, 4, 8, 16, 32, 64)
 )

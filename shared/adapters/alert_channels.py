@@ -13,5 +13,5 @@ class AlertSender(Protocol):
     channel: str
 
     def send(self, alert: Alert) -> None:
-        """Deliver the alert or raise :class:`DeliveryFailed` (the message is retried)."""
+        """Deliver the alert or raise :class:`DeliveryFailedError` (the message is retried)."""
         ...

@@ -10,7 +10,7 @@ from google.cloud import storage  # type: ignore[attr-defined]
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from shared.adapters.google_clients import client_options
-from shared.errors import DependencyUnavailable, FrameTooLarge, FrameUnreachable
+from shared.errors import DependencyUnavailableError, FrameTooLargeError, FrameUnreachableError
 
 
 def storage_client(project_id: str, emulator_host: str | None) -> storage.Client:
@@ -22,7 +22,11 @@ class BlobReader(Protocol):
     """Reads one object (what ``gs://`` frames and models need)."""
 
     def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
-        """The object's bytes; FrameUnreachable if missing, FrameTooLarge if over the limit."""
+        """The object's bytes.
+
+        Raises:
+            FrameUnreachableError: no such object. FrameTooLargeError: over ``max_bytes``.
+        """
         ...
 
 
@@ -34,12 +38,12 @@ class BlobStore(BlobReader, Protocol):
         ...
 
     def ping(self) -> None:
-        """Raise DependencyUnavailable if the store is down."""
+        """Raise DependencyUnavailableError if the store is down."""
         ...
 
 
 class GcsBlobStore:
-    """Reads and writes objects; transport failures are :class:`DependencyUnavailable`."""
+    """Reads and writes objects; transport failures are :class:`DependencyUnavailableError`."""
 
     def __init__(self, client: storage.Client, timeout_s: float = 10.0) -> None:
         self._client = client
@@ -54,13 +58,15 @@ class GcsBlobStore:
                 end=max_bytes, timeout=self._timeout, retry=self._retry
             )
         except gexc.NotFound as exc:
-            raise FrameUnreachable(f"no object gs://{bucket}/{name}") from exc
+            raise FrameUnreachableError(f"no object gs://{bucket}/{name}") from exc
         except gexc.Forbidden as exc:
-            raise FrameUnreachable(f"no access to gs://{bucket}/{name}: {exc.message}") from exc
+            raise FrameUnreachableError(
+                f"no access to gs://{bucket}/{name}: {exc.message}"
+            ) from exc
         except (gexc.GoogleAPIError, OSError) as exc:
-            raise DependencyUnavailable("storage", str(exc)) from exc
+            raise DependencyUnavailableError("storage", str(exc)) from exc
         if len(data) > max_bytes:
-            raise FrameTooLarge(f"gs://{bucket}/{name} is over {max_bytes} bytes")
+            raise FrameTooLargeError(f"gs://{bucket}/{name} is over {max_bytes} bytes")
         return data
 
     def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
@@ -70,7 +76,7 @@ class GcsBlobStore:
                 data, content_type=content_type, timeout=self._timeout, retry=self._retry
             )
         except (gexc.GoogleAPIError, OSError) as exc:
-            raise DependencyUnavailable("storage", str(exc)) from exc
+            raise DependencyUnavailableError("storage", str(exc)) from exc
         return f"gs://{bucket}/{name}"
 
     def ping(self) -> None:
@@ -78,4 +84,4 @@ class GcsBlobStore:
         try:
             list(self._client.list_buckets(max_results=1, timeout=self._timeout, retry=self._retry))
         except (gexc.GoogleAPIError, OSError) as exc:
-            raise DependencyUnavailable("storage", str(exc)) from exc
+            raise DependencyUnavailableError("storage", str(exc)) from exc

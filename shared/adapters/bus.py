@@ -13,7 +13,7 @@ from google.auth.exceptions import GoogleAuthError
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.domain.records import Message
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 from shared.messages.schemas import validate
 
 
@@ -59,9 +59,9 @@ class PubSubBus:
         path = publisher.topic_path(self._project, topic)
         try:
             pending = [publisher.publish(path, blob, **attributes) for blob in blobs]
-            done, not_done = futures.wait(pending, timeout=self._timeout)
+            _done, not_done = futures.wait(pending, timeout=self._timeout)
             if not_done:
-                raise DependencyUnavailable("pubsub", f"{len(not_done)} publishes timed out")
+                raise DependencyUnavailableError("pubsub", f"{len(not_done)} publishes timed out")
             return [str(f.result()) for f in pending]
         except (gexc.GoogleAPIError, GoogleAuthError, OSError) as exc:
-            raise DependencyUnavailable("pubsub", str(exc)) from exc
+            raise DependencyUnavailableError("pubsub", str(exc)) from exc

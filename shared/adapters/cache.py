@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 import redis
@@ -16,7 +16,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from shared.domain.observations import CachedResult
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 
 # Returns the time (ms) since which the camera has served this same frame.
 _SAME_FRAME_SINCE = """
@@ -67,7 +67,7 @@ class Cache(Protocol):
         ...
 
     def ping(self) -> None:
-        """Raise DependencyUnavailable if the cache is down."""
+        """Raise DependencyUnavailableError if the cache is down."""
         ...
 
 
@@ -76,7 +76,7 @@ def _redis_errors() -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise DependencyUnavailable("redis", str(exc)) from exc
+        raise DependencyUnavailableError("redis", str(exc)) from exc
 
 
 def _text(value: object) -> str | None:
@@ -101,7 +101,7 @@ class RedisCache:
             socket_connect_timeout=timeout_s,
             socket_timeout=timeout_s,
             health_check_interval=30,
-            # One quick retry, then DependencyUnavailable (redis-py's default backs off for s).
+            # One quick retry, then DependencyUnavailableError (redis-py's default backs off for s).
             retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
         )
         return cls(client)
@@ -147,10 +147,8 @@ class RedisCache:
 
     def release(self, key: str) -> None:
         """Give a claim back (best effort: the claim's TTL frees it anyway)."""
-        try:
+        with suppress(redis.ConnectionError, redis.TimeoutError):
             self._r.delete(key)
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass
 
     def state(self, key: str) -> str | None:
         """A claim's state: ``pending``, ``done`` or None (free)."""

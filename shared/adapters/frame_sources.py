@@ -22,8 +22,8 @@ from shared.adapters.blobstore import BlobReader
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.domain.frames import RawFrame
 from shared.errors import (
-    ForbiddenSource,
-    FrameUnreachable,
+    ForbiddenSourceError,
+    FrameUnreachableError,
 )
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mjpeg", ".mjpg"}
@@ -46,7 +46,7 @@ class FileSource:
         try:
             return RawFrame("file", data=path.read_bytes())
         except OSError as exc:
-            raise FrameUnreachable(f"cannot read {path}: {exc.strerror or exc}") from exc
+            raise FrameUnreachableError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 class VideoSource:
@@ -59,13 +59,13 @@ class VideoSource:
         """Open, grab one frame, release. A file plays at its own fps from the epoch."""
         is_file = not source.startswith("rtsp://")
         if is_file and not Path(source).is_file():
-            raise FrameUnreachable(f"video file not found: {source}")
+            raise FrameUnreachableError(f"video file not found: {source}")
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._timeout_ms]
         params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._timeout_ms]
         capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
         try:
             if not capture.isOpened():
-                raise FrameUnreachable(f"cannot open video source {source}")
+                raise FrameUnreachableError(f"cannot open video source {source}")
             if is_file:
                 count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
                 fps = capture.get(cv2.CAP_PROP_FPS) or 1.0
@@ -75,7 +75,7 @@ class VideoSource:
         finally:
             capture.release()
         if not ok or image is None:
-            raise FrameUnreachable(f"video source {source} gave no frame")
+            raise FrameUnreachableError(f"video source {source} gave no frame")
         return RawFrame("rtsp" if not is_file else "video", image=np.ascontiguousarray(image))
 
 
@@ -90,7 +90,7 @@ class GcsSource:
         """Download the object."""
         parts = urlsplit(source)
         if not parts.netloc or not parts.path.strip("/"):
-            raise ForbiddenSource(f"not a gs://bucket/object URI: {source!r}")
+            raise ForbiddenSourceError(f"not a gs://bucket/object URI: {source!r}")
         data = self._blobs.read(parts.netloc, parts.path.lstrip("/"), self._max_bytes)
         return RawFrame("gs", data=data)
 
@@ -120,9 +120,9 @@ class FrameFetcher:
             return self._video.fetch(source)
         if scheme in ("", "file"):
             if not self._allow_files:
-                raise ForbiddenSource("local file sources are disabled")
+                raise ForbiddenSourceError("local file sources are disabled")
             path = source.removeprefix("file://")
             if Path(path).suffix.lower() in VIDEO_SUFFIXES:
                 return self._video.fetch(path)
             return self._files.fetch(path)
-        raise ForbiddenSource(f"unsupported camera source scheme {scheme!r}")
+        raise ForbiddenSourceError(f"unsupported camera source scheme {scheme!r}")

@@ -15,10 +15,10 @@ import requests
 
 from shared.domain.frames import RawFrame
 from shared.errors import (
-    ForbiddenSource,
-    FrameTimeout,
-    FrameTooLarge,
-    FrameUnreachable,
+    ForbiddenSourceError,
+    FrameTimeoutError,
+    FrameTooLargeError,
+    FrameUnreachableError,
 )
 
 MAX_REDIRECTS = 3
@@ -35,13 +35,13 @@ def check_host(host: str, port: int, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FrameUnreachable(f"cannot resolve camera host {host!r}: {exc}") from exc
+        raise FrameUnreachableError(f"cannot resolve camera host {host!r}: {exc}") from exc
     for info in infos:
         addr = ipaddress.ip_address(info[4][0])
         if addr.is_link_local or addr.is_multicast or addr.is_reserved or addr.is_unspecified:
-            raise ForbiddenSource(f"camera host {host!r} resolves to forbidden address {addr}")
+            raise ForbiddenSourceError(f"camera host {host!r} resolves to forbidden address {addr}")
         if (addr.is_loopback or addr.is_private) and not allow_private:
-            raise ForbiddenSource(
+            raise ForbiddenSourceError(
                 f"camera host {host!r} resolves to private address {addr} "
                 "(set CAMWATCH_ALLOW_PRIVATE_SOURCES=true to allow)"
             )
@@ -90,17 +90,17 @@ class HttpSnapshotSource:
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ForbiddenSource(f"not an http(s) camera URL: {url!r}")
+                raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}")
             if parts.username or parts.password:
-                raise ForbiddenSource("credentials in camera URLs are refused; use a header")
+                raise ForbiddenSourceError("credentials in camera URLs are refused; use a header")
             default_port = 443 if parts.scheme == "https" else 80
             address = check_host(parts.hostname, parts.port or default_port, self._allow_private)
             try:
                 response = self._get_pinned(url, address)
             except requests.Timeout as exc:
-                raise FrameTimeout(f"camera {parts.netloc} timed out: {exc}") from exc
+                raise FrameTimeoutError(f"camera {parts.netloc} timed out: {exc}") from exc
             except requests.RequestException as exc:
-                raise FrameUnreachable(
+                raise FrameUnreachableError(
                     f"camera {parts.netloc} unreachable: {_root_cause(exc)}"
                 ) from exc
             with response:
@@ -108,14 +108,14 @@ class HttpSnapshotSource:
                     url = urljoin(url, response.headers["location"])
                     continue
                 if response.status_code != 200:
-                    raise FrameUnreachable(
+                    raise FrameUnreachableError(
                         f"camera {parts.netloc} answered HTTP {response.status_code}"
                     )
                 data = self._read(response, parts.netloc, deadline)
                 return RawFrame(
                     "http", data=data, content_type=response.headers.get("content-type")
                 )
-        raise FrameUnreachable(f"camera {source!r} redirected more than {MAX_REDIRECTS} times")
+        raise FrameUnreachableError(f"camera {source!r} redirected more than {MAX_REDIRECTS} times")
 
     def _get_pinned(self, url: str, address: str) -> requests.Response:
         """GET ``url`` from the checked ``address``: no second DNS lookup can redirect it.
@@ -133,13 +133,18 @@ class HttpSnapshotSource:
         else:
             pool_kw.pop("server_hostname", None)
             pool_kw.pop("assert_hostname", None)
-        return session.get(pinned, headers={"Host": parts.netloc}, timeout=self._timeouts,
-                           stream=True, allow_redirects=False)  # fmt: skip
+        return session.get(
+            pinned,
+            headers={"Host": parts.netloc},
+            timeout=self._timeouts,
+            stream=True,
+            allow_redirects=False,
+        )
 
     def _read(self, response: requests.Response, netloc: str, deadline: float) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
-            raise FrameTooLarge(
+            raise FrameTooLargeError(
                 f"camera {netloc} announced {declared} bytes, the limit is {self._max_bytes}"
             )
         chunks: list[bytes] = []
@@ -148,10 +153,10 @@ class HttpSnapshotSource:
             for chunk in response.iter_content(chunk_size=64 * 1024):
                 size += len(chunk)
                 if size > self._max_bytes:
-                    raise FrameTooLarge(f"camera {netloc} sent over {self._max_bytes} bytes")
+                    raise FrameTooLargeError(f"camera {netloc} sent over {self._max_bytes} bytes")
                 if time.monotonic() > deadline:
-                    raise FrameTimeout(f"camera {netloc} is sending too slowly")
+                    raise FrameTimeoutError(f"camera {netloc} is sending too slowly")
                 chunks.append(chunk)
         except requests.RequestException as exc:
-            raise FrameTimeout(f"camera {netloc} stopped sending: {exc}") from exc
+            raise FrameTimeoutError(f"camera {netloc} stopped sending: {exc}") from exc
         return b"".join(chunks)

@@ -12,7 +12,7 @@ import ssl
 from email.message import EmailMessage
 
 from shared.domain.alerts import Alert
-from shared.errors import DeliveryFailed
+from shared.errors import DeliveryFailedError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class SmtpSender:
         self._starttls, self._username, self._password = starttls, username, password
 
     def send(self, alert: Alert) -> None:
-        """Deliver the email or raise :class:`DeliveryFailed` (the message is retried)."""
+        """Deliver the email or raise :class:`DeliveryFailedError` (the message is retried)."""
         message = compose(alert, self._sender, self._recipients)
         try:
             with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
@@ -73,7 +73,9 @@ class SmtpSender:
                     smtp.login(self._username, self._password or "")
                 refused = smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryFailed("email", f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryFailedError("email", f"{type(exc).__name__}: {exc}") from exc
         if refused:  # the others have it: a retry would send them a second copy
-            log.warning("alert email refused by some recipients",
-                        extra={"violation_id": alert.id, "refused": sorted(refused)})  # fmt: skip
+            log.warning(
+                "alert email refused by some recipients",
+                extra={"violation_id": alert.id, "refused": sorted(refused)},
+            )

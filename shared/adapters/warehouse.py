@@ -17,7 +17,7 @@ from google.cloud import bigquery
 
 from shared.adapters.google_clients import client_options
 from shared.domain.records import Row
-from shared.errors import DependencyUnavailable, WarehouseRejected
+from shared.errors import DependencyUnavailableError, WarehouseRejectedError
 from shared.messages.schemas import SCHEMAS
 
 TABLE_SCHEMAS = SCHEMAS / "bigquery"
@@ -28,11 +28,11 @@ class Warehouse(Protocol):
     """The warehouse port: idempotent-by-id row inserts and reachability."""
 
     def insert(self, rows: Sequence[Row]) -> None:
-        """Insert rows of one table (ids as insertIds); DependencyUnavailable when down."""
+        """Insert rows of one table (ids as insertIds); DependencyUnavailableError when down."""
         ...
 
     def ping(self) -> None:
-        """Raise DependencyUnavailable if the warehouse is down."""
+        """Raise DependencyUnavailableError if the warehouse is down."""
         ...
 
 
@@ -105,7 +105,7 @@ class BigQueryWarehouse:
                 timeout=self._timeout,
             )
         if errors:
-            raise WarehouseRejected(f"BigQuery rejected rows in {table}: {errors[:3]}")
+            raise WarehouseRejectedError(f"BigQuery rejected rows in {table}: {errors[:3]}")
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query with scalar named parameters; rows as dicts."""
@@ -129,13 +129,13 @@ class BigQueryWarehouse:
 
 @contextmanager
 def _bigquery_errors() -> Iterator[None]:
-    """Map client errors: refusals are :class:`WarehouseRejected`, the rest is unavailability."""
+    """Map client errors: a refusal is :class:`WarehouseRejectedError`, the rest unavailability."""
     try:
         yield
     except (gexc.NotFound, gexc.BadRequest) as exc:
-        raise WarehouseRejected(f"BigQuery: {exc}") from exc
+        raise WarehouseRejectedError(f"BigQuery: {exc}") from exc
     except (gexc.GoogleAPIError, OSError) as exc:
-        raise DependencyUnavailable("bigquery", str(exc)) from exc
+        raise DependencyUnavailableError("bigquery", str(exc)) from exc
 
 
 def _param_type(value: Any) -> str:

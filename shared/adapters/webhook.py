@@ -4,7 +4,7 @@ Headers: ``webhook-id`` (the violation id: the same on every retry, so receivers
 ``webhook-timestamp`` (this attempt, seconds) and ``webhook-signature``
 (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``). The body is serialised the same
 way on every try. A non-2xx answer, a timeout or a refused connection raises
-:class:`DeliveryFailed`, so the violations message is retried.
+:class:`DeliveryFailedError`, so the violations message is retried.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import requests
 from standardwebhooks import Webhook
 
 from shared.domain.alerts import Alert
-from shared.errors import DeliveryFailed
+from shared.errors import DeliveryFailedError
 
 USER_AGENT = "camwatch-webhooks/1"
 
@@ -47,7 +47,7 @@ class WebhookSender:
         self._session = requests.Session()
 
     def send(self, alert: Alert) -> None:
-        """Deliver one attempt; raise :class:`DeliveryFailed` unless the receiver answers 2xx."""
+        """Deliver one attempt; :class:`DeliveryFailedError` unless the receiver answers 2xx."""
         body = body_bytes(alert)
         headers = {
             **signed_headers(self._secret, alert.id, body, datetime.now(UTC)),
@@ -59,10 +59,10 @@ class WebhookSender:
                 self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
             )
         except requests.Timeout as exc:
-            raise DeliveryFailed("webhook", f"no answer within {self._timeout} s") from exc
+            raise DeliveryFailedError("webhook", f"no answer within {self._timeout} s") from exc
         except requests.RequestException as exc:
-            raise DeliveryFailed("webhook", f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryFailedError("webhook", f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(
+            raise DeliveryFailedError(
                 "webhook", f"receiver answered {response.status_code} {response.text[:200]!r}"
             )

@@ -3,9 +3,9 @@
 Each of ``workers`` threads takes the oldest waiting request, gathers more until it has
 ``max_batch`` or ``max_wait_ms`` has passed, and runs them as one batch. A graph with a fixed
 batch of one gets ``max_batch=1`` and several workers instead, each with its own session.
-The queue is bounded: a full queue refuses at once (:class:`Overloaded`, HTTP 429) rather than
+The queue is bounded: a full queue refuses at once (:class:`OverloadedError`, HTTP 429) rather than
 letting latency grow without end; a request whose deadline passes while queued is dropped
-(:class:`QueueTimeout`, HTTP 503) without running.
+(:class:`QueueTimeoutError`, HTTP 503) without running.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shared import metrics
-from shared.errors import Overloaded, QueueTimeout
+from shared.errors import OverloadedError, QueueTimeoutError
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -67,13 +67,13 @@ class Batcher(Generic[In, Out]):
             thread.start()
 
     def submit(self, value: In, timeout_s: float) -> Future[Out]:
-        """Queue one request; raise :class:`Overloaded` at once when the queue is full."""
+        """Queue one request; raise :class:`OverloadedError` at once when the queue is full."""
         item: _Item[In, Out] = _Item(value, time.monotonic() + timeout_s, Future())
         try:
             self._queue.put_nowait(item)
         except queue.Full:
             self.stats.refused += 1
-            raise Overloaded(f"inference queue full ({self._queue.maxsize} waiting)") from None
+            raise OverloadedError(f"inference queue full ({self._queue.maxsize} waiting)") from None
         return item.future
 
     def run(self, values: list[In], timeout_s: float) -> list[Out]:
@@ -85,7 +85,7 @@ class Batcher(Generic[In, Out]):
             try:
                 out.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
             except TimeoutError:
-                raise QueueTimeout(f"no result within {timeout_s} s") from None
+                raise QueueTimeoutError(f"no result within {timeout_s} s") from None
         return out
 
     def depth(self) -> int:
@@ -109,8 +109,9 @@ class Batcher(Generic[In, Out]):
             while len(items) < self._max_batch:
                 left = gather_until - time.monotonic()
                 try:
-                    items.append(self._queue.get(timeout=left) if left > 0 else
-                                 self._queue.get_nowait())  # fmt: skip
+                    items.append(
+                        self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
             now = time.monotonic()
@@ -118,7 +119,7 @@ class Batcher(Generic[In, Out]):
             for item in items:
                 if item.deadline < now:
                     self.stats.expired += 1
-                    item.future.set_exception(QueueTimeout("deadline passed while queued"))
+                    item.future.set_exception(QueueTimeoutError("deadline passed while queued"))
                 elif item.future.set_running_or_notify_cancel():
                     live.append(item)
             if not live:

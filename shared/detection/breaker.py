@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 
 
 class CircuitBreaker:
@@ -20,13 +20,13 @@ class CircuitBreaker:
         self._lock = threading.Lock()
 
     def check(self) -> None:
-        """Raise :class:`DependencyUnavailable` while open."""
+        """Raise :class:`DependencyUnavailableError` while open."""
         with self._lock:
             if self._opened_at is None:
                 return
             left = self._open_s - (self._clock() - self._opened_at)
             if left > 0:
-                raise DependencyUnavailable(
+                raise DependencyUnavailableError(
                     "inference",
                     f"circuit open after {self._failures} failures; retry in {left:.0f} s",
                 )

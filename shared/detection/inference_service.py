@@ -25,7 +25,7 @@ from shared.detection.batching import Batcher
 from shared.detection.inprocess import InProcessDetector
 from shared.domain.detections import Detections
 from shared.domain.frames import RawFrame, decode_frame
-from shared.errors import BadRequest, FrameError, NotReady
+from shared.errors import BadRequestError, FrameError, NotReadyError
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,11 +101,16 @@ class InferenceService:
             )
             self.detector = first
             self.model = first.model.as_dict()
-            self.mode = (f"{first.runtime}, {len(detectors)} worker(s), "
-                         f"batches of up to {max_batch}")  # fmt: skip
+            self.mode = f"{first.runtime}, {len(detectors)} worker(s), batches of up to {max_batch}"
             self._ready.set()
-            log.info("inference ready", extra={"model": self.model, "mode": self.mode,
-                     "warm_up_s": round(time.perf_counter() - started, 2)})  # fmt: skip
+            log.info(
+                "inference ready",
+                extra={
+                    "model": self.model,
+                    "mode": self.mode,
+                    "warm_up_s": round(time.perf_counter() - started, 2),
+                },
+            )
         except Exception as exc:
             self._error = f"{type(exc).__name__}: {exc}"
             log.exception("inference failed to load its model")
@@ -116,35 +121,46 @@ class InferenceService:
         if self._ready.is_set():
             assert self.batcher is not None
             stats = self.batcher.stats
-            return True, {"ready": True, "model": self.model, "mode": self.mode,
-                          "queue": self.batcher.depth(), "batches": stats.batches,
-                          "images": stats.items, "refused": stats.refused,
-                          "expired": stats.expired}  # fmt: skip
+            return True, {
+                "ready": True,
+                "model": self.model,
+                "mode": self.mode,
+                "queue": self.batcher.depth(),
+                "batches": stats.batches,
+                "images": stats.items,
+                "refused": stats.refused,
+                "expired": stats.expired,
+            }
         return False, {"ready": False, "error": self._error or "loading"}
 
     def predict(self, body: Any) -> list[Prediction]:
         """Answer one Vertex-style prediction request: one prediction per instance.
 
         Raises:
-            BadRequest: no ``instances``, too many, or an instance that is not an image.
-            NotReady: still loading. Overloaded: queue full. QueueTimeout: took too long.
+            BadRequestError: no ``instances``, too many, or an instance that is not an image.
+            NotReadyError: still loading.
+            OverloadedError: the queue is full.
+            QueueTimeoutError: no result within the deadline.
         """
         instances = body.get("instances") if isinstance(body, dict) else None
         if not isinstance(instances, list) or not instances:
-            raise BadRequest('want {"instances": [{"b64": "<image bytes, base64>"}, ...]}')
+            raise BadRequestError('want {"instances": [{"b64": "<image bytes, base64>"}, ...]}')
         if len(instances) > self._settings.max_images_per_request:
-            raise BadRequest(f"{len(instances)} instances, at most "
-                             f"{self._settings.max_images_per_request} per request")  # fmt: skip
+            raise BadRequestError(
+                f"{len(instances)} instances, at most "
+                f"{self._settings.max_images_per_request} per request"
+            )
         images = [self._image(i, instance) for i, instance in enumerate(instances)]
         ok, _ = self.health()
         if not ok:
-            raise NotReady(f"model not ready: {self._error or 'loading'}")
-        assert self.batcher is not None and self.detector is not None
+            raise NotReadyError(f"model not ready: {self._error or 'loading'}")
+        assert self.batcher is not None
+        assert self.detector is not None
         prepared = [self.detector.prepare(image) for image in images]
-        outputs = self.batcher.run([p.tensor for p in prepared],
-                                   self._settings.inference_timeout_s)  # fmt: skip
-        found = [self.detector.finish(out, p.transform)
-                 for out, p in zip(outputs, prepared, strict=True)]  # fmt: skip
+        outputs = self.batcher.run([p.tensor for p in prepared], self._settings.inference_timeout_s)
+        found = [
+            self.detector.finish(out, p.transform) for out, p in zip(outputs, prepared, strict=True)
+        ]
         return [
             Prediction(d, int(img.shape[1]), int(img.shape[0]), self.model)
             for d, img in zip(found, images, strict=True)
@@ -153,14 +169,17 @@ class InferenceService:
     def _image(self, index: int, instance: Any) -> Image:
         data = instance.get("b64") if isinstance(instance, dict) else None
         if not isinstance(data, str):
-            raise BadRequest(f'instances[{index}]: want {{"b64": "<image bytes, base64>"}}')
+            raise BadRequestError(f'instances[{index}]: want {{"b64": "<image bytes, base64>"}}')
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise BadRequest(f"instances[{index}]: not base64: {exc}") from exc
+            raise BadRequestError(f"instances[{index}]: not base64: {exc}") from exc
         try:
-            frame = decode_frame(RawFrame("request", data=raw), self._settings.max_frame_bytes,
-                                 self._settings.max_frame_pixels)  # fmt: skip
+            frame = decode_frame(
+                RawFrame("request", data=raw),
+                self._settings.max_frame_bytes,
+                self._settings.max_frame_pixels,
+            )
         except FrameError as exc:
-            raise BadRequest(f"instances[{index}]: {exc.message}") from exc
+            raise BadRequestError(f"instances[{index}]: {exc.message}") from exc
         return frame.image

@@ -78,16 +78,21 @@ def inspect(
     ranks = [len(o.shape) for o in outputs]
     candidates = {
         Layout.SSD: uint8 and not nchw and len(outputs) == 4,
-        Layout.NANODET: not uint8 and nchw and len(outputs) >= 2 and len(outputs) % 2 == 0
+        Layout.NANODET: not uint8
+        and nchw
+        and len(outputs) >= 2
+        and len(outputs) % 2 == 0
         and all(r == 3 for r in ranks),
         Layout.ULTRALYTICS: not uint8 and nchw and len(outputs) == 1 and ranks == [3],
-    }  # fmt: skip
+    }
     if configured == "auto":
         matching = [layout for layout, ok in candidates.items() if ok]
         if len(matching) != 1:
-            raise ModelError(f"{name}: cannot tell its layout (matches {matching or 'none'} "
-                             f"of {[str(x) for x in Layout]}); set CAMWATCH_MODEL_LAYOUT; "
-                             f"{found}")  # fmt: skip
+            raise ModelError(
+                f"{name}: cannot tell its layout (matches {matching or 'none'} "
+                f"of {[str(x) for x in Layout]}); set CAMWATCH_MODEL_LAYOUT; "
+                f"{found}"
+            )
         layout = matching[0]
     else:
         layout = Layout(configured)
@@ -106,13 +111,16 @@ def inspect(
     if layout is Layout.ULTRALYTICS:
         channels = outputs[0].shape[1]
         if isinstance(channels, int) and channels != 4 + len(labels):
-            raise ModelError(f"{name}: output has {channels} rows, want 4 + {len(labels)} "
-                             f"classes; {found}")  # fmt: skip
+            raise ModelError(
+                f"{name}: output has {channels} rows, want 4 + {len(labels)} classes; {found}"
+            )
     if layout is Layout.NANODET:
         widths = {o.shape[-1] for o in outputs}
         if len(labels) not in widths or len(widths) != 2 or (widths - {len(labels)}).pop() % 4:
-            raise ModelError(f"{name}: nanodet outputs want {len(labels)} class scores and "
-                             f"4 x bins of regression per anchor; {found}")  # fmt: skip
+            raise ModelError(
+                f"{name}: nanodet outputs want {len(labels)} class scores and "
+                f"4 x bins of regression per anchor; {found}"
+            )
     batch = shape[0] if isinstance(shape[0], int) else None
     return Signature(layout, spec, labels, batch)
 
@@ -168,8 +176,10 @@ class InProcessDetector:
                 self._input = session.get_inputs()[0].name
                 digest = sha256_file(self._model_path)
                 if self._expect and digest != self._expect:
-                    raise ModelError(f"{self._model_path.name} has sha256 {digest}, "
-                                     f"want CAMWATCH_MODEL_SHA256={self._expect}")  # fmt: skip
+                    raise ModelError(
+                        f"{self._model_path.name} has sha256 {digest}, "
+                        f"want CAMWATCH_MODEL_SHA256={self._expect}"
+                    )
                 self._model = ModelInfo(self._model_path.stem, self._version, digest)
                 self._session = session
         return self._session
@@ -215,8 +225,7 @@ class InProcessDetector:
     def finish(self, outputs: list[npt.NDArray[Any]], transform: Transform) -> Detections:
         """One image's outputs -> detections in its own pixels."""
         xyxy, scores, ids = self._decode(outputs, 0)
-        return Detections.from_raw(transform.to_original(xyxy), scores, ids,
-                                   self.signature.labels)  # fmt: skip
+        return Detections.from_raw(transform.to_original(xyxy), scores, ids, self.signature.labels)
 
     def detect(self, image: npt.NDArray[np.uint8], encoded: bytes | None = None) -> Detections:
         """Run the model on one BGR image; boxes come back in the image's pixels."""
@@ -234,6 +243,7 @@ class InProcessDetector:
         if sig.layout is Layout.SSD:
             return decode_ssd(outputs, b, sig.spec)
         if sig.layout is Layout.NANODET:
-            return decode_nanodet(outputs, b, sig.spec, self._min_score, self._iou, self._max,
-                                  len(sig.labels))  # fmt: skip
+            return decode_nanodet(
+                outputs, b, sig.spec, self._min_score, self._iou, self._max, len(sig.labels)
+            )
         return decode_ultralytics(outputs, b, self._min_score, self._iou, self._max)

@@ -3,7 +3,7 @@
 Both send the frame's own bytes (so the service decodes exactly what the camera sent), retry
 429/503 and transport errors with exponential backoff (``Retry-After`` honoured), and share a
 circuit breaker (:mod:`shared.detection.breaker`). A
-service that stays down raises :class:`DependencyUnavailable` ("inference"), so a camera job is
+service that stays down raises :class:`DependencyUnavailableError` ("inference"), so a camera job is
 retried by Pub/Sub instead of lost and ``process_camera`` answers 503.
 """
 
@@ -21,7 +21,7 @@ import requests
 
 from shared.detection.breaker import CircuitBreaker
 from shared.domain.detections import Detections, ModelInfo
-from shared.errors import DependencyUnavailable, ModelError
+from shared.errors import DependencyUnavailableError, ModelError
 
 RETRYABLE = {429, 502, 503, 504}
 
@@ -83,16 +83,17 @@ class _Remote:
                 raise ModelError(last)  # a request the service will never take
             if attempt < self._retries:
                 pause = retry_after if retry_after is not None else 0.1 * 2**attempt
-                time.sleep(min(pause, 5.0) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
+                time.sleep(min(pause, 5.0) * (0.5 + random.random() / 2))
         self._breaker.record(False)
-        raise DependencyUnavailable("inference", f"{last} (after {self._retries + 1} tries)")
+        raise DependencyUnavailableError("inference", f"{last} (after {self._retries + 1} tries)")
 
 
 class CloudRunDetector(_Remote):
     """The inference service on Cloud Run: HTTP, a Google ID token when ``auth``."""
 
-    def __init__(self, url: str, timeout_s: float, retries: int, breaker: CircuitBreaker,
-                 auth: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, url: str, timeout_s: float, retries: int, breaker: CircuitBreaker, auth: bool = True
+    ) -> None:
         super().__init__(retries, breaker, "inference service")
         self._url = url.rstrip("/")
         self._timeout = timeout_s
@@ -113,7 +114,7 @@ class CloudRunDetector(_Remote):
                     google.auth.transport.requests.Request(), self._url
                 )
             except GoogleAuthError as exc:
-                raise DependencyUnavailable(
+                raise DependencyUnavailableError(
                     "inference", f"no ID token for {self._url}: {exc}"
                 ) from exc
             self._token = (str(token), time.monotonic() + 45 * 60)  # tokens last an hour
@@ -121,9 +122,11 @@ class CloudRunDetector(_Remote):
 
     def _send(self, instances: list[dict[str, str]]) -> tuple[int, Any, float | None]:
         response = self._session.post(
-            f"{self._url}/predict", json={"instances": instances}, headers=self._headers(),
+            f"{self._url}/predict",
+            json={"instances": instances},
+            headers=self._headers(),
             timeout=self._timeout,
-        )  # fmt: skip
+        )
         retry_after = response.headers.get("Retry-After")
         wait = float(retry_after) if retry_after and retry_after.isdigit() else None
         if response.status_code == 200:
@@ -132,16 +135,17 @@ class CloudRunDetector(_Remote):
 
     def _health(self) -> requests.Response:
         try:
-            return self._session.get(f"{self._url}/health", headers=self._headers(),
-                                     timeout=self._timeout)  # fmt: skip
+            return self._session.get(
+                f"{self._url}/health", headers=self._headers(), timeout=self._timeout
+            )
         except requests.RequestException as exc:
-            raise DependencyUnavailable("inference", f"{type(exc).__name__}: {exc}") from exc
+            raise DependencyUnavailableError("inference", f"{type(exc).__name__}: {exc}") from exc
 
     def ping(self) -> None:
-        """Raise :class:`DependencyUnavailable` unless the service's health answers 200."""
+        """Raise :class:`DependencyUnavailableError` unless the service's health answers 200."""
         response = self._health()
         if response.status_code != 200:
-            raise DependencyUnavailable(
+            raise DependencyUnavailableError(
                 "inference", f"health answered {response.status_code}: {response.text[:200]}"
             )
 
@@ -149,15 +153,21 @@ class CloudRunDetector(_Remote):
         try:
             model = self._health().json()["model"]
         except (ValueError, KeyError) as exc:
-            raise DependencyUnavailable("inference", f"no model info: {exc}") from exc
+            raise DependencyUnavailableError("inference", f"no model info: {exc}") from exc
         return ModelInfo(model["name"], model["version"], model["sha256"])
 
 
 class VertexDetector(_Remote):
     """A Vertex AI endpoint serving the same container (google-cloud-aiplatform, REST)."""
 
-    def __init__(self, endpoint: str, api_endpoint: str | None, timeout_s: float, retries: int,
-                 breaker: CircuitBreaker) -> None:  # fmt: skip
+    def __init__(
+        self,
+        endpoint: str,
+        api_endpoint: str | None,
+        timeout_s: float,
+        retries: int,
+        breaker: CircuitBreaker,
+    ) -> None:
         super().__init__(retries, breaker, "Vertex AI endpoint")
         from google.api_core.client_options import ClientOptions
         from google.cloud.aiplatform_v1 import PredictionServiceClient
@@ -171,9 +181,10 @@ class VertexDetector(_Remote):
             from google.auth.credentials import AnonymousCredentials
 
             transport = PredictionServiceRestTransport(
-                host=host.removeprefix("http://"), url_scheme="http",
+                host=host.removeprefix("http://"),
+                url_scheme="http",
                 credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            )  # fmt: skip
+            )
             self._client = PredictionServiceClient(transport=transport)
         else:
             self._client = PredictionServiceClient(

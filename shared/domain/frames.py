@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from shared.errors import FrameDecodeError, FrameTooLarge, NotAnImage
+from shared.errors import FrameDecodeError, FrameTooLargeError, NotAnImageError
 
 # OpenCV refuses to allocate for images above this many pixels (a decompression-bomb guard,
 # read at the first decode); the per-settings limit in ``decode_frame`` is checked after.
@@ -64,8 +64,8 @@ def decode_frame(raw: RawFrame, max_bytes: int, max_pixels: int) -> Frame:
     """Check size, content type and magic bytes, decode, and hash.
 
     Raises:
-        FrameTooLarge: more than ``max_bytes`` bytes or ``max_pixels`` pixels.
-        NotAnImage: the content type or leading bytes are not an image's.
+        FrameTooLargeError: more than ``max_bytes`` bytes or ``max_pixels`` pixels.
+        NotAnImageError: the content type or leading bytes are not an image's.
         FrameDecodeError: the image bytes are corrupt.
     """
     start = time.perf_counter()
@@ -74,12 +74,12 @@ def decode_frame(raw: RawFrame, max_bytes: int, max_pixels: int) -> Frame:
     else:
         data = raw.data or b""
         if len(data) > max_bytes:
-            raise FrameTooLarge(f"frame is {len(data)} bytes, the limit is {max_bytes}")
+            raise FrameTooLargeError(f"frame is {len(data)} bytes, the limit is {max_bytes}")
         ctype = (raw.content_type or "").split(";")[0].strip().lower()
         if ctype and not ctype.startswith("image/") and ctype != "application/octet-stream":
-            raise NotAnImage(f"camera answered {ctype!r}, not an image ({len(data)} bytes)")
+            raise NotAnImageError(f"camera answered {ctype!r}, not an image ({len(data)} bytes)")
         if not data.startswith(_MAGIC):
-            raise NotAnImage(f"{len(data)} bytes that do not start like a JPEG/PNG/BMP/WebP")
+            raise NotAnImageError(f"{len(data)} bytes that do not start like a JPEG/PNG/BMP/WebP")
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if decoded is None or decoded.size == 0:
             raise FrameDecodeError(f"{len(data)} bytes of image data could not be decoded")
@@ -87,6 +87,8 @@ def decode_frame(raw: RawFrame, max_bytes: int, max_pixels: int) -> Frame:
     if image.ndim != 3 or image.shape[2] != 3:
         raise FrameDecodeError(f"expected a 3-channel colour image, got shape {image.shape}")
     if image.shape[0] * image.shape[1] > max_pixels:
-        raise FrameTooLarge(f"frame is {image.shape[1]}x{image.shape[0]}, over {max_pixels} px")
+        raise FrameTooLargeError(
+            f"frame is {image.shape[1]}x{image.shape[0]}, over {max_pixels} px"
+        )
     digest = frame_hash(image)
     return Frame(image, digest, raw.source_kind, (time.perf_counter() - start) * 1000)

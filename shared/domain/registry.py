@@ -15,7 +15,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.errors import CameraNotFound, ConfigError
+from shared.errors import CameraNotFoundError, ConfigError
 
 ROAD_USERS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 CAMERA_ID = r"^[a-z0-9][a-z0-9_-]{1,62}$"
@@ -114,11 +114,11 @@ class Registry(_Strict):
         return cameras
 
     def get(self, camera_id: str) -> Camera:
-        """The camera with this id, or :class:`CameraNotFound`."""
+        """The camera with this id, or :class:`CameraNotFoundError`."""
         for camera in self.cameras:
             if camera.id == camera_id:
                 return camera
-        raise CameraNotFound(camera_id)
+        raise CameraNotFoundError(camera_id)
 
 
 def expand_vars(text: str, env: dict[str, str] | None = None) -> str:

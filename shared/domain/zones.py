@@ -92,6 +92,13 @@ def find_violations(
         confidence = detections.confidence * (0.5 + 0.5 * polygon.overlap(detections))
         for i in np.flatnonzero(hit):
             x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[i])
-            found.append(Violation(zone.type.value, zone.name, str(detections.class_name[i]),
-                                   round(float(confidence[i]), 4), (x1, y1, x2, y2)))  # fmt: skip
+            found.append(
+                Violation(
+                    zone.type.value,
+                    zone.name,
+                    str(detections.class_name[i]),
+                    round(float(confidence[i]), 4),
+                    (x1, y1, x2, y2),
+                )
+            )
     return found

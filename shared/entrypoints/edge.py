@@ -17,15 +17,15 @@ from typing import Any
 import flask
 
 from shared.errors import (
-    BadRequest,
-    CameraNotFound,
+    BadRequestError,
+    CameraNotFoundError,
     CamwatchError,
-    DependencyUnavailable,
+    DependencyUnavailableError,
     FrameError,
-    MethodNotAllowed,
-    NotReady,
-    Overloaded,
-    QueueTimeout,
+    MethodNotAllowedError,
+    NotReadyError,
+    OverloadedError,
+    QueueTimeoutError,
 )
 from shared.logs import bind_project, configure_logging, current_request_id, new_request_id
 from shared.settings import get_settings
@@ -34,13 +34,13 @@ log = logging.getLogger(__name__)
 
 # The first match wins: subclasses before their bases. Anything else is 500.
 STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
-    (CameraNotFound, 404),
-    (MethodNotAllowed, 405),
-    (BadRequest, 400),
-    (Overloaded, 429),
-    (NotReady, 503),
-    (QueueTimeout, 503),
-    (DependencyUnavailable, 503),
+    (CameraNotFoundError, 404),
+    (MethodNotAllowedError, 405),
+    (BadRequestError, 400),
+    (OverloadedError, 429),
+    (NotReadyError, 503),
+    (QueueTimeoutError, 503),
+    (DependencyUnavailableError, 503),
     (FrameError, 502),  # the camera failed, not camwatch
 )
 RETRY_AFTER_S = 1  # on 429 and 503: when a client may try again
@@ -64,7 +64,7 @@ def error_response(exc: CamwatchError, request_id: str) -> flask.Response:
     """``{"error": kind, "message": ..., "request_id": ...}`` with the error's status."""
     status = status_of(exc)
     body: dict[str, Any] = {"error": exc.kind, "message": exc.message, "request_id": request_id}
-    if isinstance(exc, DependencyUnavailable):
+    if isinstance(exc, DependencyUnavailableError):
         body["dependency"] = exc.dependency
     log.log(
         logging.ERROR if status >= 500 and status != 502 else logging.WARNING,

@@ -20,7 +20,7 @@ from shared import metrics
 from shared.detection.factory import inprocess_detector
 from shared.detection.inference_service import InferenceService
 from shared.entrypoints.edge import json_response, not_found, serve
-from shared.errors import MethodNotAllowed
+from shared.errors import MethodNotAllowedError
 from shared.settings import get_settings
 
 _service: InferenceService | None = None
@@ -54,7 +54,7 @@ def _route(request: flask.Request, rid: str) -> flask.Response:
         return json_response(body, 200 if ready else 503, rid)
     if request.path == os.environ.get("AIP_PREDICT_ROUTE", "/predict"):
         if request.method != "POST":
-            raise MethodNotAllowed("POST only")
+            raise MethodNotAllowedError("POST only")
         found = inference_service().predict(request.get_json(silent=True))
         return json_response({"predictions": [p.as_dict() for p in found]}, 200, rid)
     if request.path == "/metrics":

@@ -17,7 +17,7 @@ from shared import metrics
 from shared.bootstrap import Services, bootstrap
 from shared.domain.registry import CAMERA_ID
 from shared.entrypoints.edge import json_response, not_found, serve
-from shared.errors import BadRequest, CamwatchError, MethodNotAllowed
+from shared.errors import BadRequestError, CamwatchError, MethodNotAllowedError
 
 _PROCESS = re.compile(r"^/process/camera/(?P<camera_id>[^/]*)/?$")
 _CAMERA_ID = re.compile(CAMERA_ID)
@@ -54,11 +54,11 @@ def _process(
     services: Services, request: flask.Request, camera_id: str, rid: str
 ) -> flask.Response:
     if request.method != "POST":
-        raise MethodNotAllowed(f"{request.method} not allowed: use POST to process a camera")
+        raise MethodNotAllowedError(f"{request.method} not allowed: use POST to process a camera")
     if not _CAMERA_ID.match(camera_id):
-        raise BadRequest(f"malformed camera id {camera_id!r}: expected {CAMERA_ID}")
+        raise BadRequestError(f"malformed camera id {camera_id!r}: expected {CAMERA_ID}")
     if request.get_data(cache=True) and request.get_json(silent=True) is None:
-        raise BadRequest("request body must be empty or a JSON object")
+        raise BadRequestError("request body must be empty or a JSON object")
     return json_response(services.process(camera_id, rid).as_answer(), 200, rid)
 
 

@@ -1,9 +1,9 @@
 """The Pub/Sub edge of the CloudEvent functions: decode, run, and decide the outcome.
 
 * success: return (2xx, Pub/Sub acknowledges);
-* a message that can never succeed (:class:`MessageRejected`): published to the route's
+* a message that can never succeed (:class:`MessageRejectedError`): published to the route's
   dead-letter topic with a ``reason`` attribute, then acknowledged: never retried forever;
-* a transient failure (:class:`DependencyUnavailable`, anything unexpected): raised, so the
+* a transient failure (:class:`DependencyUnavailableError`, anything unexpected): raised, so the
   function answers 500 and Pub/Sub redelivers (until the subscription's dead-letter policy).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.bootstrap import Services, bootstrap
 from shared.entrypoints.edge import begin
-from shared.errors import MessageRejected
+from shared.errors import MessageRejectedError
 from shared.messages.envelope import PubsubMessage, decode_pubsub, original_bytes
 from shared.messages.topology import ROUTE_BY_TOPIC
 
@@ -33,7 +33,7 @@ def handle_event(
     try:
         message = decode_pubsub(cloud_event["type"], data)
         return handler(services, message)
-    except MessageRejected as exc:
+    except MessageRejectedError as exc:
         route = ROUTE_BY_TOPIC[topic]
         raw = message.raw if message else original_bytes(data)
         message_id = message.message_id if message else str(cloud_event["id"])

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from shared.errors import MessageRejected
+from shared.errors import MessageRejectedError
 
 # The schemas root, found once: messages, webhooks, BigQuery tables and the Pub/Sub topology.
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -30,11 +30,11 @@ def validate(name: str, payload: Any) -> dict[str, Any]:
     """Check ``payload`` against its schema (see the module docstring for ``name``).
 
     Raises:
-        MessageRejected: with the first problem, e.g. ``camera_job: 'camera_id' is required``.
+        MessageRejectedError: with the first problem, e.g. ``camera_job: 'camera_id' is required``.
     """
     errors = sorted(_validator(name).iter_errors(payload), key=lambda e: list(e.path))
     if errors:
         where = "/".join(str(p) for p in errors[0].path)
-        raise MessageRejected(f"{name}{'.' + where if where else ''}: {errors[0].message}")
+        raise MessageRejectedError(f"{name}{'.' + where if where else ''}: {errors[0].message}")
     assert isinstance(payload, dict)
     return payload

@@ -17,7 +17,7 @@ from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.alerts import CHANNELS, Alert, AlertRecord, Severity, severity_of
 from shared.domain.violations import ViolationRecord
-from shared.errors import ConfigError, DeliveryFailed
+from shared.errors import ConfigError, DeliveryFailedError
 from shared.messages.schemas import validate
 from shared.service_layer.idempotency import SENDING_S, SENT_S, alert_key, claim, write_once
 
@@ -46,8 +46,8 @@ class AlertDispatcher:
         recipients). The ``alerts`` table gets one row once every channel has taken it.
 
         Raises:
-            MessageRejected: the payload breaks its schema (dead-lettered, never retried).
-            DeliveryFailed: a channel refused or timed out, or another delivery of the same
+            MessageRejectedError: the payload breaks its schema (dead-lettered, never retried).
+            DeliveryFailedError: a channel refused or timed out, or another delivery of the same
                 alert is in flight (Pub/Sub retries; channels already done are skipped).
             ConfigError: no webhook URL or secret (retried, then dead-lettered: not lost).
         """
@@ -90,6 +90,8 @@ class AlertDispatcher:
             if not held.taken:
                 if self.cache.state(key) == "done":
                     return "already_sent"
-                raise DeliveryFailed(channel, f"alert {alert.id} is being delivered by another try")
+                raise DeliveryFailedError(
+                    channel, f"alert {alert.id} is being delivered by another try"
+                )
             sender.send(alert)
         return "sent"

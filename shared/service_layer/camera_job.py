@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from shared.adapters.cache import Cache
 from shared.domain.jobs import CameraJob
-from shared.errors import CameraNotFound, FrameError, MessageRejected
+from shared.errors import CameraNotFoundError, FrameError, MessageRejectedError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.idempotency import JOB_CLAIM_S, JOB_DONE_S, claim, job_key
@@ -24,8 +24,8 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
     ``expired`` (older than ``max_job_age_s``: later sweeps cover the camera; logged).
 
     Raises:
-        MessageRejected: bad payload or unknown camera (dead-lettered, never retried).
-        DependencyUnavailable: Redis, BigQuery or storage down (Pub/Sub redelivers).
+        MessageRejectedError: bad payload or unknown camera (dead-lettered, never retried).
+        DependencyUnavailableError: Redis, BigQuery or storage down (Pub/Sub redelivers).
     """
     job = CameraJob.from_message(validate(CameraJob.schema, message.data))
     about = job.as_message()
@@ -43,7 +43,7 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
             outcome = "processed"
         except FrameError as exc:
             outcome = exc.kind
-        except CameraNotFound as exc:
-            raise MessageRejected(exc.message) from exc
+        except CameraNotFoundError as exc:
+            raise MessageRejectedError(exc.message) from exc
     log.info("job done", extra={**about, "outcome": outcome})
     return outcome

@@ -84,9 +84,9 @@ class CameraProcessor:
         once per sweep, cache hit or not: analysts need a sample per camera per sweep.
 
         Raises:
-            CameraNotFound: the id is not registered.
+            CameraNotFoundError: the id is not registered.
             FrameError: the camera gave no usable frame (a health row is recorded first).
-            DependencyUnavailable: Redis, BigQuery or storage is down; nothing was lost.
+            DependencyUnavailableError: Redis, BigQuery or storage is down; nothing was lost.
         """
         camera = self.registry.get(camera_id)
         event_time = datetime.now(UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from shared.adapters.bus import EventBus
 from shared.domain.jobs import CameraJob, SweepRequest
 from shared.domain.registry import Registry
-from shared.errors import MessageRejected
+from shared.errors import MessageRejectedError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 
@@ -26,7 +26,7 @@ def fan_out(message: PubsubMessage, registry: Registry, bus: EventBus) -> int:
     wanted = sweep.cameras or tuple(c.id for c in registry.cameras)
     unknown = sorted(set(wanted) - known)
     if unknown:
-        raise MessageRejected(f"sweep {sweep_id} names unknown cameras: {unknown}")
+        raise MessageRejectedError(f"sweep {sweep_id} names unknown cameras: {unknown}")
     now = datetime.now(UTC).isoformat()
     jobs = [CameraJob(sweep_id, camera_id, now) for camera_id in wanted]
     bus.publish("camera-jobs", jobs, sweep_id=sweep_id)

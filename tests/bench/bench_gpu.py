@@ -52,15 +52,25 @@ class GpuSampler:
     def __enter__(self) -> GpuSampler:
         if shutil.which("nvidia-smi"):
             self._proc = subprocess.Popen(
-                ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                 "-lms", "100"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                start_new_session=True)  # fmt: skip
+                [
+                    "nvidia-smi",
+                    "--query-gpu=utilization.gpu",
+                    "--format=csv,noheader,nounits",
+                    "-lms",
+                    "100",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
             self._thread = threading.Thread(target=self._read, daemon=True)
             self._thread.start()
         return self
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
+        assert self._proc is not None
+        assert self._proc.stdout is not None
         for line in self._proc.stdout:
             try:
                 self.samples.append(float(line.split(",")[0]))
@@ -76,8 +86,13 @@ class GpuSampler:
         return f"{statistics.fmean(self.samples):.0f}%" if self.samples else "n/a"
 
 
-def load(batcher: Batcher[Any, Any], detector: InProcessDetector, jpegs: list[bytes], clients: int,
-         seconds: float) -> dict[str, Any]:  # fmt: skip
+def load(
+    batcher: Batcher[Any, Any],
+    detector: InProcessDetector,
+    jpegs: list[bytes],
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
     """``clients`` threads sending one frame at a time for ``seconds``."""
     latencies: list[float] = []
     refused = 0
@@ -97,7 +112,9 @@ def load(batcher: Batcher[Any, Any], detector: InProcessDetector, jpegs: list[by
             try:
                 [outputs] = batcher.run([prepared.tensor], 30.0)
                 detector.finish(outputs, prepared.transform)
-            except Exception:  # Overloaded / QueueTimeout: counted, as a client would see them
+            except (
+                Exception
+            ):  # OverloadedError / QueueTimeoutError: counted, as a client would see them
                 with lock:
                     refused += 1
                 continue
@@ -115,13 +132,19 @@ def load(batcher: Batcher[Any, Any], detector: InProcessDetector, jpegs: list[by
         elapsed = time.perf_counter() - started
     batches = batcher.stats.batches - before[0]
     images = batcher.stats.items - before[1]
-    return {"rate": len(latencies) / elapsed, "p50": pct(latencies, 50),
-            "p95": pct(latencies, 95), "per_run": images / max(batches, 1),
-            "gpu": gpu.mean(), "refused": refused}  # fmt: skip
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50": pct(latencies, 50),
+        "p95": pct(latencies, 95),
+        "per_run": images / max(batches, 1),
+        "gpu": gpu.mean(),
+        "refused": refused,
+    }
 
 
-def batch_latency(detector: InProcessDetector, jpegs: list[bytes], size: int = 8, runs: int = 20
-                  ) -> tuple[list[float], list[float]]:  # fmt: skip
+def batch_latency(
+    detector: InProcessDetector, jpegs: list[bytes], size: int = 8, runs: int = 20
+) -> tuple[list[float], list[float]]:
     """Milliseconds for one ``size``-frame batch: end to end, and the model alone."""
     images: list[Any] = [
         cv2.imdecode(np.frombuffer(jpegs[i % len(jpegs)], np.uint8), cv2.IMREAD_COLOR)
@@ -160,15 +183,21 @@ def main() -> None:
             model, None, "bench", runtime="torch", torch_device=args.device, torch_dtype=args.dtype
         )
         session: Any = detector.load()
-        jpegs = [(ASSETS / "images" / n).read_bytes() for n in FRAMES
-                 if (ASSETS / "images" / n).is_file()]  # fmt: skip
+        jpegs = [
+            (ASSETS / "images" / n).read_bytes()
+            for n in FRAMES
+            if (ASSETS / "images" / n).is_file()
+        ]
         device = detector.runtime
         gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-        print(f"\n== torch runtime: {model.name} on {device} ({gpu}), torch {torch.__version__}, "
-              f"{len(os.sched_getaffinity(0))} cores; batch {session.batch_note} ==")  # fmt: skip
+        print(
+            f"\n== torch runtime: {model.name} on {device} ({gpu}), torch {torch.__version__}, "
+            f"{len(os.sched_getaffinity(0))} cores; batch {session.batch_note} =="
+        )
         sizes = [int(b) for b in args.max_batch.split(",")]
-        blank = np.zeros((detector.signature.spec.height, detector.signature.spec.width, 3),
-                         np.uint8)  # fmt: skip
+        blank = np.zeros(
+            (detector.signature.spec.height, detector.signature.spec.width, 3), np.uint8
+        )
         for size in range(1, max(sizes) + 1):  # every shape once, as the service
             detector.detect_batch([blank] * size)
         configs = {"batch 1 (one worker)": (1, 1)}
@@ -179,24 +208,31 @@ def main() -> None:
                     args.workers,
                 )
         clients = [int(c) for c in args.clients.split(",")]
-        print(f"{'configuration':<40}{'clients':>8}{'img/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
-              f"{'img/run':>8}{'GPU':>6}{'refused':>8}{'ratio':>7}")  # fmt: skip
+        print(
+            f"{'configuration':<40}{'clients':>8}{'img/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
+            f"{'img/run':>8}{'GPU':>6}{'refused':>8}{'ratio':>7}"
+        )
         base: dict[int, float] = {}
         for name, (size, workers) in configs.items():
-            batcher: Batcher[Any, Any] = Batcher([detector.infer] * workers, size, args.wait_ms,
-                                                 4096)  # fmt: skip
+            batcher: Batcher[Any, Any] = Batcher(
+                [detector.infer] * workers, size, args.wait_ms, 4096
+            )
             try:
                 for c in clients:
                     f = load(batcher, detector, jpegs, c, args.seconds)
                     base.setdefault(c, f["rate"])
-                    print(f"{name:<40}{c:>8}{f['rate']:>9.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}"
-                          f"{f['per_run']:>8.1f}{f['gpu']:>6}{f['refused']:>8}"
-                          f"{f['rate'] / base[c]:>7.2f}")  # fmt: skip
+                    print(
+                        f"{name:<40}{c:>8}{f['rate']:>9.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}"
+                        f"{f['per_run']:>8.1f}{f['gpu']:>6}{f['refused']:>8}"
+                        f"{f['rate'] / base[c]:>7.2f}"
+                    )
             finally:
                 batcher.close()
         whole, alone = batch_latency(detector, jpegs)
-        print(f"one 8-frame batch: end to end p50 {pct(whole, 50):.1f} ms, p95 "
-              f"{pct(whole, 95):.1f} ms; model alone p50 {pct(alone, 50):.1f} ms")  # fmt: skip
+        print(
+            f"one 8-frame batch: end to end p50 {pct(whole, 50):.1f} ms, p95 "
+            f"{pct(whole, 95):.1f} ms; model alone p50 {pct(alone, 50):.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,12 @@ from tests.bench.yolo_like import yolo_like
 
 SHARED_MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
 FRAMES = ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "motion_original.jpg", "car1.jpg"]
-HIT_CAMERAS = ["cam-001-market-5th", "cam-002-market-6th", "cam-003-mission-3rd",
-               "cam-004-mission-4th"]  # fmt: skip
+HIT_CAMERAS = [
+    "cam-001-market-5th",
+    "cam-002-market-6th",
+    "cam-003-mission-3rd",
+    "cam-004-mission-4th",
+]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -81,8 +85,10 @@ def _bench_frame(detector: InProcessDetector, frame: str, repeat: int) -> tuple[
 def models() -> list[tuple[Path, str]]:
     """The vendored SSD int8, then the project materials' models when they are beside the repo."""
     found = [(Settings().model_path, "coral-2019-int8")]
-    for name, version in (("ssd_mobilenet_v2_coco_float.onnx", "coral-2019-float"),
-                          ("nanodet_coco_416.onnx", "nanodet-m-416")):  # fmt: skip
+    for name, version in (
+        ("ssd_mobilenet_v2_coco_float.onnx", "coral-2019-float"),
+        ("nanodet_coco_416.onnx", "nanodet-m-416"),
+    ):
         if (SHARED_MODELS / name).is_file():
             found.append((SHARED_MODELS / name, version))
         else:
@@ -98,19 +104,27 @@ def bench_detector(repeat: int, threads: int) -> None:
     for path, version in models():
         detector = InProcessDetector(path, None, version, threads)
         detector.load()
-        print(f"\n== detector: {detector.model.name} ({detector.signature.layout}), onnxruntime "
-              f"CPU, {threads} intra-op threads, {repeat} runs per frame ==")  # fmt: skip
-        print(f"{'frame':<30}{'size':>10}{'decode':>8}{'run':>8}{'p50':>8}{'p95':>8}"
-              f"{'overhead':>9}{'ratio':>7}")  # fmt: skip
+        print(
+            f"\n== detector: {detector.model.name} ({detector.signature.layout}), onnxruntime "
+            f"CPU, {threads} intra-op threads, {repeat} runs per frame =="
+        )
+        print(
+            f"{'frame':<30}{'size':>10}{'decode':>8}{'run':>8}{'p50':>8}{'p95':>8}"
+            f"{'overhead':>9}{'ratio':>7}"
+        )
         ratios = []
         for frame in FRAMES:
             decode, run, p50, p95, width, height = _bench_frame(detector, frame, repeat)
             overhead = p50 - decode - run
             ratios.append(overhead / run)
-            print(f"{frame:<30}{f'{width:.0f}x{height:.0f}':>10}{decode:>8.2f}{run:>8.2f}"
-                  f"{p50:>8.2f}{p95:>8.2f}{overhead:>9.2f}{overhead / run:>7.3f}")  # fmt: skip
-        print(f"overhead / session.run: median {statistics.median(ratios):.3f}, "
-              f"max {max(ratios):.3f} (goal < 0.15)")  # fmt: skip
+            print(
+                f"{frame:<30}{f'{width:.0f}x{height:.0f}':>10}{decode:>8.2f}{run:>8.2f}"
+                f"{p50:>8.2f}{p95:>8.2f}{overhead:>9.2f}{overhead / run:>7.3f}"
+            )
+        print(
+            f"overhead / session.run: median {statistics.median(ratios):.3f}, "
+            f"max {max(ratios):.3f} (goal < 0.15)"
+        )
 
 
 def _stage_table(bodies: list[dict[str, object]]) -> None:
@@ -166,15 +180,21 @@ def bench_http(misses: int, hits: int) -> None:
             local.stop()
     miss_server = [b["latency_ms"]["total"] for b in miss_bodies]  # type: ignore[index]
     hit_server = [b["latency_ms"]["total"] for b in hit_bodies]  # type: ignore[index]
-    print(f"\n== POST /process/camera/{{id}} via functions-framework, {len(HIT_CAMERAS)} "
-          "snapshot cameras of the local camera server ==")  # fmt: skip
-    print(f"cache miss ({misses} requests): server p50 {pct(miss_server, 50):.1f} ms, "
-          f"p95 {pct(miss_server, 95):.1f} ms; client p50 {pct(miss_client, 50):.1f} ms, "
-          f"p95 {pct(miss_client, 95):.1f} ms")  # fmt: skip
+    print(
+        f"\n== POST /process/camera/{{id}} via functions-framework, {len(HIT_CAMERAS)} "
+        "snapshot cameras of the local camera server =="
+    )
+    print(
+        f"cache miss ({misses} requests): server p50 {pct(miss_server, 50):.1f} ms, "
+        f"p95 {pct(miss_server, 95):.1f} ms; client p50 {pct(miss_client, 50):.1f} ms, "
+        f"p95 {pct(miss_client, 95):.1f} ms"
+    )
     _stage_table(miss_bodies)
-    print(f"cache hit ({hits} requests): server p50 {pct(hit_server, 50):.2f} ms, "
-          f"p95 {pct(hit_server, 95):.2f} ms (goal < 10); client p50 {pct(hit_client, 50):.2f} ms, "
-          f"p95 {pct(hit_client, 95):.2f} ms")  # fmt: skip
+    print(
+        f"cache hit ({hits} requests): server p50 {pct(hit_server, 50):.2f} ms, "
+        f"p95 {pct(hit_server, 95):.2f} ms (goal < 10); client p50 {pct(hit_client, 50):.2f} ms, "
+        f"p95 {pct(hit_client, 95):.2f} ms"
+    )
     _stage_table(hit_bodies)
     print(f"hit / miss server p50 ratio: {pct(hit_server, 50) / pct(miss_server, 50):.3f}")
 

@@ -102,8 +102,9 @@ def sweep(local: LocalStack, cameras: list[str], sweep_id: str, timeout_s: float
             print(f"  {done}/{len(cameras)} rows after {elapsed:.1f} s", flush=True)
             last_print = time.perf_counter()
         time.sleep(0.5)  # the count query loads the BigQuery emulator, on the same cores
-    raise TimeoutError(f"sweep {sweep_id}: {count_rows(warehouse, sweep_id)} rows after "
-                       f"{timeout_s} s")  # fmt: skip
+    raise TimeoutError(
+        f"sweep {sweep_id}: {count_rows(warehouse, sweep_id)} rows after {timeout_s} s"
+    )
 
 
 def cpu_seconds(local: LocalStack) -> dict[str, float]:
@@ -146,10 +147,10 @@ def push_concurrency(messages: int = 40, hold_s: float = 0.1) -> int:
     class Slow(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             nonlocal active, peak, done
             self.rfile.read(int(self.headers["Content-Length"] or 0))
             with lock:
@@ -172,10 +173,13 @@ def push_concurrency(messages: int = 40, hold_s: float = 0.1) -> int:
         publisher.create_topic(name=topic, timeout=15)
         endpoint = f"http://127.0.0.1:{server.server_address[1]}/"
         subscriber.create_subscription(
-            request={"name": subscriber.subscription_path(PROJECT, "bench-push-probe"),
-                     "topic": topic, "push_config": {"push_endpoint": endpoint}},
+            request={
+                "name": subscriber.subscription_path(PROJECT, "bench-push-probe"),
+                "topic": topic,
+                "push_config": {"push_endpoint": endpoint},
+            },
             timeout=15,
-        )  # fmt: skip
+        )
         for future in [publisher.publish(topic, b"{}") for _ in range(messages)]:
             future.result(timeout=30)
         deadline = time.monotonic() + 60
@@ -210,16 +214,17 @@ def main() -> None:
     model = model_ms(args.repeat)
     ideal = cores / (model / 1000)
     print(f"\n== sweep throughput: {args.cameras} cameras, {cores} cores ==")
-    print(f"model time per frame (single-threaded session.run, median): {model:.2f} ms; "
-          f"ideal {cores} / {model:.2f} ms = {ideal:.1f} cameras/s")  # fmt: skip
+    print(
+        f"model time per frame (single-threaded session.run, median): {model:.2f} ms; "
+        f"ideal {cores} / {model:.2f} ms = {ideal:.1f} cameras/s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         registry = Path(tmp) / "cameras.yaml"
         ids = bench_registry(args.cameras, registry)
         local = start_all(Path(tmp) / "logs", function=False)
         saved = dict(os.environ)
         try:
-            local.env |= {"CAMWATCH_REGISTRY_PATH": str(registry),
-                          "CAMWATCH_INTRA_OP_THREADS": "1"}  # fmt: skip
+            local.env |= {"CAMWATCH_REGISTRY_PATH": str(registry), "CAMWATCH_INTRA_OP_THREADS": "1"}
             os.environ.update(local.env)
             local.start_event_functions()
             sweep(local, ids["warm"], "bench-warm", 60)  # model loaded, connections open
@@ -228,31 +233,41 @@ def main() -> None:
             after = cpu_seconds(local)
             rate = args.cameras / seconds
             p50, p95 = worker_latency("bench-sweep")
-            print(f"event path (Pub/Sub push -> camera_worker, gunicorn 1 worker x "
-                  f"{cores * 4} threads): {seconds:.2f} s, {rate:.1f} cameras/s, "
-                  f"ratio to ideal {rate / ideal:.2f} (goal >= 0.8)")  # fmt: skip
+            print(
+                f"event path (Pub/Sub push -> camera_worker, gunicorn 1 worker x "
+                f"{cores * 4} threads): {seconds:.2f} s, {rate:.1f} cameras/s, "
+                f"ratio to ideal {rate / ideal:.2f} (goal >= 0.8)"
+            )
             print(f"  per camera in the worker: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
             spent = {k: after[k] - before.get(k, 0.0) for k in after}
-            print(f"  where the {cores} cores went during the sweep ({cores * seconds:.1f} "
-                  "CPU-s available):")  # fmt: skip
+            print(
+                f"  where the {cores} cores went during the sweep ({cores * seconds:.1f} "
+                "CPU-s available):"
+            )
             for name, cpu in sorted(spent.items(), key=lambda kv: -kv[1]):
                 if cpu >= 0.05:
                     print(f"    {name:<48} {cpu:6.2f} CPU-s  {cpu / (cores * seconds):5.1%}")
             worker_ms = spent["camera_worker"] / args.cameras * 1000
-            print(f"  camera_worker CPU per camera {worker_ms:.1f} ms (model {model:.1f} ms): "
-                  f"on cores of its own it would sweep {cores / (worker_ms / 1000):.1f} "
-                  f"cameras/s, ratio to ideal {model / worker_ms:.2f}")  # fmt: skip
+            print(
+                f"  camera_worker CPU per camera {worker_ms:.1f} ms (model {model:.1f} ms): "
+                f"on cores of its own it would sweep {cores / (worker_ms / 1000):.1f} "
+                f"cameras/s, ratio to ideal {model / worker_ms:.2f}"
+            )
             peak = push_concurrency()
-            print(f"  the emulator keeps at most {peak} pushes in flight per subscription "
-                  f"(probe: 40 messages to a 100 ms endpoint), so this path tops out near "
-                  f"{peak} / {p50:.1f} ms = {peak / (p50 / 1000):.1f} cameras/s "
-                  f"whatever the cores")  # fmt: skip
+            print(
+                f"  the emulator keeps at most {peak} pushes in flight per subscription "
+                f"(probe: 40 messages to a 100 ms endpoint), so this path tops out near "
+                f"{peak} / {p50:.1f} ms = {peak / (p50 / 1000):.1f} cameras/s "
+                f"whatever the cores"
+            )
             direct = in_process(ids["direct"], cores)
             direct_rate = args.cameras / direct
-            print(f"in process (CameraProcessor, {cores} threads, same Redis/BigQuery/GCS): "
-                  f"{direct:.2f} s, {direct_rate:.1f} cameras/s, ratio to ideal "
-                  f"{direct_rate / ideal:.2f}; event path / in process "
-                  f"{rate / direct_rate:.2f}")  # fmt: skip
+            print(
+                f"in process (CameraProcessor, {cores} threads, same Redis/BigQuery/GCS): "
+                f"{direct:.2f} s, {direct_rate:.1f} cameras/s, ratio to ideal "
+                f"{direct_rate / ideal:.2f}; event path / in process "
+                f"{rate / direct_rate:.2f}"
+            )
         finally:
             os.environ.clear()
             os.environ.update(saved)

@@ -131,12 +131,14 @@ class YoloLike(nn.Module):
         def d(n: int) -> int:
             return max(1, round(n * depth))
 
-        self.stem = nn.Sequential(Conv(3, c(64), 3, 2), Conv(c(64), c(128), 3, 2),
-                                  C2f(c(128), c(128), d(3)))  # fmt: skip
+        self.stem = nn.Sequential(
+            Conv(3, c(64), 3, 2), Conv(c(64), c(128), 3, 2), C2f(c(128), c(128), d(3))
+        )
         self.p3 = nn.Sequential(Conv(c(128), c(256), 3, 2), C2f(c(256), c(256), d(6)))
         self.p4 = nn.Sequential(Conv(c(256), c(512), 3, 2), C2f(c(512), c(512), d(6)))
-        self.p5 = nn.Sequential(Conv(c(512), c(1024), 3, 2), C2f(c(1024), c(1024), d(3)),
-                                SPPF(c(1024), c(1024)))  # fmt: skip
+        self.p5 = nn.Sequential(
+            Conv(c(512), c(1024), 3, 2), C2f(c(1024), c(1024), d(3)), SPPF(c(1024), c(1024))
+        )
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.n4 = C2f(c(1024) + c(512), c(512), d(3), False)
         self.n3 = C2f(c(512) + c(256), c(256), d(3), False)
@@ -157,8 +159,14 @@ class YoloLike(nn.Module):
         return self.detect([n3, m4, m5])
 
 
-def yolo_like(path: Path, size: int = 640, classes: int = 80, width: float = 0.25,
-              depth: float = 0.33, seed: int = 0) -> Path:  # fmt: skip
+def yolo_like(
+    path: Path,
+    size: int = 640,
+    classes: int = 80,
+    width: float = 0.25,
+    depth: float = 0.33,
+    seed: int = 0,
+) -> Path:
     """Export the model (random weights) to ``path`` and return it.
 
     Batch norm statistics are first measured on the vendored street images, so activations keep
@@ -179,15 +187,26 @@ def yolo_like(path: Path, size: int = 640, classes: int = 80, width: float = 0.2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            model, (torch.zeros(1, 3, size, size),), buffer, dynamo=False, opset_version=17,
-            input_names=["images"], output_names=["output0"],
-            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
-                          "output0": {0: "batch", 2: "anchors"}},
-        )  # fmt: skip
+            model,
+            (torch.zeros(1, 3, size, size),),
+            buffer,
+            dynamo=False,
+            opset_version=17,
+            input_names=["images"],
+            output_names=["output0"],
+            dynamic_axes={
+                "images": {0: "batch", 2: "height", 3: "width"},
+                "output0": {0: "batch", 2: "anchors"},
+            },
+        )
     graph = onnx.load_from_string(buffer.getvalue())
     names: dict[int, Any] = dict(enumerate(COCO80[:classes]))
-    for key, value in (("imgsz", f"[{size}, {size}]"), ("names", repr(names)),
-                       ("stride", "32"), ("task", "detect")):  # fmt: skip
+    for key, value in (
+        ("imgsz", f"[{size}, {size}]"),
+        ("names", repr(names)),
+        ("stride", "32"),
+        ("task", "detect"),
+    ):
         graph.metadata_props.add(key=key, value=value)
     onnx.save(graph, str(path))
     return path

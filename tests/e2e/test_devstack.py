@@ -22,9 +22,16 @@ ROOT = Path(__file__).parents[2]
 def _ports(output: str) -> list[int]:
     ready = json.loads(output.split("stack ready in", 1)[1].split(": ", 1)[1].splitlines()[0])
     ports = [int(ready["CAMWATCH_REDIS_PORT"]), int(ready["CAMWATCH_SMTP_PORT"])]
-    ports += [int(ready[k].rsplit(":", 1)[1].split("/")[0]) for k in (
-              "CAMWATCH_BIGQUERY_ENDPOINT", "STORAGE_EMULATOR_HOST", "CAMWATCH_DEMO_CAMERA_URL",
-              "CAMWATCH_WEBHOOK_URL", "PUBSUB_EMULATOR_HOST")]  # fmt: skip
+    ports += [
+        int(ready[k].rsplit(":", 1)[1].split("/")[0])
+        for k in (
+            "CAMWATCH_BIGQUERY_ENDPOINT",
+            "STORAGE_EMULATOR_HOST",
+            "CAMWATCH_DEMO_CAMERA_URL",
+            "CAMWATCH_WEBHOOK_URL",
+            "PUBSUB_EMULATOR_HOST",
+        )
+    ]
     ports += [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)/process/", output)[:1]]
     return ports
 
@@ -32,8 +39,12 @@ def _ports(output: str) -> list[int]:
 def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "shared.devstack", "run"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "(as Cloud Scheduler does): sweep sweep-" in out
@@ -55,9 +66,13 @@ def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.devstack", "up"], start_new_session=True,
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "shared.devstack", "up"],
+        start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _signal_and_check(proc, sig)
     finally:
@@ -79,13 +94,24 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
             break
     output = "".join(lines)
     ports = _ports(output)
-    assert len(ports) == 8 and all(port_open(p) for p in ports), output
+    assert len(ports) == 8, output
+    assert all(port_open(p) for p in ports), output
     if sig == signal.SIGTERM:  # `make sweep` into the running stack, as a person would
         done = subprocess.run(
-            [sys.executable, "-m", "shared.devstack", "sweep", "cam-005-howard-2nd",
-             "cam-021-offline"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "shared.devstack",
+                "sweep",
+                "cam-005-howard-2nd",
+                "cam-021-offline",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
             check=False,
-        )  # fmt: skip
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         assert ": 2 cameras, 1 processed, 1 failed, 0 dead-lettered" in done.stdout
         assert "emails received 1" in done.stdout  # cam-005: a car in a bus lane, HIGH

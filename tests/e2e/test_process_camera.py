@@ -64,17 +64,26 @@ def test_cameras_are_processed_and_recorded(client: FlaskClient, warehouse) -> N
         assert response.status_code == 200, response.get_data(as_text=True)
         body = response.get_json()
         jsonschema.validate(body, RESPONSE)
-        assert body["cache"] == "miss" and body["recorded"] is True
+        assert body["cache"] == "miss"
+        assert body["recorded"] is True
         assert response.headers["X-Request-Id"] == body["request_id"]
         [row] = rows(warehouse, camera_id)
         assert row["observation_id"] == body["observation_id"]
-        assert row["frame_status"] == "ok" and row["cache_status"] == "miss"
+        assert row["frame_status"] == "ok"
+        assert row["cache_status"] == "miss"
         assert row["frame_hash"] == body["frame"]["hash"]
-        assert row["counts"] == body["counts"] and row["n"] == len(body["detections"])
+        assert row["counts"] == body["counts"]
+        assert row["n"] == len(body["detections"])
     # The bus camera reproduces the reference detections of ../shared/README.md.
     bus = client.post("/process/camera/cam-001-market-5th").get_json()
-    assert bus["counts"] == {"person": 2, "bicycle": 0, "car": 1, "motorcycle": 0, "bus": 1,
-                             "truck": 0}  # fmt: skip
+    assert bus["counts"] == {
+        "person": 2,
+        "bicycle": 0,
+        "car": 1,
+        "motorcycle": 0,
+        "bus": 1,
+        "truck": 0,
+    }
 
 
 def test_unchanged_camera_hits_the_cache_without_a_new_row(client: FlaskClient, warehouse) -> None:
@@ -109,9 +118,12 @@ def test_broken_cameras_answer_502_and_record_health(
     response = client.post(f"/process/camera/{camera_id}")
     assert response.status_code == 502
     body = response.get_json()
-    assert body["error"] == kind and message in body["message"]
+    assert body["error"] == kind
+    assert message in body["message"]
     [row] = rows(warehouse, camera_id)
-    assert row["frame_status"] == kind and message in row["error"] and row["n"] == 0
+    assert row["frame_status"] == kind
+    assert message in row["error"]
+    assert row["n"] == 0
 
 
 @pytest.mark.parametrize(
@@ -135,7 +147,8 @@ def test_health_status_and_metrics(client: FlaskClient) -> None:
     status = client.get("/status")
     assert status.status_code == 200
     deps = status.get_json()["dependencies"]
-    assert set(deps) == {"redis", "bigquery", "storage"} and all(d["ok"] for d in deps.values())
+    assert set(deps) == {"redis", "bigquery", "storage"}
+    assert all(d["ok"] for d in deps.values())
     client.post("/process/camera/cam-002-market-6th")
     client.post("/process/camera/cam-002-market-6th")
     text = client.get("/metrics").get_data(as_text=True)
@@ -167,7 +180,8 @@ def test_functions_framework_server_process(local_stack: LocalStack) -> None:
     url = local_stack.start_function()
     assert requests.get(f"{url}/health", timeout=10).json() == {"ok": True}
     response = requests.post(f"{url}/process/camera/cam-006-folsom-1st", timeout=60)
-    assert response.status_code == 200 and response.json()["counts"]["person"] > 0
+    assert response.status_code == 200
+    assert response.json()["counts"]["person"] > 0
 
 
 def test_violation_recorded_with_evidence_and_published(client: FlaskClient, warehouse) -> None:
@@ -185,7 +199,11 @@ def test_violation_recorded_with_evidence_and_published(client: FlaskClient, war
     body = client.post("/process/camera/cam-005-howard-2nd").get_json()
     [v] = body["violations"]
     assert (v["type"], v["zone"], v["class_name"], v["alerted"]) == (
-        "bus_lane", "market-bus-lane", "car", True)  # fmt: skip
+        "bus_lane",
+        "market-bus-lane",
+        "car",
+        True,
+    )
     settings = Settings()
     bucket, name = v["evidence_uri"].removeprefix("gs://").split("/", 1)
     blobs = GcsBlobStore(storage_client(settings.project_id, settings.storage_emulator_host))
@@ -195,7 +213,8 @@ def test_violation_recorded_with_evidence_and_published(client: FlaskClient, war
         " WHERE violation_id = @id",
         {"id": v["violation_id"]},
     )
-    assert row["observation_id"] == body["observation_id"] and 0.6 < row["confidence"] <= 0.84
+    assert row["observation_id"] == body["observation_id"]
+    assert 0.6 < row["confidence"] <= 0.84
     ids = []
     for _ in range(5):
         response = subscriber.pull(subscription=path, max_messages=50, timeout=5)

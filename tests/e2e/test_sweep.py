@@ -24,19 +24,27 @@ pytestmark = pytest.mark.e2e
 # Cameras no other test touches (the 24 h alert key of a camera and type is shared state).
 # Registry zones hold known vehicles: cam-009 a car in a bus lane (0.84, HIGH), cam-011 a car
 # in a loading zone (0.76, MEDIUM), cam-012 a car in a bike lane (0.58: below 0.6, no alert).
-CAMERAS = ["cam-002-market-6th", "cam-009-market-van-ness", "cam-011-howard-11th",
-           "cam-012-brannan-4th", "cam-014-civic-center-plaza-south", "cam-020-plaza-recorder",
-           "cam-021-offline"]  # fmt: skip
-EXPECTED_VIOLATIONS = {"cam-009-market-van-ness": ("bus_lane", "HIGH"),
-                       "cam-011-howard-11th": ("no_standing", "MEDIUM"),
-                       "cam-012-brannan-4th": ("bike_lane", None)}  # fmt: skip
+CAMERAS = [
+    "cam-002-market-6th",
+    "cam-009-market-van-ness",
+    "cam-011-howard-11th",
+    "cam-012-brannan-4th",
+    "cam-014-civic-center-plaza-south",
+    "cam-020-plaza-recorder",
+    "cam-021-offline",
+]
+EXPECTED_VIOLATIONS = {
+    "cam-009-market-van-ness": ("bus_lane", "HIGH"),
+    "cam-011-howard-11th": ("no_standing", "MEDIUM"),
+    "cam-012-brannan-4th": ("bike_lane", None),
+}
 
 
 @pytest.fixture(scope="module")
 def events(event_stack: LocalStack) -> Iterator[pubsub_v1.PublisherClient]:
     """A publisher into the stack whose CloudEvent functions sit behind push subscriptions."""
     assert os.environ["PUBSUB_EMULATOR_HOST"] == event_stack.env["PUBSUB_EMULATOR_HOST"]
-    yield pubsub_v1.PublisherClient()
+    return pubsub_v1.PublisherClient()
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +115,8 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     # The workers detect through the inference service (DETECTOR_BACKEND=service): one image
     # per cache miss (cam-021 is offline; a frame seen before in this session is a hit).
     misses = sum(r["cache_status"] == "miss" for r in found)
-    assert misses >= 4 and requests.get(health, timeout=5).json()["images"] - before == misses
+    assert misses >= 4
+    assert requests.get(health, timeout=5).json()["images"] - before == misses
     status = {r["camera_id"]: r["frame_status"] for r in found}
     assert status["cam-021-offline"] == "unreachable"  # health row, job not retried
     assert all(s == "ok" for c, s in status.items() if c != "cam-021-offline")
@@ -151,8 +160,9 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
         d.body["data"]["camera_id"]: d.body["data"]["severity"] for d in took if d.body
     }
     assert took_severity.items() >= {
-        ("cam-009-market-van-ness", "HIGH"), ("cam-011-howard-11th", "MEDIUM")
-    }  # fmt: skip
+        ("cam-009-market-van-ness", "HIGH"),
+        ("cam-011-howard-11th", "MEDIUM"),
+    }
     emails = {m["X-Camwatch-Violation-Id"] for m in event_stack.emails()} & set(alerted)
     assert emails == {r["violation_id"] for r in rows if r["severity"] == "HIGH"}
     assert any(alerted[e] == "cam-009-market-van-ness" for e in emails)
@@ -160,12 +170,19 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
 
 def violation_message(camera_id: str, confidence: float) -> dict[str, Any]:
     vid = uuid.uuid4().hex
-    return {"violation_id": vid, "camera_id": camera_id,
-            "event_time": datetime.now(UTC).isoformat(), "type": "bus_lane", "zone": "lane",
-            "class_name": "car", "confidence": confidence,
-            "box": {"x1": 1, "y1": 2, "x2": 30, "y2": 40},
-            "evidence_uri": f"gs://camwatch-demo-frames/evidence/{camera_id}/{vid}.jpg",
-            "observation_id": "o" * 32, "sweep_id": None}  # fmt: skip
+    return {
+        "violation_id": vid,
+        "camera_id": camera_id,
+        "event_time": datetime.now(UTC).isoformat(),
+        "type": "bus_lane",
+        "zone": "lane",
+        "class_name": "car",
+        "confidence": confidence,
+        "box": {"x1": 1, "y1": 2, "x2": 30, "y2": 40},
+        "evidence_uri": f"gs://camwatch-demo-frames/evidence/{camera_id}/{vid}.jpg",
+        "observation_id": "o" * 32,
+        "sweep_id": None,
+    }
 
 
 def test_receiver_failing_twice_still_gets_the_alert_once(events, event_stack) -> None:
@@ -178,7 +195,8 @@ def test_receiver_failing_twice_still_gets_the_alert_once(events, event_stack) -
     time.sleep(2)  # nothing more arrives after the success
     attempts = [d for d in receiver.deliveries if d.webhook_id == vid]
     assert [d.status for d in attempts] == [500, 500, 200]
-    assert all(d.verified for d in attempts) and {d.webhook_id for d in attempts} == {vid}
+    assert all(d.verified for d in attempts)
+    assert {d.webhook_id for d in attempts} == {vid}
 
 
 def test_redelivered_violation_alerts_once(events, event_stack) -> None:
@@ -188,8 +206,9 @@ def test_redelivered_violation_alerts_once(events, event_stack) -> None:
     vid = message["violation_id"]
     receiver = event_stack.webhooks
     assert wait_for(lambda: [d for d in receiver.accepted() if d.webhook_id == vid])
-    assert wait_for(lambda: [m for m in event_stack.emails()
-                             if m["X-Camwatch-Violation-Id"] == vid])  # fmt: skip
+    assert wait_for(
+        lambda: [m for m in event_stack.emails() if m["X-Camwatch-Violation-Id"] == vid]
+    )
     time.sleep(3)  # let the second delivery run
     assert len([d for d in receiver.deliveries if d.webhook_id == vid]) == 1
     assert len([m for m in event_stack.emails() if m["X-Camwatch-Violation-Id"] == vid]) == 1
@@ -198,8 +217,11 @@ def test_redelivered_violation_alerts_once(events, event_stack) -> None:
 def test_redelivered_job_adds_no_second_row(events, warehouse) -> None:
     sweep_id = f"e2e-{uuid.uuid4().hex[:8]}"
     # A live camera: a second run would see a new frame and write a second row.
-    job = {"sweep_id": sweep_id, "camera_id": "cam-015-union-square-east",
-           "scheduled_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    job = {
+        "sweep_id": sweep_id,
+        "camera_id": "cam-015-union-square-east",
+        "scheduled_at": datetime.now(UTC).isoformat(),
+    }
     publish(events, "camera-jobs", job)
     publish(events, "camera-jobs", job)
     assert len(wait_rows(warehouse, sweep_id, 1)) == 1
@@ -210,8 +232,15 @@ def test_redelivered_job_adds_no_second_row(events, warehouse) -> None:
 def test_poisoned_messages_are_dead_lettered_with_a_reason(events) -> None:
     publish(events, "camera-jobs", b"not json at all")
     publish(events, "camera-jobs", {"camera_id": "cam-001-market-5th"})
-    publish(events, "camera-jobs", {"sweep_id": "p", "camera_id": "cam-404-nowhere",
-                                    "scheduled_at": datetime.now(UTC).isoformat()})  # fmt: skip
+    publish(
+        events,
+        "camera-jobs",
+        {
+            "sweep_id": "p",
+            "camera_id": "cam-404-nowhere",
+            "scheduled_at": datetime.now(UTC).isoformat(),
+        },
+    )
     publish(events, "camera-sweep", {"cameras": ["cam-404-nowhere"]})
     publish(events, "violations", {**violation_message("cam-001-market-5th", 0.9), "confidence": 7})
     jobs = dead_letters("camera-jobs", 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -17,13 +18,13 @@ from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import decode_frame
 from shared.domain.observations import CachedResult
 from shared.errors import (
-    DependencyUnavailable,
-    ForbiddenSource,
-    FrameTimeout,
-    FrameTooLarge,
-    FrameUnreachable,
-    NotAnImage,
-    WarehouseRejected,
+    DependencyUnavailableError,
+    ForbiddenSourceError,
+    FrameTimeoutError,
+    FrameTooLargeError,
+    FrameUnreachableError,
+    NotAnImageError,
+    WarehouseRejectedError,
 )
 from shared.service_layer.idempotency import bytes_key, frame_key, last_frame_key
 from shared.settings import Settings
@@ -44,7 +45,8 @@ def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings)
     result = CachedResult(Detections.empty(), ModelInfo("m", "1", "0" * 64), (640, 480))
     cache.store(frame_key(cam, "h1"), result, 1, {bytes_key(cam, "b1"): "h1"})
     found, since = lookup("h1", 5000)
-    assert since == 1000 and found is not None
+    assert since == 1000
+    assert found is not None
     assert (found.model, found.size, len(found.detections)) == (result.model, (640, 480), 0)
     assert cache.get(bytes_key(cam, "b1")) == "h1"
     assert lookup("h2", 9000) == (None, 9000)  # a new frame resets "since"
@@ -56,18 +58,20 @@ def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings)
 def test_redis_claims(stack_settings: Settings) -> None:
     cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
     key = f"vision:write:test:{uuid.uuid4().hex}"
-    assert cache.claim(key, 60) and not cache.claim(key, 60)
+    assert cache.claim(key, 60)
+    assert not cache.claim(key, 60)
     cache.release(key)
     assert cache.claim(key, 60)
     cache.confirm(key, 3600)
-    assert not cache.claim(key, 60) and cache._r.ttl(key) > 60
+    assert not cache.claim(key, 60)
+    assert cache._r.ttl(key) > 60
 
 
 def test_redis_down_is_dependency_unavailable() -> None:
     cache = RedisCache.connect("127.0.0.1", free_port(), 0.5)
-    with pytest.raises(DependencyUnavailable, match="redis"):
+    with pytest.raises(DependencyUnavailableError, match="redis"):
         cache.lookup(frame_key("cam", "h"), last_frame_key("cam"), "h", 0, 60)
-    with pytest.raises(DependencyUnavailable):
+    with pytest.raises(DependencyUnavailableError):
         cache.ping()
 
 
@@ -86,17 +90,27 @@ def test_tables_created_from_schemas_with_partitioning(stack_settings: Settings)
         assert table.time_partitioning.type_ == "DAY"
         assert table.clustering_fields == ["camera_id"]
     fields = {f.name: f for f in client.get_table(warehouse.table_id("observations")).schema}
-    assert fields["detections"].mode == "REPEATED" and fields["observation_id"].mode == "REQUIRED"
+    assert fields["detections"].mode == "REPEATED"
+    assert fields["observation_id"].mode == "REQUIRED"
 
 
 def test_insert_and_query_round_trip(stack_settings: Settings) -> None:
     warehouse = _warehouse(stack_settings, f"it_{uuid.uuid4().hex[:8]}")
     row = {
-        "observation_id": "o1", "camera_id": "cam-1", "event_time": "2026-11-23T10:00:00+00:00",
-        "frame_status": "ok", "counts": {"car": 2, "person": 1},
-        "detections": [{"class_id": 2, "class_name": "car", "score": 0.9,
-                        "box": {"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0}}],
-    }  # fmt: skip
+        "observation_id": "o1",
+        "camera_id": "cam-1",
+        "event_time": "2026-11-23T10:00:00+00:00",
+        "frame_status": "ok",
+        "counts": {"car": 2, "person": 1},
+        "detections": [
+            {
+                "class_id": 2,
+                "class_name": "car",
+                "score": 0.9,
+                "box": {"x1": 1.0, "y1": 2.0, "x2": 3.0, "y2": 4.0},
+            }
+        ],
+    }
     warehouse.insert_rows("observations", [row], ["o1"])
     rows = warehouse.query(
         f"SELECT camera_id, counts.car AS cars, d.box.x2 AS x2 FROM "
@@ -104,7 +118,7 @@ def test_insert_and_query_round_trip(stack_settings: Settings) -> None:
         {"cam": "cam-1"},
     )
     assert rows == [{"camera_id": "cam-1", "cars": 2, "x2": 3.0}]
-    with pytest.raises(WarehouseRejected):
+    with pytest.raises(WarehouseRejectedError):
         warehouse.query("SELEC nonsense")
 
 
@@ -112,7 +126,7 @@ def test_bigquery_down_is_dependency_unavailable() -> None:
     client = bigquery_client("p", f"http://127.0.0.1:{free_port()}")
     warehouse = BigQueryWarehouse(client, "d", "US", 1.0)
     start = time.monotonic()
-    with pytest.raises(DependencyUnavailable, match="bigquery"):
+    with pytest.raises(DependencyUnavailableError, match="bigquery"):
         warehouse.ping()
     assert time.monotonic() - start < 10  # bounded by the configured deadline, not 600 s
 
@@ -125,41 +139,46 @@ def test_gcs_read_write_and_errors(stack_settings: Settings) -> None:
     data = jpeg("car1.jpg")
     assert blobs.write(bucket, "f.jpg", data, "image/jpeg") == f"gs://{bucket}/f.jpg"
     assert blobs.read(bucket, "f.jpg", len(data)) == data
-    with pytest.raises(FrameTooLarge):
+    with pytest.raises(FrameTooLargeError):
         blobs.read(bucket, "f.jpg", len(data) - 1)
-    with pytest.raises(FrameUnreachable, match="no object"):
+    with pytest.raises(FrameUnreachableError, match="no object"):
         blobs.read(bucket, "missing.jpg", 100)
     blobs.ping()
     dead = GcsBlobStore(storage_client("p", f"http://127.0.0.1:{free_port()}"), timeout_s=1)
-    with pytest.raises(DependencyUnavailable, match="storage"):
+    with pytest.raises(DependencyUnavailableError, match="storage"):
         dead.read("b", "o", 10)
 
 
 def _http(**kw: object) -> HttpSnapshotSource:
-    args: dict[str, object] = {"connect_timeout_s": 1.0, "read_timeout_s": 1.0,
-                               "max_bytes": 1 << 20, "allow_private": True} | kw  # fmt: skip
+    args: dict[str, object] = {
+        "connect_timeout_s": 1.0,
+        "read_timeout_s": 1.0,
+        "max_bytes": 1 << 20,
+        "allow_private": True,
+    } | kw
     return HttpSnapshotSource(**args)  # type: ignore[arg-type]
 
 
 def test_http_snapshots_and_faults(local_stack: LocalStack) -> None:
     url = local_stack.camera_server.url  # type: ignore[union-attr]
     raw = _http().fetch(f"{url}/snapshot/car1.jpg")
-    assert raw.data == jpeg("car1.jpg") and raw.content_type == "image/jpeg"
+    assert raw.data == jpeg("car1.jpg")
+    assert raw.content_type == "image/jpeg"
     a, b = (_http().fetch(f"{url}/clip/it-cam.jpg") for _ in range(2))
     assert a.data != b.data  # a live camera: successive frames differ
-    with pytest.raises(NotAnImage, match="text/html"):
+    with pytest.raises(NotAnImageError, match="text/html"):
         decode_frame(_http().fetch(f"{url}/not-image"), 1 << 20, 10**8)
-    with pytest.raises(FrameTooLarge):
+    with pytest.raises(FrameTooLargeError):
         _http().fetch(f"{url}/huge.jpg")
-    with pytest.raises(FrameTimeout):
+    with pytest.raises(FrameTimeoutError):
         _http(read_timeout_s=0.5).fetch(f"{url}/slow.jpg")
-    with pytest.raises(FrameUnreachable, match="HTTP 500"):
+    with pytest.raises(FrameUnreachableError, match="HTTP 500"):
         _http().fetch(f"{url}/status/500")
-    with pytest.raises(FrameUnreachable, match="unreachable: Connection refused$"):
+    with pytest.raises(FrameUnreachableError, match=r"unreachable: Connection refused$"):
         _http().fetch(f"http://127.0.0.1:{free_port()}/cam.jpg")
     # A redirect is followed, and each hop is checked: never into the metadata server.
     assert _http().fetch(f"{url}/redirect?to=/snapshot/car1.jpg").data == jpeg("car1.jpg")
-    with pytest.raises(ForbiddenSource, match="169.254.169.254"):
+    with pytest.raises(ForbiddenSourceError, match=re.escape("169.254.169.254")):
         _http().fetch(f"{url}/redirect?to=http://169.254.169.254/computeMetadata/v1/")
-    with pytest.raises(ForbiddenSource, match="private"):
+    with pytest.raises(ForbiddenSourceError, match="private"):
         _http(allow_private=False).fetch(f"{url}/snapshot/car1.jpg")

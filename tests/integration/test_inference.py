@@ -25,7 +25,7 @@ from shared.detection.remote import CloudRunDetector, VertexDetector
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.domain.detections import Detections
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 from shared.settings import Settings
 from tests.conftest import image, jpeg
 
@@ -43,10 +43,10 @@ def vertex(service_url: str) -> Iterator[str]:
     """A stand-in for the Vertex AI endpoint API in front of the container."""
 
     class Endpoint(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if urlsplit(self.path).path != f"/v1/{ENDPOINT}:predict":  # the client adds ?$alt=
                 self.send_response(404)
@@ -54,8 +54,9 @@ def vertex(service_url: str) -> Iterator[str]:
                 return
             inner = requests.post(f"{service_url}/predict", json=body, timeout=30)
             out = {"predictions": inner.json().get("predictions", []), "deployedModelId": "1"}
-            data = json.dumps(out if inner.ok else {"error": {"code": inner.status_code,
-                              "message": inner.text}}).encode()  # fmt: skip
+            data = json.dumps(
+                out if inner.ok else {"error": {"code": inner.status_code, "message": inner.text}}
+            ).encode()
             self.send_response(inner.status_code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -86,8 +87,11 @@ def test_health_reports_the_warm_model(service_url: str) -> None:
 @pytest.mark.parametrize("backend", ["service", "vertex"])
 def test_remote_detections_match_in_process(backend: str, service_url: str, vertex: str) -> None:
     breaker = CircuitBreaker(5, 30)
-    remote = (CloudRunDetector(service_url, 10, 2, breaker, auth=False) if backend == "service"
-              else VertexDetector(ENDPOINT, vertex, 10, 2, breaker))  # fmt: skip
+    remote = (
+        CloudRunDetector(service_url, 10, 2, breaker, auth=False)
+        if backend == "service"
+        else VertexDetector(ENDPOINT, vertex, 10, 2, breaker)
+    )
     frame = image("pexels_double_decker_bus.jpg")
     local = in_process().detect(frame)
     found = remote.detect(frame, jpeg("pexels_double_decker_bus.jpg"))
@@ -100,23 +104,29 @@ def test_remote_detections_match_in_process(backend: str, service_url: str, vert
 
 def test_bad_requests_and_routes(service_url: str) -> None:
     bad = requests.post(f"{service_url}/predict", json={"instances": [{"b64": "!!"}]}, timeout=5)
-    assert bad.status_code == 400 and "not base64" in bad.json()["message"]
-    html = requests.post(f"{service_url}/predict", timeout=5,
-                         json={"instances": [{"b64": "PGh0bWw+"}]})  # fmt: skip
-    assert html.status_code == 400 and "instances[0]" in html.json()["message"]
+    assert bad.status_code == 400
+    assert "not base64" in bad.json()["message"]
+    html = requests.post(
+        f"{service_url}/predict", timeout=5, json={"instances": [{"b64": "PGh0bWw+"}]}
+    )
+    assert html.status_code == 400
+    assert "instances[0]" in html.json()["message"]
     assert requests.post(f"{service_url}/predict", json={}, timeout=5).status_code == 400
     assert requests.get(f"{service_url}/predict", timeout=5).status_code == 405
     assert requests.get(f"{service_url}/nope", timeout=5).status_code == 404
 
 
 def test_a_service_that_is_down_is_dependency_unavailable() -> None:
-    remote = CloudRunDetector(f"http://127.0.0.1:{free_port()}", 1, 1, CircuitBreaker(2, 30),
-                             auth=False)  # fmt: skip
+    remote = CloudRunDetector(
+        f"http://127.0.0.1:{free_port()}", 1, 1, CircuitBreaker(2, 30), auth=False
+    )
     frame = np.zeros((8, 8, 3), np.uint8)
     for _ in range(2):
-        with pytest.raises(DependencyUnavailable, match="inference unavailable.*after 2 tries"):
+        with pytest.raises(
+            DependencyUnavailableError, match=r"inference unavailable.*after 2 tries"
+        ):
             remote.detect(frame)
-    with pytest.raises(DependencyUnavailable, match="circuit open"):
+    with pytest.raises(DependencyUnavailableError, match="circuit open"):
         remote.detect(frame)
 
 
@@ -135,15 +145,17 @@ def test_a_gs_model_is_fetched_once_and_checked(local_stack: LocalStack, tmp_pat
         Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256=digest)
     )
     found = remote.detect(image("pexels_double_decker_bus.jpg"))
-    assert remote.model.sha256 == digest and found.class_name.tolist()[0] == "bus"
+    assert remote.model.sha256 == digest
+    assert found.class_name.tolist()[0] == "bus"
     assert len(list(tmp_path.rglob("ssd.onnx"))) == 1  # the local copy, fetched once
     wrong = inprocess_detector(
         Settings(model_uri=uri, model_cache_dir=tmp_path, model_sha256="0" * 64)
     )
     with pytest.raises(ModelError, match=f"has sha256 {digest}, want"):
         wrong.load()
-    missing = inprocess_detector(Settings(model_uri=f"gs://{bucket}/models/none.onnx",
-                                     model_cache_dir=tmp_path))  # fmt: skip
+    missing = inprocess_detector(
+        Settings(model_uri=f"gs://{bucket}/models/none.onnx", model_cache_dir=tmp_path)
+    )
     with pytest.raises(ModelError, match="cannot fetch model gs://"):
         missing.load()
 
@@ -162,14 +174,18 @@ def dynamic_batch_graph(path) -> None:
         helper.make_node("Concat", ["batch", "one", "one"], ["repeats"], axis=0),
         helper.make_node("Tile", ["rows", "repeats"], ["output0"]),
     ]
-    inits = [numpy_helper.from_array(np.array([0], np.int64), "zero"),
-             numpy_helper.from_array(np.array([1], np.int64), "one"),
-             numpy_helper.from_array(rows, "rows")]  # fmt: skip
+    inits = [
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(rows, "rows"),
+    ]
     graph = helper.make_graph(
-        nodes, "dynamic", [helper.make_tensor_value_info("images", TensorProto.FLOAT,
-                                                         ["batch", 3, 640, 640])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 84, 5])], inits,
-    )  # fmt: skip
+        nodes,
+        "dynamic",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 640, 640])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 84, 5])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -182,8 +198,9 @@ def start_service(local_stack: LocalStack, env: dict[str, str]) -> str:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    local_stack.start_function("inference", "http", env, port,
-                               functools.partial(http_ok, f"{url}/health"))  # fmt: skip
+    local_stack.start_function(
+        "inference", "http", env, port, functools.partial(http_ok, f"{url}/health")
+    )
     return url
 
 
@@ -201,9 +218,15 @@ def post_concurrently(url: str, name: str, count: int) -> list[requests.Response
 def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -> None:
     model = tmp_path / "dynamic.onnx"
     dynamic_batch_graph(model)
-    url = start_service(local_stack, {
-        "CAMWATCH_MODEL_PATH": str(model), "CAMWATCH_MAX_BATCH_SIZE": "8",
-        "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "dynamic"})  # fmt: skip
+    url = start_service(
+        local_stack,
+        {
+            "CAMWATCH_MODEL_PATH": str(model),
+            "CAMWATCH_MAX_BATCH_SIZE": "8",
+            "CAMWATCH_MAX_WAIT_MS": "50",
+            "CAMWATCH_MODEL_VERSION": "dynamic",
+        },
+    )
     assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
         "CPUExecutionProvider, 2 worker(s), batches of up to 8"
     )
@@ -212,21 +235,31 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     boxes = {json.dumps(a.json()["predictions"][0]["detections"][0]["box"]) for a in answers}
     assert len(boxes) == 1  # every image of every batch decoded the same
     health = requests.get(f"{url}/health", timeout=5).json()
-    assert health["images"] == 16 and health["batches"] < 16  # gathered, not one by one
+    assert health["images"] == 16
+    assert health["batches"] < 16
     text = requests.get(f"{url}/metrics", timeout=5).text
     served = re.search(r'^camwatch_predict_seconds_count\{code="200"\} (\S+)$', text, re.M)
     runs = re.search(r"^camwatch_batch_size_count (\S+)$", text, re.M)
-    assert served and float(served[1]) == 16
-    assert runs and float(runs[1]) == health["batches"]  # one observation per model run
+    assert served
+    assert float(served[1]) == 16
+    assert runs
+    assert float(runs[1]) == health["batches"]
 
 
 def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> None:
     from tests.unit.test_torch_runtime import NANODET
 
-    url = start_service(local_stack, {
-        "CAMWATCH_MODEL_PATH": str(NANODET), "CAMWATCH_RUNTIME": "torch",
-        "CAMWATCH_TORCH_DEVICE": "cpu", "CAMWATCH_MAX_BATCH_SIZE": "4",
-        "CAMWATCH_MAX_WAIT_MS": "50", "CAMWATCH_MODEL_VERSION": "nanodet-m-416"})  # fmt: skip
+    url = start_service(
+        local_stack,
+        {
+            "CAMWATCH_MODEL_PATH": str(NANODET),
+            "CAMWATCH_RUNTIME": "torch",
+            "CAMWATCH_TORCH_DEVICE": "cpu",
+            "CAMWATCH_MAX_BATCH_SIZE": "4",
+            "CAMWATCH_MAX_WAIT_MS": "50",
+            "CAMWATCH_MODEL_VERSION": "nanodet-m-416",
+        },
+    )
     # A fixed-batch export, batched anyway: the runtime checked that its batch is free.
     assert requests.get(f"{url}/health", timeout=5).json()["mode"] == (
         "torch:cpu:float32, 2 worker(s), batches of up to 4"
@@ -234,7 +267,8 @@ def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> 
     answers = post_concurrently(url, "pexels_double_decker_bus.jpg", 8)
     assert all(a.status_code == 200 for a in answers)
     health = requests.get(f"{url}/health", timeout=5).json()
-    assert health["images"] == 8 and health["batches"] < 8
+    assert health["images"] == 8
+    assert health["batches"] < 8
     local = InProcessDetector(NANODET, None, "nanodet-m-416").detect(
         image("pexels_double_decker_bus.jpg")
     )  # onnxruntime, in process
@@ -256,9 +290,13 @@ def test_status_of_process_camera_reports_the_inference_service(
 
     saved = dict(os.environ)
     try:
-        os.environ.update({"CAMWATCH_DETECTOR_BACKEND": "service",
-                           "CAMWATCH_INFERENCE_URL": service_url,
-                           "CAMWATCH_INFERENCE_AUTH": "false"})  # fmt: skip
+        os.environ.update(
+            {
+                "CAMWATCH_DETECTOR_BACKEND": "service",
+                "CAMWATCH_INFERENCE_URL": service_url,
+                "CAMWATCH_INFERENCE_AUTH": "false",
+            }
+        )
         get_settings.cache_clear()
         bootstrap.reset()
         from functions_framework import create_app
@@ -275,11 +313,11 @@ def test_status_of_process_camera_reports_the_inference_service(
         bootstrap.reset()
         client = create_app("process_camera", SOURCE, "http").test_client()
         down = client.get("/status")
-        assert (
-            down.status_code == 503 and down.get_json()["dependencies"]["inference"]["ok"] is False
-        )
+        assert down.status_code == 503
+        assert down.get_json()["dependencies"]["inference"]["ok"] is False
         failed = client.post("/process/camera/cam-004-mission-4th")  # nothing lost: retry later
-        assert failed.status_code == 503 and failed.get_json()["dependency"] == "inference"
+        assert failed.status_code == 503
+        assert failed.get_json()["dependency"] == "inference"
     finally:
         os.environ.clear()
         os.environ.update(saved)

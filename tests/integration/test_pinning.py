@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.devstack.stack import LocalStack
-from shared.errors import FrameUnreachable
+from shared.errors import FrameUnreachableError
 from tests.conftest import jpeg
 
 pytestmark = pytest.mark.integration
@@ -63,14 +63,17 @@ def tls_camera(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camera.test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("camera.test")]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pkcs8 = serialization.PrivateFormat.PKCS8
@@ -80,10 +83,10 @@ def tls_camera(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     body = jpeg("motion_original.jpg")
 
     class Snapshot(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             assert self.headers["Host"].startswith("camera.test")  # the camera's own name
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
@@ -105,10 +108,13 @@ def test_https_fetch_keeps_sni_and_the_certificate_check(tls_camera, rebinding) 
     port, ca = tls_camera
     source = HttpSnapshotSource(1, 2, 10**7, allow_private=True, ca_bundle=str(ca))
     raw = source.fetch(f"https://camera.test:{port}/snapshot.jpg")
-    assert raw.data == jpeg("motion_original.jpg") and rebinding == ["camera.test"]
+    assert raw.data == jpeg("motion_original.jpg")
+    assert rebinding == ["camera.test"]
     # Without the CA the certificate does not verify: the check is on, not bypassed.
     rebinding.clear()  # a fresh lookup resolves to the camera again
-    with pytest.raises(FrameUnreachable, match="CERTIFICATE_VERIFY_FAILED|certificate verify"):
+    with pytest.raises(
+        FrameUnreachableError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"
+    ):
         HttpSnapshotSource(1, 2, 10**7, allow_private=True).fetch(
             f"https://camera.test:{port}/snapshot.jpg"
         )

@@ -14,7 +14,7 @@ from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
 from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
-from shared.errors import DeliveryFailed, DependencyUnavailable, FrameError
+from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
 from shared.messages.schemas import validate
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.violations import ViolationRecorder
@@ -66,7 +66,7 @@ class FakeCache:
 
     def _check(self) -> None:
         if self.down:
-            raise DependencyUnavailable("redis", "connection refused")
+            raise DependencyUnavailableError("redis", "connection refused")
 
     def lookup(
         self, result_key: str, last_frame_key: str, digest: str, now_ms: int, history_ttl_s: int
@@ -120,7 +120,7 @@ class FakeWarehouse:
     def insert(self, rows: Sequence[Row]) -> None:
         if self.fail_next:
             self.fail_next -= 1
-            raise DependencyUnavailable("bigquery", "503")
+            raise DependencyUnavailableError("bigquery", "503")
         for row in rows:
             self.rows.setdefault(row.table, []).append(row.as_row())
 
@@ -137,7 +137,7 @@ class FakeBus:
     def publish(self, topic: str, messages: Sequence[Message], **attributes: str) -> list[str]:
         if self.fail_next:
             self.fail_next -= 1
-            raise DependencyUnavailable("pubsub", "503")
+            raise DependencyUnavailableError("pubsub", "503")
         for m in messages:
             self.sent.append((topic, validate(m.schema, m.as_message()), attributes))
         return [str(i) for i in range(len(messages))]
@@ -156,7 +156,7 @@ class FakeEvidence:
 
     def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
         if self.down:
-            raise DependencyUnavailable("storage", "503")
+            raise DependencyUnavailableError("storage", "503")
         uri = f"gs://{bucket}/{name}"
         self.objects[uri] = data
         return uri
@@ -166,7 +166,7 @@ class FakeEvidence:
 
     def ping(self) -> None:
         if self.down:
-            raise DependencyUnavailable("storage", "503")
+            raise DependencyUnavailableError("storage", "503")
 
 
 def registry_of(*cameras: dict[str, Any]) -> Registry:
@@ -209,5 +209,5 @@ class FakeSender:
     def send(self, alert: Any) -> None:
         if self.fail_next:
             self.fail_next -= 1
-            raise DeliveryFailed(self.channel, "receiver answered 500")
+            raise DeliveryFailedError(self.channel, "receiver answered 500")
         self.sent.append(alert)

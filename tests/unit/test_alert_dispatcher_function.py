@@ -34,10 +34,12 @@ HEADERS = {"Content-Type": "application/cloudevents+json"}
 def parts() -> Iterator[dict[str, Any]]:
     fakes: dict[str, Any] = {
         "senders": {"webhook": FakeSender("webhook"), "email": FakeSender("email")},
-        "cache": FakeCache(), "warehouse": FakeWarehouse(), "bus": FakeBus(),
+        "cache": FakeCache(),
+        "warehouse": FakeWarehouse(),
+        "bus": FakeBus(),
         "blobs": FakeEvidence(),
         "registry": registry_of({"id": "cam-001-market-5th", "source": "http://c/1.jpg"}),
-    }  # fmt: skip
+    }
     bootstrap.bootstrap(Settings(), **fakes)
     fakes["client"] = create_app("alert_dispatcher", SOURCE, "cloudevent").test_client()
     yield fakes
@@ -56,9 +58,11 @@ def test_a_high_violation_goes_to_webhook_and_email(parts) -> None:
     response = parts["client"].post("/", json=EVENT, headers=HEADERS)
     assert response.status_code == 200
     webhook, email = parts["senders"]["webhook"], parts["senders"]["email"]
-    assert [a.id for a in webhook.sent] == ["d" * 32] and len(email.sent) == 1
+    assert [a.id for a in webhook.sent] == ["d" * 32]
+    assert len(email.sent) == 1
     [row] = parts["warehouse"].rows["alerts"]
-    assert row["severity"] == "HIGH" and row["sweep_id"] == "sweep-42"
+    assert row["severity"] == "HIGH"
+    assert row["sweep_id"] == "sweep-42"
 
 
 def test_a_failing_receiver_answers_500_so_pubsub_redelivers(parts, caplog) -> None:
@@ -67,17 +71,19 @@ def test_a_failing_receiver_answers_500_so_pubsub_redelivers(parts, caplog) -> N
         response = parts["client"].post("/", json=EVENT, headers=HEADERS)
     assert response.status_code == 500
     [record] = [r for r in caplog.records if "will redeliver" in r.getMessage()]
-    assert record.kind == "delivery_failed" and "500" in record.error
+    assert record.kind == "delivery_failed"
+    assert "500" in record.error
     # The redelivery succeeds and sends the webhook once.
     assert parts["client"].post("/", json=EVENT, headers=HEADERS).status_code == 200
     assert len(parts["senders"]["webhook"].sent) == 1
 
 
 def test_a_poisoned_violation_is_dead_lettered_and_acknowledged(parts) -> None:
-    response = parts["client"].post("/", json=with_payload({"type": "jaywalking"}),
-                                    headers=HEADERS)  # fmt: skip
+    response = parts["client"].post("/", json=with_payload({"type": "jaywalking"}), headers=HEADERS)
     assert response.status_code == 200  # acknowledged: never retried
     [(topic, sent, attributes)] = parts["bus"].sent
-    assert topic == "violations-dead-letter" and b'"jaywalking"' in sent["raw"]
-    assert "violation.type" in attributes["reason"] and attributes["source_message_id"] == "1001"
+    assert topic == "violations-dead-letter"
+    assert b'"jaywalking"' in sent["raw"]
+    assert "violation.type" in attributes["reason"]
+    assert attributes["source_message_id"] == "1001"
     assert parts["senders"]["webhook"].sent == []

@@ -9,7 +9,7 @@ import pytest
 from shared.adapters.smtp import compose
 from shared.domain.alerts import Severity, severity_of
 from shared.domain.violations import ViolationRecord
-from shared.errors import ConfigError, DeliveryFailed, MessageRejected
+from shared.errors import ConfigError, DeliveryFailedError, MessageRejectedError
 from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher, build_alert
 from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse
@@ -84,9 +84,10 @@ def test_redelivery_sends_nothing_twice(parts) -> None:
 def test_a_failed_channel_is_retried_alone(parts) -> None:
     dispatcher, webhook, email, cache, warehouse = parts
     email.fail_next = 1
-    with pytest.raises(DeliveryFailed, match="email delivery failed"):
+    with pytest.raises(DeliveryFailedError, match="email delivery failed"):
         dispatcher.dispatch(violation(0.9))
-    assert len(webhook.sent) == 1 and "alerts" not in warehouse.rows
+    assert len(webhook.sent) == 1
+    assert "alerts" not in warehouse.rows
     assert cache.state(f"alert:{'a' * 32}:email") is None  # released for the retry
     assert dispatcher.dispatch(violation(0.9)) == {"webhook": "already_sent", "email": "sent"}
     assert (len(webhook.sent), len(email.sent)) == (1, 1)
@@ -95,16 +96,16 @@ def test_a_failed_channel_is_retried_alone(parts) -> None:
 def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(parts) -> None:
     dispatcher, webhook, _, cache, _ = parts
     cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
-    with pytest.raises(DeliveryFailed, match="being delivered by another try"):
+    with pytest.raises(DeliveryFailedError, match="being delivered by another try"):
         dispatcher.dispatch(violation(0.7))
     assert webhook.sent == []
 
 
 def test_bad_payload_is_rejected_not_retried(parts) -> None:
     dispatcher, webhook, _, _, _ = parts
-    with pytest.raises(MessageRejected, match="confidence"):
+    with pytest.raises(MessageRejectedError, match="confidence"):
         dispatcher.dispatch(violation(1.5))
-    with pytest.raises(MessageRejected, match="violation_id"):
+    with pytest.raises(MessageRejectedError, match="violation_id"):
         dispatcher.dispatch({k: v for k, v in violation(0.9).items() if k != "violation_id"})
     assert webhook.sent == []
 
@@ -122,11 +123,13 @@ def test_missing_webhook_config_is_an_error_email_is_optional() -> None:
 def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None:
     alert = build_alert(record(0.9), Severity.HIGH)
     validate("webhooks/violation_alert", alert.body())
-    assert alert.id == "a" * 32 and alert.body()["type"] == "violation.detected"
+    assert alert.id == "a" * 32
+    assert alert.body()["type"] == "violation.detected"
     assert alert.body()["data"]["severity"] == "HIGH"
     message = compose(alert, "camwatch@x", ["ops@x", "duty@x"])
     assert message["Subject"] == (
         "[camwatch HIGH] car in bus_lane (market-bus-lane) at cam-001-market-5th"
     )
-    assert message["Message-ID"] == f"<{'a' * 32}@camwatch>" and message["To"] == "ops@x, duty@x"
+    assert message["Message-ID"] == f"<{'a' * 32}@camwatch>"
+    assert message["To"] == "ops@x, duty@x"
     assert "gs://evidence/" in message.get_content()

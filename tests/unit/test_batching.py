@@ -12,7 +12,7 @@ import pytest
 from shared.detection.batching import Batcher
 from shared.detection.breaker import CircuitBreaker
 from shared.detection.remote import _Remote
-from shared.errors import DependencyUnavailable, ModelError, Overloaded, QueueTimeout
+from shared.errors import DependencyUnavailableError, ModelError, OverloadedError, QueueTimeoutError
 
 
 def recording(sizes: list[int], pause_s: float = 0.0):
@@ -32,7 +32,8 @@ def test_concurrent_requests_are_gathered_into_batches() -> None:
         assert [f.result(5) for f in futures] == [i * 10 for i in range(8)]  # in order
         assert sizes == [8]  # one run for eight requests
         assert batcher.run([1, 2, 3], 5) == [10, 20, 30]
-        assert batcher.stats.batches == 2 and batcher.stats.items == 11
+        assert batcher.stats.batches == 2
+        assert batcher.stats.items == 11
     finally:
         batcher.close()
 
@@ -51,14 +52,16 @@ def test_a_full_queue_refuses_at_once_and_stale_requests_do_not_run() -> None:
         time.sleep(0.2)
         stale = batcher.submit(1, 0.05)  # will be past its deadline when its turn comes
         batcher.submit(2, 5)
-        with pytest.raises(Overloaded, match="queue full"):
+        with pytest.raises(OverloadedError, match="queue full"):
             batcher.submit(3, 5)
         time.sleep(0.1)
         gate.set()
         assert first.result(5) == 0
-        with pytest.raises(QueueTimeout):
+        with pytest.raises(QueueTimeoutError):
             stale.result(5)
-        assert sizes == [1, 1] and batcher.stats.refused == 1 and batcher.stats.expired == 1
+        assert sizes == [1, 1]
+        assert batcher.stats.refused == 1
+        assert batcher.stats.expired == 1
     finally:
         batcher.close()
 
@@ -89,7 +92,7 @@ def test_circuit_breaker_opens_fails_fast_and_half_opens() -> None:
     breaker.record(False)
     breaker.check()  # one failure: still closed
     breaker.record(False)
-    with pytest.raises(DependencyUnavailable, match="circuit open after 2 failures"):
+    with pytest.raises(DependencyUnavailableError, match="circuit open after 2 failures"):
         breaker.check()
     now[0] = 31
     breaker.check()  # half-open: one call may try
@@ -112,27 +115,37 @@ class Scripted(_Remote):
         return status, payload, 0.0
 
 
-PREDICTION = {"detections": [{"class_id": 2, "class_name": "car", "score": 0.9,
-              "box": {"x1": 1, "y1": 2, "x2": 3, "y2": 4}}],
-              "model": {"name": "m", "version": "v", "sha256": "s"}}  # fmt: skip
+PREDICTION = {
+    "detections": [
+        {
+            "class_id": 2,
+            "class_name": "car",
+            "score": 0.9,
+            "box": {"x1": 1, "y1": 2, "x2": 3, "y2": 4},
+        }
+    ],
+    "model": {"name": "m", "version": "v", "sha256": "s"},
+}
 IMAGE = np.zeros((4, 4, 3), np.uint8)
 
 
 def test_remote_retries_429_and_503_then_succeeds() -> None:
     remote = Scripted([(429, "busy"), (503, "warming"), (200, [PREDICTION])])
     det = remote.detect(IMAGE, b"\xff\xd8\xff fake jpeg")
-    assert remote.calls == 3 and det.class_name.tolist() == ["car"]
+    assert remote.calls == 3
+    assert det.class_name.tolist() == ["car"]
     assert remote.model.sha256 == "s"  # taken from the prediction
 
 
 def test_remote_down_is_dependency_unavailable_then_the_circuit_opens() -> None:
-    remote = Scripted([(0, ConnectionError("refused"))] * 4 + [(0, ConnectionError("x"))] * 4,
-                      retries=3)  # fmt: skip
-    with pytest.raises(DependencyUnavailable, match="answered nothing.*after 4 tries"):
+    remote = Scripted(
+        [(0, ConnectionError("refused"))] * 4 + [(0, ConnectionError("x"))] * 4, retries=3
+    )
+    with pytest.raises(DependencyUnavailableError, match=r"answered nothing.*after 4 tries"):
         remote.detect(IMAGE)
-    with pytest.raises(DependencyUnavailable, match="answered nothing"):
+    with pytest.raises(DependencyUnavailableError, match="answered nothing"):
         remote.detect(IMAGE)
-    with pytest.raises(DependencyUnavailable, match="circuit open"):
+    with pytest.raises(DependencyUnavailableError, match="circuit open"):
         remote.detect(IMAGE)  # fails fast: no call made
     assert remote.calls == 8
 
@@ -149,11 +162,16 @@ def test_gpu_providers_come_first_when_the_runtime_has_them(monkeypatch) -> None
 
     from shared.detection.runtimes.onnxruntime import providers
 
-    monkeypatch.setattr(ort, "get_available_providers",
-                        lambda: ["CPUExecutionProvider", "CUDAExecutionProvider",
-                                 "TensorrtExecutionProvider"])  # fmt: skip
-    assert providers() == ["TensorrtExecutionProvider", "CUDAExecutionProvider",
-                           "CPUExecutionProvider"]  # fmt: skip
+    monkeypatch.setattr(
+        ort,
+        "get_available_providers",
+        lambda: ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"],
+    )
+    assert providers() == [
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
     assert providers(prefer_gpu=False) == ["CPUExecutionProvider"]
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert providers() == ["CPUExecutionProvider"]  # this machine: onnxruntime CPU
@@ -167,12 +185,12 @@ def test_service_without_credentials_for_an_id_token_is_unavailable(monkeypatch)
     monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:9")  # no metadata server here
     monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")
     remote = CloudRunDetector("https://inference.example.run.app", 1, 0, CircuitBreaker(5, 30))
-    with pytest.raises(DependencyUnavailable, match="no ID token for https://inference"):
+    with pytest.raises(DependencyUnavailableError, match="no ID token for https://inference"):
         remote.detect(IMAGE)
 
 
 def test_an_answer_that_is_not_the_protocol_is_retried_then_unavailable() -> None:
     remote = Scripted([(0, KeyError("predictions")), (0, ValueError("not JSON"))], retries=1)
-    with pytest.raises(DependencyUnavailable, match="ValueError: not JSON"):
+    with pytest.raises(DependencyUnavailableError, match="ValueError: not JSON"):
         remote.detect(IMAGE)
     assert remote.calls == 2

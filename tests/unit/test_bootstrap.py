@@ -35,8 +35,10 @@ def fakes() -> dict[str, Any]:
 def test_every_adapter_given_is_the_one_used() -> None:
     given = fakes()
     services = bootstrap.build(Settings(), **given)
-    assert services.cache is given["cache"] and services.warehouse is given["warehouse"]
-    assert services.blobs is given["blobs"] and services.bus is given["bus"]
+    assert services.cache is given["cache"]
+    assert services.warehouse is given["warehouse"]
+    assert services.blobs is given["blobs"]
+    assert services.bus is given["bus"]
     assert services.registry is given["registry"]
     assert services.processor.frames is given["frames"]
     assert services.processor.detector is given["detector"]

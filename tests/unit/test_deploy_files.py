@@ -27,7 +27,8 @@ def test_terraform_env_names_are_settings() -> None:
     main = (TF / "main.tf").read_text()
     env_block = main.split("env = merge(", 1)[1].split("var.settings", 1)[0]
     names = re.findall(r"^\s+([A-Z_]+)\s+=", env_block, re.M)
-    assert "REDIS_HOST" in names and "BIGQUERY_DATASET" in names
+    assert "REDIS_HOST" in names
+    assert "BIGQUERY_DATASET" in names
     fields = {f.upper() for f in Settings.model_fields}
     assert set(names) <= fields, set(names) - fields
     assert '"CAMWATCH_${env.key}"' in main
@@ -43,9 +44,8 @@ def test_terraform_tables_come_from_the_schema_files() -> None:
 
 def test_dockerfile_serves_every_function_by_target() -> None:
     text = (ROOT / "functions" / "Dockerfile").read_text()
-    assert (
-        "COPY requirements.txt" in text and "pip install --no-cache-dir -r requirements.txt" in text
-    )
+    assert "COPY requirements.txt" in text
+    assert "pip install --no-cache-dir -r requirements.txt" in text
     for part in ("shared/", "schemas/", "functions/"):
         assert f"COPY {part} {part}" in text
     assert '--source="functions/${FUNCTION_TARGET}/main.py"' in text
@@ -60,15 +60,22 @@ def test_pubsub_topology_is_declared_once() -> None:
 
     pubsub = (TF / "pubsub.tf").read_text()
     assert 'file("${path.module}/../schemas/pubsub/topology.json")' in pubsub
-    for attr in ("each.value.max_delivery_attempts", "each.value.min_backoff_s",
-                 "each.value.max_backoff_s", "each.value.ack_deadline_s"):  # fmt: skip
+    for attr in (
+        "each.value.max_delivery_attempts",
+        "each.value.min_backoff_s",
+        "each.value.max_backoff_s",
+        "each.value.ack_deadline_s",
+    ):
         assert attr in pubsub
     assert {r.topic: r.function for r in ROUTES} == {
-        "camera-sweep": "sweep", "camera-jobs": "camera_worker", "violations": "alert_dispatcher"
-    }  # fmt: skip
+        "camera-sweep": "sweep",
+        "camera-jobs": "camera_worker",
+        "violations": "alert_dispatcher",
+    }
     for route in ROUTES:  # each route's function exists and is a CloudEvent function
         main = (ROOT / "functions" / route.function / "main.py").read_text()
-        assert "@functions_framework.cloud_event" in main and f'"{route.topic}"' in main
+        assert "@functions_framework.cloud_event" in main
+        assert f'"{route.topic}"' in main
     assert TOPOLOGY.is_file()
 
 
@@ -77,9 +84,11 @@ def test_alert_secrets_come_from_secret_manager() -> None:
     variables = (TF / "variables.tf").read_text()
     # Secrets are Secret Manager ids mounted as env vars of alert_dispatcher, never values.
     assert "WEBHOOK_SECRET = var.alerts.webhook_secret_id" in main
-    assert "secret_key_ref" in main and 'each.key == "alert_dispatcher"' in main
+    assert "secret_key_ref" in main
+    assert 'each.key == "alert_dispatcher"' in main
     assert "roles/secretmanager.secretAccessor" in main
-    assert "webhook_secret " not in variables and "smtp_password " not in variables
+    assert "webhook_secret " not in variables
+    assert "smtp_password " not in variables
     for name in ("WEBHOOK_URL", "ALERT_EMAIL_TO", "SMTP_HOST", "EVIDENCE_BUCKET"):
         assert f"{name} " in main  # every alert setting reaches the functions
 
@@ -105,19 +114,29 @@ def test_inference_image_is_the_cuda_build_of_the_pinned_runtime() -> None:
         for line in (ROOT / "requirements.txt").read_text().splitlines()
         if line.startswith("onnxruntime==")
     )
-    assert docker.startswith("#") and "FROM nvidia/cuda:12." in docker and "cudnn" in docker
-    assert f"onnxruntime-gpu=={pinned}" in gpu and f"onnxruntime-gpu=={pinned}" in docker
+    assert docker.startswith("#")
+    assert "FROM nvidia/cuda:12." in docker
+    assert "cudnn" in docker
+    assert f"onnxruntime-gpu=={pinned}" in gpu
+    assert f"onnxruntime-gpu=={pinned}" in docker
     assert "pip uninstall -y onnxruntime" in docker  # the CPU build must not shadow it
-    assert "--target=inference" in docker and '--port="${AIP_HTTP_PORT:-${PORT:-8080}}"' in docker
-    assert "AIP_HEALTH_ROUTE=/health" in docker and "AIP_PREDICT_ROUTE=/predict" in docker
+    assert "--target=inference" in docker
+    assert '--port="${AIP_HTTP_PORT:-${PORT:-8080}}"' in docker
+    assert "AIP_HEALTH_ROUTE=/health" in docker
+    assert "AIP_PREDICT_ROUTE=/predict" in docker
 
 
 def test_terraform_declares_the_gpu_inference_service() -> None:
     tf = (TF / "inference.tf").read_text()
-    for needle in ('"nvidia.com/gpu" = "1"', "accelerator = var.inference.gpu_type",
-                   'path = "/health"', 'role     = "roles/run.invoker"',
-                   'DETECTOR_BACKEND = "service"', "INFERENCE_URL    = google_cloud_run_v2_service"
-                   ".inference[0].uri", 'ingress  = "INGRESS_TRAFFIC_INTERNAL_ONLY"'):  # fmt: skip
+    for needle in (
+        '"nvidia.com/gpu" = "1"',
+        "accelerator = var.inference.gpu_type",
+        'path = "/health"',
+        'role     = "roles/run.invoker"',
+        'DETECTOR_BACKEND = "service"',
+        "INFERENCE_URL    = google_cloud_run_v2_service.inference[0].uri",
+        'ingress  = "INGRESS_TRAFFIC_INTERNAL_ONLY"',
+    ):
         assert needle in tf, needle
     assert "local.detector_env," in (TF / "main.tf").read_text()
     variables = (TF / "variables.tf").read_text()

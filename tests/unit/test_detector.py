@@ -49,7 +49,8 @@ def test_reference_detections_within_a_pixel(detector: InProcessDetector) -> Non
 def test_model_identity(detector: InProcessDetector) -> None:
     model = detector.model
     assert model.name == "ssd_mobilenet_v2_coco_quant"
-    assert model.sha256 == sha256_file(SETTINGS.model_path) and len(model.sha256) == 64
+    assert model.sha256 == sha256_file(SETTINGS.model_path)
+    assert len(model.sha256) == 64
 
 
 def test_model_is_not_loaded_at_construction(tmp_path: Path) -> None:
@@ -94,7 +95,9 @@ def test_keep_counts_and_records_round_trip() -> None:
         np.array(["car", "car", "person"], dtype=object),
     )
     kept = det.keep(["car"], 0.5)
-    assert len(kept) == 1 and kept.counts()["car"] == 1 and kept.counts()["person"] == 0
+    assert len(kept) == 1
+    assert kept.counts()["car"] == 1
+    assert kept.counts()["person"] == 0
     assert det.counts() == {
         "person": 1,
         "bicycle": 0,
@@ -107,18 +110,25 @@ def test_keep_counts_and_records_round_trip() -> None:
     np.testing.assert_allclose(back.xyxy, det.xyxy)
     assert back.class_name.tolist() == det.class_name.tolist()
     assert len(Detections.merge([det, kept])) == 4
-    assert len(Detections.from_records([])) == 0 and Detections.empty().counts()["bus"] == 0
+    assert len(Detections.from_records([])) == 0
+    assert Detections.empty().counts()["bus"] == 0
 
 
 def test_parallel_arrays_are_enforced() -> None:
     with pytest.raises(ValueError, match="parallel"):
-        Detections(np.zeros((2, 4), np.float32), np.zeros(1, np.float32),
-                   np.zeros(2, np.int64), np.zeros(2, dtype=object))  # fmt: skip
+        Detections(
+            np.zeros((2, 4), np.float32),
+            np.zeros(1, np.float32),
+            np.zeros(2, np.int64),
+            np.zeros(2, dtype=object),
+        )
 
 
 def test_labels_file(tmp_path: Path) -> None:
     labels = load_labels(SSD_LABELS)
-    assert labels[0] == "person" and labels[5] == "bus" and labels[11] == "unknown"
+    assert labels[0] == "person"
+    assert labels[5] == "bus"
+    assert labels[11] == "unknown"
     bad = tmp_path / "bad.txt"
     bad.write_text("x person\n")
     with pytest.raises(ModelError, match="cannot read labels"):

@@ -20,7 +20,8 @@ ALL = [
 
 def test_every_error_kind_is_unique() -> None:
     kinds = [cls.kind for cls in ALL]
-    assert len(ALL) >= 19 and len(kinds) == len(set(kinds)), sorted(kinds)
+    assert len(ALL) >= 19
+    assert len(kinds) == len(set(kinds)), sorted(kinds)
     assert not {"not_found", "internal"} & set(kinds)  # the edge's own two answers
 
 
@@ -31,8 +32,8 @@ def test_no_error_class_is_defined_outside_errors_py() -> None:
             found += [sub, *subclasses(sub)]
         return found
 
-    import shared.bootstrap  # noqa: F401  (every module that could define one)
-    import shared.entrypoints.inference  # noqa: F401
+    import shared.bootstrap
+    import shared.entrypoints.inference
     import shared.entrypoints.process_camera  # noqa: F401
 
     outside = {c.__module__ + "." + c.__name__ for c in subclasses(CamwatchError)}
@@ -43,15 +44,15 @@ def test_no_error_class_is_defined_outside_errors_py() -> None:
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (errors.CameraNotFound("cam-x"), 404),
-        (errors.MethodNotAllowed("GET"), 405),
-        (errors.BadRequest("no"), 400),  # and its subclasses but MethodNotAllowed
-        (errors.Overloaded("full"), 429),
-        (errors.NotReady("loading"), 503),
-        (errors.QueueTimeout("late"), 503),
-        (errors.DependencyUnavailable("redis", "down"), 503),
-        (errors.FrameTimeout("slow camera"), 502),  # the camera failed, not camwatch
-        (errors.NotAnImage("html"), 502),
+        (errors.CameraNotFoundError("cam-x"), 404),
+        (errors.MethodNotAllowedError("GET"), 405),
+        (errors.BadRequestError("no"), 400),  # and its subclasses but MethodNotAllowedError
+        (errors.OverloadedError("full"), 429),
+        (errors.NotReadyError("loading"), 503),
+        (errors.QueueTimeoutError("late"), 503),
+        (errors.DependencyUnavailableError("redis", "down"), 503),
+        (errors.FrameTimeoutError("slow camera"), 502),  # the camera failed, not camwatch
+        (errors.NotAnImageError("html"), 502),
         (errors.ModelError("bad graph"), 500),
         (errors.ConfigError("bad setting"), 500),
     ],
@@ -66,12 +67,13 @@ def test_the_edge_answers_json_with_request_id_and_retry_after() -> None:
     def route(request: flask.Request, rid: str) -> flask.Response:
         if request.path == "/boom":
             raise RuntimeError("secret detail")
-        raise errors.DependencyUnavailable("redis", "connection refused")
+        raise errors.DependencyUnavailableError("redis", "connection refused")
 
     headers = {"X-Cloud-Trace-Context": "abc123/1;o=1"}
     with app.test_request_context("/x", headers=headers):
         response = serve(flask.request, route)
-    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
     assert response.headers["X-Request-Id"] == "abc123"
     assert response.get_json() == {
         "error": "dependency_unavailable",
@@ -82,5 +84,6 @@ def test_the_edge_answers_json_with_request_id_and_retry_after() -> None:
     with app.test_request_context("/boom"):
         response = serve(flask.request, route)
     body = response.get_json()
-    assert response.status_code == 500 and body["error"] == "internal"
+    assert response.status_code == 500
+    assert body["error"] == "internal"
     assert "secret" not in response.get_data(as_text=True)  # the trace goes to the log only

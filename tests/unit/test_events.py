@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import DependencyUnavailable, FrameTimeout, MessageRejected
+from shared.errors import DependencyUnavailableError, FrameTimeoutError, MessageRejectedError
 from shared.messages.envelope import PUBSUB_EVENT, PubsubMessage, decode_pubsub, original_bytes
 from shared.messages.schemas import validate
 from shared.messages.topology import ROUTES
@@ -25,8 +25,13 @@ REGISTRY = registry_of(
 
 
 def envelope(data: bytes, message_id: str = "7") -> dict[str, Any]:
-    return {"message": {"data": base64.b64encode(data).decode(), "messageId": message_id,
-                        "attributes": {"k": "v"}}}  # fmt: skip
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "messageId": message_id,
+            "attributes": {"k": "v"},
+        }
+    }
 
 
 def msg(payload: Any, message_id: str = "7") -> PubsubMessage:
@@ -36,7 +41,8 @@ def msg(payload: Any, message_id: str = "7") -> PubsubMessage:
 
 def test_decode_a_pubsub_event() -> None:
     message = decode_pubsub(PUBSUB_EVENT, envelope(b'{"camera_id": "cam-a"}'))
-    assert message.data == {"camera_id": "cam-a"} and message.message_id == "7"
+    assert message.data == {"camera_id": "cam-a"}
+    assert message.message_id == "7"
     assert message.attributes == {"k": "v"}
     assert decode_pubsub(PUBSUB_EVENT, envelope(b"")).data == {}  # empty payload
 
@@ -51,7 +57,7 @@ def test_decode_a_pubsub_event() -> None:
     ],
 )
 def test_malformed_events_are_rejected(event_type: str, data: Any, match: str) -> None:
-    with pytest.raises(MessageRejected, match=match):
+    with pytest.raises(MessageRejectedError, match=match):
         decode_pubsub(event_type, data)
 
 
@@ -63,16 +69,22 @@ def test_original_bytes_for_dead_letters() -> None:
 @pytest.mark.parametrize(
     ("schema", "payload", "match"),
     [
-        ("camera_job", {"camera_id": "cam-a", "scheduled_at": "2026-01-01T00:00:00Z"},
-         "'sweep_id' is a required property"),
-        ("camera_job", {"sweep_id": "s", "camera_id": "cam-a", "scheduled_at": "yesterday"},
-         "scheduled_at"),
+        (
+            "camera_job",
+            {"camera_id": "cam-a", "scheduled_at": "2026-01-01T00:00:00Z"},
+            "'sweep_id' is a required property",
+        ),
+        (
+            "camera_job",
+            {"sweep_id": "s", "camera_id": "cam-a", "scheduled_at": "yesterday"},
+            "scheduled_at",
+        ),
         ("camera_sweep", {"cameras": []}, "cameras"),
         ("camera_sweep", {"cams": ["cam-a"]}, "Additional properties"),
     ],
-)  # fmt: skip
+)
 def test_schema_violations(schema: str, payload: Any, match: str) -> None:
-    with pytest.raises(MessageRejected, match=match):
+    with pytest.raises(MessageRejectedError, match=match):
         validate(schema, payload)
 
 
@@ -80,17 +92,22 @@ def test_sweep_fans_out_every_camera_or_a_subset() -> None:
     bus = FakeBus()
     assert fan_out(msg({}, "42"), REGISTRY, bus) == 2
     assert [(t, p["camera_id"], p["sweep_id"]) for t, p, _ in bus.sent] == [
-        ("camera-jobs", "cam-a", "sweep-42"), ("camera-jobs", "cam-b", "sweep-42")]  # fmt: skip
+        ("camera-jobs", "cam-a", "sweep-42"),
+        ("camera-jobs", "cam-b", "sweep-42"),
+    ]
     bus.sent.clear()
     assert fan_out(msg({"sweep_id": "s1", "cameras": ["cam-b"]}), REGISTRY, bus) == 1
-    assert bus.sent[0][1]["camera_id"] == "cam-b" and bus.sent[0][2] == {"sweep_id": "s1"}
-    with pytest.raises(MessageRejected, match="unknown cameras"):
+    assert bus.sent[0][1]["camera_id"] == "cam-b"
+    assert bus.sent[0][2] == {"sweep_id": "s1"}
+    with pytest.raises(MessageRejectedError, match="unknown cameras"):
         fan_out(msg({"cameras": ["cam-zzz"]}), REGISTRY, bus)
 
 
 @pytest.fixture
 def worker_parts():
-    r = rig(REGISTRY, {"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeout("t")})
+    r = rig(
+        REGISTRY, {"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeoutError("t")}
+    )
     return r.processor, r.cache, r.warehouse
 
 
@@ -126,10 +143,10 @@ def test_expired_job_is_dropped_not_processed(worker_parts) -> None:
 
 def test_worker_rejects_unknown_and_retries_transient(worker_parts) -> None:
     processor, cache, warehouse = worker_parts
-    with pytest.raises(MessageRejected, match="unknown camera"):
+    with pytest.raises(MessageRejectedError, match="unknown camera"):
         handle_job(job("cam-zzz"), processor, cache)
     warehouse.fail_next = 1
-    with pytest.raises(DependencyUnavailable):
+    with pytest.raises(DependencyUnavailableError):
         handle_job(job("cam-a", "s2"), processor, cache)
     assert handle_job(job("cam-a", "s2"), processor, cache) == "processed"  # the redelivery
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from shared.domain.frames import RawFrame, decode_frame, frame_hash
-from shared.errors import FrameDecodeError, FrameTooLarge, NotAnImage
+from shared.errors import FrameDecodeError, FrameTooLargeError, NotAnImageError
 from tests.conftest import image, jpeg
 
 MB = 8 * 1024 * 1024
@@ -28,19 +28,19 @@ def test_jpeg_decodes_with_size_and_hash() -> None:
         # an HTML error page served with 200
         (
             RawFrame("http", data=b"<html>down</html>", content_type="text/html"),
-            NotAnImage,
+            NotAnImageError,
             "text/html",
         ),
         # the right content type but not image bytes
         (
             RawFrame("http", data=b"GIF89a....", content_type="image/jpeg"),
-            NotAnImage,
+            NotAnImageError,
             "do not start",
         ),
         # JPEG magic followed by garbage
         (RawFrame("http", data=b"\xff\xd8\xff\xe0" + b"\x00" * 500), FrameDecodeError, "decoded"),
         # empty body
-        (RawFrame("file", data=b""), NotAnImage, "0 bytes"),
+        (RawFrame("file", data=b""), NotAnImageError, "0 bytes"),
     ],
 )
 def test_bad_frames_get_typed_errors(raw: RawFrame, error: type[Exception], match: str) -> None:
@@ -50,9 +50,9 @@ def test_bad_frames_get_typed_errors(raw: RawFrame, error: type[Exception], matc
 
 def test_byte_and_pixel_limits() -> None:
     data = jpeg("car1.jpg")
-    with pytest.raises(FrameTooLarge, match="bytes"):
+    with pytest.raises(FrameTooLargeError, match="bytes"):
         decode_frame(RawFrame("file", data=data), len(data) - 1, 10**8)
-    with pytest.raises(FrameTooLarge, match="1024x680"):
+    with pytest.raises(FrameTooLargeError, match="1024x680"):
         decode_frame(RawFrame("file", data=data), MB, 1024 * 680 - 1)
     assert decode_frame(RawFrame("file", data=data), len(data), 1024 * 680).size == (1024, 680)
 
@@ -73,6 +73,7 @@ def test_hash_is_of_pixels_not_encoding() -> None:
 def test_decoded_video_frame_passes_through() -> None:
     img = image("car1.jpg")
     frame = decode_frame(RawFrame("video", image=img), MB, 10**8)
-    assert frame.source_kind == "video" and frame.hash == frame_hash(img)
+    assert frame.source_kind == "video"
+    assert frame.hash == frame_hash(img)
     with pytest.raises(FrameDecodeError, match="3-channel"):
         decode_frame(RawFrame("video", image=img[:, :, 0]), MB, 10**8)

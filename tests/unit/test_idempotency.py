@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from shared.domain.observations import FrameFailure
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 from shared.service_layer.idempotency import claim, row_id, write_once
 from tests.unit.fakes import FakeCache, FakeWarehouse
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
 def test_a_claim_is_confirmed_after_the_act() -> None:
     cache = FakeCache()
     with claim(cache, "k", hold_s=60, done_s=3600) as held:
-        assert held.taken and cache.keys["k"] == "pending"
+        assert held.taken
+        assert cache.keys["k"] == "pending"
     assert cache.keys["k"] == "done"
     with claim(cache, "k", hold_s=60, done_s=3600) as again:
         assert not again.taken  # done: nobody acts twice
@@ -26,8 +27,8 @@ def test_a_claim_is_confirmed_after_the_act() -> None:
 
 def test_a_failed_act_releases_the_claim_for_the_retry() -> None:
     cache = FakeCache()
-    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600):
-        raise Boom
+    with pytest.raises(BoomError), claim(cache, "k", hold_s=60, done_s=3600):
+        raise BoomError
     assert "k" not in cache.keys
     with claim(cache, "k", hold_s=60, done_s=3600) as retry:
         assert retry.taken
@@ -36,17 +37,27 @@ def test_a_failed_act_releases_the_claim_for_the_retry() -> None:
 def test_a_claim_not_taken_is_never_released_by_a_failure() -> None:
     cache = FakeCache()
     cache.claim("k", 60)  # another instance holds it
-    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600) as held:
-        assert not held.taken
-        raise Boom
+
+    def act() -> None:
+        with claim(cache, "k", hold_s=60, done_s=3600) as held:
+            assert not held.taken
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        act()
     assert cache.keys["k"] == "pending"  # still theirs
 
 
 def test_confirmed_early_a_claim_survives_a_later_failure() -> None:
     cache = FakeCache()
-    with pytest.raises(Boom), claim(cache, "k", hold_s=60, done_s=3600) as held:
-        held.confirm()  # e.g. the alert was published
-        raise Boom  # a later step failed
+
+    def act() -> None:
+        with claim(cache, "k", hold_s=60, done_s=3600) as held:
+            held.confirm()  # e.g. the alert was published
+            raise BoomError  # a later step failed
+
+    with pytest.raises(BoomError):
+        act()
     assert cache.keys["k"] == "done"
 
 
@@ -57,7 +68,7 @@ def test_write_once_writes_a_row_once_and_again_after_a_failure() -> None:
     )
     cache, warehouse = FakeCache(), FakeWarehouse()
     warehouse.fail_next = 1
-    with pytest.raises(DependencyUnavailable, match="bigquery"):
+    with pytest.raises(DependencyUnavailableError, match="bigquery"):
         write_once(cache, warehouse, row)
     assert cache.keys == {}  # released: the retry writes it
     assert write_once(cache, warehouse, row) is True

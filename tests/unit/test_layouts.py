@@ -31,13 +31,19 @@ def constant_graph(
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """A graph whose outputs are ``outputs`` whatever the image (the input is only declared)."""
-    nodes = [helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
-             for name, value in outputs.items()]  # fmt: skip
+    nodes = [
+        helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
+        for name, value in outputs.items()
+    ]
     graph = helper.make_graph(
-        nodes, "known", [helper.make_tensor_value_info("images", input_type, input_shape)],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
-         for n, v in outputs.items()],
-    )  # fmt: skip
+        nodes,
+        "known",
+        [helper.make_tensor_value_info("images", input_type, input_shape)],
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
+            for n, v in outputs.items()
+        ],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     for key, value in (metadata or {}).items():
@@ -68,8 +74,9 @@ def yolo_outputs(classes: int = 80) -> np.ndarray:
 
 
 def test_ultralytics_letterbox_boxes_map_back_exactly(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
-                          {"output0": yolo_outputs()})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT, {"output0": yolo_outputs()}
+    )
     det = InProcessDetector(path, None, "v").detect(frame(1280, 720))
     # 1280x720 -> scale 0.5 -> 640x360, padded by 140 above and below.
     # car (270, 295, 370, 345) in input px -> ((x - 0) / 0.5, (y - 140) / 0.5)
@@ -81,9 +88,13 @@ def test_ultralytics_letterbox_boxes_map_back_exactly(tmp_path: Path) -> None:
 def test_ultralytics_names_and_size_come_from_metadata(tmp_path: Path) -> None:
     rows = yolo_outputs(classes=3)
     names = "{0: 'person', 1: 'bicycle', 2: 'car'}"
-    path = constant_graph(tmp_path / "yolo3.onnx", ["batch", 3, "height", "width"],
-                          TensorProto.FLOAT, {"output0": rows},
-                          {"names": names, "imgsz": "[640, 640]"})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo3.onnx",
+        ["batch", 3, "height", "width"],
+        TensorProto.FLOAT,
+        {"output0": rows},
+        {"names": names, "imgsz": "[640, 640]"},
+    )
     detector = InProcessDetector(path, None, "v")
     det = detector.detect(frame(640, 640))
     assert detector.signature.layout is Layout.ULTRALYTICS
@@ -92,8 +103,12 @@ def test_ultralytics_names_and_size_come_from_metadata(tmp_path: Path) -> None:
 
 
 def test_ultralytics_class_count_must_match_the_labels(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
-                          {"output0": yolo_outputs(classes=3)})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo.onnx",
+        [1, 3, 640, 640],
+        TensorProto.FLOAT,
+        {"output0": yolo_outputs(classes=3)},
+    )
     with pytest.raises(ModelError, match="output has 7 rows, want 4 \\+ 80 classes"):
         InProcessDetector(path, None, "v").load()
 
@@ -121,8 +136,9 @@ def nanodet_outputs(size: int = 416) -> dict[str, np.ndarray]:
 
 
 def test_nanodet_distance_bins_and_strides_map_back_exactly(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "nanodet.onnx", [1, 3, 416, 416], TensorProto.FLOAT,
-                          nanodet_outputs())  # fmt: skip
+    path = constant_graph(
+        tmp_path / "nanodet.onnx", [1, 3, 416, 416], TensorProto.FLOAT, nanodet_outputs()
+    )
     detector = InProcessDetector(path, None, "v")
     det = detector.detect(frame(832, 832))
     assert detector.signature.layout is Layout.NANODET
@@ -141,8 +157,9 @@ def test_nanodet_with_unpaired_outputs_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_configured_layout_that_does_not_match_is_refused(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
-                          {"output0": yolo_outputs()})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT, {"output0": yolo_outputs()}
+    )
     with pytest.raises(ModelError, match="does not have the nanodet layout"):
         InProcessDetector(path, None, "v", layout="nanodet").load()
 
@@ -155,7 +172,8 @@ def test_preprocessing_per_layout() -> None:
     image[..., 0], image[..., 2] = 10, 250  # B=10, R=250
     yolo = input_spec(Layout.ULTRALYTICS, 64, 64)
     batch, [t] = preprocess([image, image][:1], yolo)
-    assert batch.shape == (1, 3, 64, 64) and batch.dtype == np.float32
+    assert batch.shape == (1, 3, 64, 64)
+    assert batch.dtype == np.float32
     assert (t.pad_x, t.pad_y, t.scale_x) == (0, 16, 0.32)  # 200x100 -> 64x32 + 16 px bands
     assert batch[0, 0, 32, 32] == pytest.approx(250 / 255)  # RGB: red first
     assert batch[0, 0, 0, 0] == pytest.approx(114 / 255)  # the grey band
@@ -165,12 +183,13 @@ def test_preprocessing_per_layout() -> None:
     assert batch[1, 0, 5, 5] == pytest.approx((10 - 103.53) / 57.375, rel=1e-5)
     ssd = input_spec(Layout.SSD, 30, 30)
     batch, _ = preprocess([image], ssd)
-    assert batch.shape == (1, 30, 30, 3) and batch.dtype == np.uint8 and batch[0, 0, 0, 0] == 250
+    assert batch.shape == (1, 30, 30, 3)
+    assert batch.dtype == np.uint8
+    assert batch[0, 0, 0, 0] == 250
 
 
 def test_nms_is_per_class_and_best_first() -> None:
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]],
-                     np.float32)  # fmt: skip
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32)
     scores = np.array([0.5, 0.9, 0.8, 0.3], np.float32)
     ids = np.array([1, 1, 2, 1], np.int64)
     assert nms(boxes, scores, ids, 0.5, 10).tolist() == [1, 2, 3]  # 0 loses to 1 (same class)
@@ -178,8 +197,9 @@ def test_nms_is_per_class_and_best_first() -> None:
 
 
 def test_batches_give_the_same_detections_as_single_frames(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
-                          {"output0": yolo_outputs()})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT, {"output0": yolo_outputs()}
+    )
     detector = InProcessDetector(path, None, "v")
     one = detector.detect(frame(1280, 720))
     many = detector.detect_batch([frame(1280, 720), frame(640, 640)])  # fixed batch 1: two runs
@@ -193,13 +213,17 @@ def test_real_nanodet_finds_the_bus_and_car() -> None:
         pytest.skip(f"{model} not present (the project materials beside the repo)")
     import cv2
 
-    image = cv2.imread(str(Path(__file__).parents[2] / "shared/assets/images/"
-                           "pexels_double_decker_bus.jpg"))  # fmt: skip
+    image = cv2.imread(
+        str(Path(__file__).parents[2] / "shared/assets/images/pexels_double_decker_bus.jpg")
+    )
     assert image is not None
     det = (
         InProcessDetector(model, None, "v").detect(image.astype(np.uint8)).keep(["bus", "car"], 0.4)
     )
-    assert len(COCO80) == 80 and "bus" in det.class_name.tolist()
+    assert len(COCO80) == 80
+    assert "bus" in det.class_name.tolist()
     bus = det.xyxy[det.class_name.tolist().index("bus")]
     # the SSD reference bus is (58, 114, 467, 386): another model, the same bus
-    assert abs(bus[0] - 58) < 25 and abs(bus[2] - 467) < 25 and abs(bus[3] - 386) < 25
+    assert abs(bus[0] - 58) < 25
+    assert abs(bus[2] - 467) < 25
+    assert abs(bus[3] - 386) < 25

@@ -16,8 +16,9 @@ from shared.settings import DEPRECATED, Settings, get_settings
 
 
 def _format(msg: str, **extra: object) -> dict[str, object]:
-    record = logging.getLogger("t").makeRecord("t", logging.WARNING, "f.py", 7, msg, (), None,
-                                               extra=extra)  # fmt: skip
+    record = logging.getLogger("t").makeRecord(
+        "t", logging.WARNING, "f.py", 7, msg, (), None, extra=extra
+    )
     return json.loads(CloudLoggingFormatter().format(record))
 
 
@@ -26,26 +27,31 @@ def test_log_line_has_cloud_logging_fields_and_trace() -> None:
     bind_project("proj")
     entry = _format("camera gave no frame", camera_id="cam-1")
     assert trace == "abc123"
-    assert entry["severity"] == "WARNING" and entry["message"] == "camera gave no frame"
+    assert entry["severity"] == "WARNING"
+    assert entry["message"] == "camera gave no frame"
     assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
-    assert entry["camera_id"] == "cam-1" and entry["request_id"] == "abc123"
+    assert entry["camera_id"] == "cam-1"
+    assert entry["request_id"] == "abc123"
 
 
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
-         "4bf92f3577b34da6a3ce929d0e0e4736"),  # W3C trace context
+        (
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+        ),  # W3C trace context
         ({"X-Cloud-Trace-Context": "bad id!/1"}, None),  # not alphanumeric: a new id
         ({}, None),  # none given: a new id
     ],
-)  # fmt: skip
+)
 def test_request_ids(headers: dict[str, str], expected: str | None) -> None:
     rid = new_request_id(headers)
     if expected:
         assert rid == expected
     else:
-        assert len(rid) == 32 and rid.isalnum()
+        assert len(rid) == 32
+        assert rid.isalnum()
 
 
 def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +103,8 @@ def test_the_readme_documents_every_setting_and_no_other() -> None:
     assert named - wanted - set(DEPRECATED) == set(), "README.md names settings that do not exist"
     for old, new in DEPRECATED.items():  # a renamed setting is listed with its old name
         [row] = [r for r in section.splitlines() if f"`{new}`" in r]
-        assert f"`{old}`" in row and "deprecated" in row
+        assert f"`{old}`" in row
+        assert "deprecated" in row
 
 
 def test_a_renamed_setting_keeps_its_old_name_and_warns_once(

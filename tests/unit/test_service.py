@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from shared.domain.detections import ModelInfo
-from shared.errors import CameraNotFound, DependencyUnavailable, FrameTimeout, NotAnImage
+from shared.errors import (
+    CameraNotFoundError,
+    DependencyUnavailableError,
+    FrameTimeoutError,
+    NotAnImageError,
+)
 from shared.service_layer.idempotency import last_frame_key
 from shared.service_layer.processor import CameraProcessor
 from tests.conftest import jpeg
@@ -22,10 +27,13 @@ from tests.unit.fakes import (
 
 REGISTRY = registry_of(
     {"id": "cam-a", "source": "http://a/1.jpg"},
-    {"id": "cam-b", "source": "http://b/1.jpg",
-     "rules": {"min_score": 0.3, "classes": ["bus"], "stale_after_s": 5}},
+    {
+        "id": "cam-b",
+        "source": "http://b/1.jpg",
+        "rules": {"min_score": 0.3, "classes": ["bus"], "stale_after_s": 5},
+    },
     {"id": "cam-dead", "source": "http://dead/1.jpg"},
-)  # fmt: skip
+)
 
 
 def other_jpeg() -> bytes:
@@ -40,7 +48,7 @@ def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeW
         {
             "http://a/1.jpg": jpeg("car1.jpg"),
             "http://b/1.jpg": jpeg("car1.jpg"),
-            "http://dead/1.jpg": FrameTimeout("camera dead timed out"),
+            "http://dead/1.jpg": FrameTimeoutError("camera dead timed out"),
         },
     )
     return r.processor, r.frames, r.detector, r.cache, r.warehouse
@@ -49,19 +57,24 @@ def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeW
 def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
     processor, _, detector, _, warehouse = parts
     first = processor.process("cam-a", "req-1").as_answer()
-    assert first["cache"] == "miss" and first["recorded"] is True
-    assert first["counts"]["car"] == 1 and first["counts"]["bus"] == 1  # dog dropped
+    assert first["cache"] == "miss"
+    assert first["recorded"] is True
+    assert first["counts"]["car"] == 1
+    assert first["counts"]["bus"] == 1
     assert set(first["latency_ms"]) >= {"fetch", "decode", "cache", "detect", "warehouse", "total"}
     second = processor.process("cam-a", "req-2").as_answer()
-    assert second["cache"] == "hit" and second["recorded"] is False
+    assert second["cache"] == "hit"
+    assert second["recorded"] is False
     assert second["detections"] == first["detections"]
     assert detector.calls == 1
     assert "decode" not in second["latency_ms"]  # same bytes: the alias skips decoding
-    assert second["frame"]["width"] == 1024 and second["frame"]["hash"] == first["frame"]["hash"]
+    assert second["frame"]["width"] == 1024
+    assert second["frame"]["hash"] == first["frame"]["hash"]
 
     rows = warehouse.rows["observations"]
     assert len(rows) == 1
-    assert rows[0]["frame_hash"] == first["frame"]["hash"] and rows[0]["cache_status"] == "miss"
+    assert rows[0]["frame_hash"] == first["frame"]["hash"]
+    assert rows[0]["cache_status"] == "miss"
     assert rows[0]["model"] == {"name": "fake", "version": "1", "sha256": "0" * 64}
 
 
@@ -71,8 +84,10 @@ def test_cache_entry_without_size_is_decoded_not_a_crash(parts) -> None:
     for entry in cache.results.values():
         del entry["size"]  # as cached by a version before the bytes alias
     again = processor.process("cam-a").as_answer()
-    assert again["cache"] == "hit" and "decode" in again["latency_ms"]
-    assert again["frame"]["width"] == 1024 and detector.calls == 1
+    assert again["cache"] == "hit"
+    assert "decode" in again["latency_ms"]
+    assert again["frame"]["width"] == 1024
+    assert detector.calls == 1
 
 
 def test_new_frame_is_a_miss(parts) -> None:
@@ -80,7 +95,8 @@ def test_new_frame_is_a_miss(parts) -> None:
     processor.process("cam-a").as_answer()
     frames.frames["http://a/1.jpg"] = other_jpeg()
     assert processor.process("cam-a").as_answer()["cache"] == "miss"
-    assert detector.calls == 2 and len(warehouse.rows["observations"]) == 2
+    assert detector.calls == 2
+    assert len(warehouse.rows["observations"]) == 2
 
 
 def test_per_camera_rules_apply(parts) -> None:
@@ -98,48 +114,52 @@ def test_stale_camera_is_flagged_and_recorded_once(parts, monkeypatch) -> None:
         since - 6000,
     )  # the same frame, 6 s ago (stale after 5)
     stale = processor.process("cam-b").as_answer()
-    assert stale["frame"]["status"] == "stale" and stale["frame"]["stale_for_s"] >= 6
+    assert stale["frame"]["status"] == "stale"
+    assert stale["frame"]["stale_for_s"] >= 6
     again = processor.process("cam-b").as_answer()
-    assert again["frame"]["status"] == "stale" and again["recorded"] is False
+    assert again["frame"]["status"] == "stale"
+    assert again["recorded"] is False
     statuses = [r["frame_status"] for r in warehouse.rows["observations"]]
     assert statuses == ["ok", "stale"]
 
 
 def test_unreachable_camera_records_a_health_row(parts) -> None:
     processor, frames, _, _, warehouse = parts
-    with pytest.raises(FrameTimeout):
+    with pytest.raises(FrameTimeoutError):
         processor.process("cam-dead", "req-9").as_answer()
-    frames.frames["http://dead/1.jpg"] = NotAnImage("camera answered 'text/html'")
-    with pytest.raises(NotAnImage):
+    frames.frames["http://dead/1.jpg"] = NotAnImageError("camera answered 'text/html'")
+    with pytest.raises(NotAnImageError):
         processor.process("cam-dead").as_answer()
     rows = warehouse.rows["observations"]
     assert [(r["frame_status"], r["camera_id"]) for r in rows] == [
         ("timeout", "cam-dead"),
         ("not_image", "cam-dead"),
     ]
-    assert rows[0]["error"] == "camera dead timed out" and rows[0]["request_id"] == "req-9"
+    assert rows[0]["error"] == "camera dead timed out"
+    assert rows[0]["request_id"] == "req-9"
 
 
 def test_unknown_camera(parts) -> None:
-    with pytest.raises(CameraNotFound):
+    with pytest.raises(CameraNotFoundError):
         parts[0].process("cam-zzz").as_answer()
 
 
 def test_failed_write_is_retried_not_lost(parts) -> None:
     processor, _, _, cache, warehouse = parts
     warehouse.fail_next = 1
-    with pytest.raises(DependencyUnavailable, match="bigquery"):
+    with pytest.raises(DependencyUnavailableError, match="bigquery"):
         processor.process("cam-a").as_answer()
     assert not any(v == "pending" for v in cache.keys.values())  # claim released
     assert cache.results == {}  # not cached either: the retry is a miss and writes the row
     retry = processor.process("cam-a").as_answer()
-    assert retry["recorded"] is True and len(warehouse.rows["observations"]) == 1
+    assert retry["recorded"] is True
+    assert len(warehouse.rows["observations"]) == 1
 
 
 def test_redis_down_is_a_dependency_error(parts) -> None:
     processor, _, _, cache, _ = parts
     cache.down = True
-    with pytest.raises(DependencyUnavailable, match="redis"):
+    with pytest.raises(DependencyUnavailableError, match="redis"):
         processor.process("cam-a").as_answer()
 
 
@@ -149,7 +169,8 @@ def test_a_new_model_does_not_serve_the_old_models_cached_results(parts) -> None
     assert processor.process("cam-a").as_answer()["cache"] == "hit"
     detector.model = ModelInfo("fake", "2", "1" * 64)  # redeployed with another model
     again = processor.process("cam-a").as_answer()
-    assert again["cache"] == "miss" and again["model"]["sha256"] == "1" * 64
+    assert again["cache"] == "miss"
+    assert again["model"]["sha256"] == "1" * 64
     assert detector.calls == 2
     assert (
         processor.process("cam-a").as_answer()["cache"] == "hit"

@@ -7,7 +7,7 @@ import pytest
 from shared.adapters.frame_sources import FileSource, FrameFetcher, GcsSource, VideoSource
 from shared.adapters.http_snapshot import HttpSnapshotSource, check_host
 from shared.domain.frames import RawFrame
-from shared.errors import ForbiddenSource, FrameUnreachable
+from shared.errors import ForbiddenSourceError, FrameUnreachableError
 from shared.settings import ASSETS
 
 
@@ -19,7 +19,7 @@ class FakeBlobs:
         try:
             return self.objects[(bucket, name)]
         except KeyError:
-            raise FrameUnreachable(f"no object gs://{bucket}/{name}") from None
+            raise FrameUnreachableError(f"no object gs://{bucket}/{name}") from None
 
 
 def fetcher(allow_private: bool = False, allow_files: bool = True) -> FrameFetcher:
@@ -35,12 +35,12 @@ def fetcher(allow_private: bool = False, allow_files: bool = True) -> FrameFetch
 @pytest.mark.parametrize(
     ("host", "allow_private", "error"),
     [
-        ("169.254.169.254", True, ForbiddenSource),  # metadata server, never
-        ("0.0.0.0", True, ForbiddenSource),  # unspecified
-        ("224.0.0.1", True, ForbiddenSource),  # multicast
-        ("127.0.0.1", False, ForbiddenSource),  # loopback without the opt-in
-        ("10.1.2.3", False, ForbiddenSource),  # private without the opt-in
-        ("no-such-host.invalid", True, FrameUnreachable),  # DNS failure
+        ("169.254.169.254", True, ForbiddenSourceError),  # metadata server, never
+        ("0.0.0.0", True, ForbiddenSourceError),  # unspecified
+        ("224.0.0.1", True, ForbiddenSourceError),  # multicast
+        ("127.0.0.1", False, ForbiddenSourceError),  # loopback without the opt-in
+        ("10.1.2.3", False, ForbiddenSourceError),  # private without the opt-in
+        ("no-such-host.invalid", True, FrameUnreachableError),  # DNS failure
     ],
 )
 def test_forbidden_hosts(host: str, allow_private: bool, error: type[Exception]) -> None:
@@ -63,28 +63,29 @@ def test_private_hosts_with_opt_in() -> None:
     ],
 )
 def test_hostile_sources_are_refused(source: str, match: str) -> None:
-    with pytest.raises(ForbiddenSource, match=match):
+    with pytest.raises(ForbiddenSourceError, match=match):
         fetcher(allow_private=True).fetch(source)
 
 
 def test_file_sources_can_be_disabled() -> None:
     path = str(ASSETS / "images" / "car1.jpg")
     assert fetcher().fetch(path).data == (ASSETS / "images" / "car1.jpg").read_bytes()
-    with pytest.raises(ForbiddenSource, match="disabled"):
+    with pytest.raises(ForbiddenSourceError, match="disabled"):
         fetcher(allow_files=False).fetch(path)
 
 
 def test_missing_file_and_object_are_unreachable() -> None:
-    with pytest.raises(FrameUnreachable, match="cannot read"):
+    with pytest.raises(FrameUnreachableError, match="cannot read"):
         fetcher().fetch("/nonexistent/cam.jpg")
-    with pytest.raises(FrameUnreachable, match="no object"):
+    with pytest.raises(FrameUnreachableError, match="no object"):
         fetcher().fetch("gs://bkt/missing.jpg")
     assert fetcher().fetch("gs://bkt/a/b.jpg") == RawFrame("gs", data=b"\xff\xd8\xffjpeg")
 
 
 def test_video_file_gives_a_decoded_frame() -> None:
     raw = fetcher().fetch(str(ASSETS / "video" / "vtest_clip.avi"))
-    assert raw.source_kind == "video" and raw.image is not None
+    assert raw.source_kind == "video"
+    assert raw.image is not None
     assert raw.image.shape == (576, 768, 3)
-    with pytest.raises(FrameUnreachable, match="not found"):
+    with pytest.raises(FrameUnreachableError, match="not found"):
         fetcher().fetch("/nonexistent/clip.mp4")

@@ -30,12 +30,21 @@ SSD_FLOAT = SHARED / "models" / "ssd_mobilenet_v2_coco_float.onnx"
 RNG = np.random.default_rng(7)
 
 
-def graph_file(path: Path, nodes: list[Any], shape: list[int | str], out_shape: list[Any] | None,
-               inits: list[Any] | None = None, out: str = "y") -> Path:  # fmt: skip
+def graph_file(
+    path: Path,
+    nodes: list[Any],
+    shape: list[int | str],
+    out_shape: list[Any] | None,
+    inits: list[Any] | None = None,
+    out: str = "y",
+) -> Path:
     graph = helper.make_graph(
-        nodes, "ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], inits or [],
-    )  # fmt: skip
+        nodes,
+        "ops",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)],
+        inits or [],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -69,7 +78,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
                 dilations=[1, 2],
                 group=2,
             )
-        ],  # fmt: skip
+        ],
         [const("w", weights(6, 2, 3, 3)), const("b", weights(6))],
     ),
     "conv_same_upper": (
@@ -87,7 +96,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
                 pads=[1, 0, 0, 1],
                 ceil_mode=1,
             )
-        ],  # fmt: skip
+        ],
         [],
     ),
     "avgpool_and_global": (
@@ -103,7 +112,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             ),
             helper.make_node("GlobalAveragePool", ["a"], ["g"]),
             helper.make_node("Add", ["a", "g"], ["y"]),
-        ],  # fmt: skip
+        ],
         [],
     ),
     "batchnorm_activations": (
@@ -114,7 +123,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             helper.make_node("Clip", ["l", "lo", "hi"], ["c"]),
             helper.make_node("Mul", ["h", "c"], ["m2"]),
             helper.make_node("HardSwish", ["m2"], ["y"]),
-        ],  # fmt: skip
+        ],
         [
             const("s", weights(4)),
             const("bb", weights(4)),
@@ -133,7 +142,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
                 mode="linear",
                 coordinate_transformation_mode="half_pixel",
             )
-        ],  # fmt: skip
+        ],
         [const("scales", [1, 1, 2, 2])],
     ),
     "resize_nearest_sizes": (
@@ -157,7 +166,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             helper.make_node("Softmax", ["s1"], ["sm"], axis=-1),
             helper.make_node("Concat", ["s0", "sm"], ["c"], axis=2),
             helper.make_node("Slice", ["c", "starts", "ends", "axes", "steps"], ["y"]),
-        ],  # fmt: skip
+        ],
         [
             const("shape", [1, -1, 4], np.int64),
             const("split", [1, 3], np.int64),
@@ -171,7 +180,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
         [
             helper.make_node("Split", ["x"], ["a", "b"], axis=1),
             helper.make_node("Sub", ["a", "b"], ["y"]),
-        ],  # fmt: skip
+        ],
         [],
     ),
     "pads_reflect_edge": (
@@ -179,7 +188,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             helper.make_node("Pad", ["x", "p1"], ["a"], mode="reflect"),
             helper.make_node("Pad", ["a", "p2"], ["b"], mode="edge"),
             helper.make_node("Pad", ["b", "p3", "v"], ["y"], mode="constant"),
-        ],  # fmt: skip
+        ],
         [
             const("p1", [0, 0, 1, 2, 0, 0, 2, 1], np.int64),
             const("p2", [0, 0, 0, 1, 0, 0, 3, 0], np.int64),
@@ -196,7 +205,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             helper.make_node("Sub", ["o", "mean"], ["d"]),
             helper.make_node("Exp", ["d"], ["e"]),
             helper.make_node("Div", ["e", "mean"], ["y"]),
-        ],  # fmt: skip
+        ],
         [const("w", weights(4, 4)), const("b", weights(4))],
     ),
     "folded_shape_arithmetic": (  # tf2onnx-style: a reshape target computed from constants
@@ -207,7 +216,7 @@ OP_CASES: dict[str, tuple[list[Any], list[Any]]] = {
             helper.make_node("Concat", ["one", "n2", "minus"], ["target"], axis=0),
             helper.make_node("Cast", ["target"], ["t64"], to=TensorProto.INT64),
             helper.make_node("Reshape", ["x", "t64"], ["y"]),
-        ],  # fmt: skip
+        ],
         [
             const("c", np.zeros((3, 2))),
             const("i1", [0], np.int64),
@@ -268,8 +277,9 @@ def test_a_batch_of_images_decodes_like_single_images() -> None:
 
 
 def test_known_outputs_map_back_exactly_through_torch(tmp_path: Path) -> None:
-    path = constant_graph(tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT,
-                          {"output0": yolo_outputs()})  # fmt: skip
+    path = constant_graph(
+        tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT, {"output0": yolo_outputs()}
+    )
     det = InProcessDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
         frame(1280, 720)
     )
@@ -290,8 +300,10 @@ def test_a_declared_free_batch_stays_free(tmp_path: Path) -> None:
 
 def test_a_graph_that_mixes_the_batch_stays_at_batch_one(tmp_path: Path) -> None:
     # The mean over everything is appended along axis 0: a batch of two is not two images.
-    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0, axes=[1, 2, 3]),
-             helper.make_node("Concat", ["m", "half"], ["y"], axis=0)]  # fmt: skip
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0, axes=[1, 2, 3]),
+        helper.make_node("Concat", ["m", "half"], ["y"], axis=0),
+    ]
     path = graph_file(tmp_path / "mixed.onnx", nodes, [1, 4, 9, 11], [2], [const("half", [0.5])])
     session = TorchSession(path, "cpu")
     assert session.batch_note.startswith("fixed at 1")
@@ -322,14 +334,27 @@ def test_non_max_suppression_selects_what_onnxruntime_does(center: int, tmp_path
         boxes = np.concatenate([corner, corner + size], -1)[..., [1, 0, 3, 2]]  # y1 x1 y2 x2
     scores = rng.random((2, 3, 300)).astype(np.float32)
     scores[1, 2, :10] = 0.5  # equal scores: the lower index goes first
-    nodes = [helper.make_node("NonMaxSuppression", ["x", "scores", "most", "iou", "floor"],
-                              ["selected"], center_point_box=center)]  # fmt: skip
-    inits = [const("scores", scores), const("most", [90], np.int64), const("iou", [0.3]),
-             const("floor", [0.2])]  # fmt: skip
+    nodes = [
+        helper.make_node(
+            "NonMaxSuppression",
+            ["x", "scores", "most", "iou", "floor"],
+            ["selected"],
+            center_point_box=center,
+        )
+    ]
+    inits = [
+        const("scores", scores),
+        const("most", [90], np.int64),
+        const("iou", [0.3]),
+        const("floor", [0.2]),
+    ]
     graph = helper.make_graph(
-        nodes, "nms", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 300, 4])],
-        [helper.make_tensor_value_info("selected", TensorProto.INT64, None)], inits,
-    )  # fmt: skip
+        nodes,
+        "nms",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 300, 4])],
+        [helper.make_tensor_value_info("selected", TensorProto.INT64, None)],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     path = tmp_path / "nms.onnx"
@@ -346,7 +371,8 @@ def test_the_float_ssd_with_its_nms_in_graph_matches_onnxruntime(image: str) -> 
     detector = InProcessDetector(SSD_FLOAT, None, "v", runtime="torch", torch_device="cpu")
     got = detector.detect(picture)
     assert detector.signature.fixed_batch == 1  # its post-processing is written for one image
-    assert got.class_name.tolist() == want.class_name.tolist() and len(want.xyxy) >= 1
+    assert got.class_name.tolist() == want.class_name.tolist()
+    assert len(want.xyxy) >= 1
     np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.01)
     np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-5)
 

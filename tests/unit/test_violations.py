@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.errors import DependencyUnavailable
+from shared.errors import DependencyUnavailableError
 from shared.messages.schemas import validate
 from tests.conftest import image, jpeg
 from tests.unit.fakes import registry_of, rig
@@ -50,15 +50,18 @@ def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
         v["evidence_uri"] == f"gs://camwatch-evidence/evidence/cam-v/{first['frame']['hash']}.jpg"
     )
     [(topic, message, attributes)] = bus.sent
-    assert topic == "violations" and message["violation_id"] == v["violation_id"]
+    assert topic == "violations"
+    assert message["violation_id"] == v["violation_id"]
     validate("violation", message)
     assert attributes == {"camera_id": "cam-v", "type": "bus_lane"}
     assert "violation:camera:cam-v:type:bus_lane" in cache.keys
     # The same car, a new frame: a second row, but no second alert (24 h dedup key).
     frames.frames["http://v/1.jpg"] = changed_jpeg()
     [again] = processor.process("cam-v", sweep_id="s2").as_answer()["violations"]
-    assert again["alerted"] is False and again["violation_id"] != v["violation_id"]
-    assert len(warehouse.rows["violations"]) == 2 and len(bus.sent) == 1
+    assert again["alerted"] is False
+    assert again["violation_id"] != v["violation_id"]
+    assert len(warehouse.rows["violations"]) == 2
+    assert len(bus.sent) == 1
     # A cache hit does not find them again.
     assert processor.process("cam-v").as_answer()["violations"] == []
 
@@ -66,18 +69,19 @@ def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
 def test_failed_alert_is_retried_not_lost(parts) -> None:
     processor, _, warehouse, _, bus, cache = parts
     bus.fail_next = 1
-    with pytest.raises(DependencyUnavailable, match="pubsub"):
+    with pytest.raises(DependencyUnavailableError, match="pubsub"):
         processor.process("cam-v").as_answer()
     assert "violation:camera:cam-v:type:bus_lane" not in cache.keys  # released
     retry = processor.process("cam-v").as_answer()
-    assert [v["alerted"] for v in retry["violations"]] == [True] and len(bus.sent) == 1
+    assert [v["alerted"] for v in retry["violations"]] == [True]
+    assert len(bus.sent) == 1
     assert len(warehouse.rows["violations"]) == 1  # the first attempt's row, written once
 
 
 def test_storage_down_is_retried(parts) -> None:
-    processor, _, _, evidence, bus, _ = parts
+    processor, _, _, evidence, _bus, _ = parts
     evidence.down = True
-    with pytest.raises(DependencyUnavailable, match="storage"):
+    with pytest.raises(DependencyUnavailableError, match="storage"):
         processor.process("cam-v").as_answer()
     evidence.down = False
     assert processor.process("cam-v").as_answer()["violations"][0]["alerted"] is True
@@ -85,44 +89,61 @@ def test_storage_down_is_retried(parts) -> None:
 
 def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
     stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
-    r = rig(registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
-            {"http://w/1.jpg": jpeg("car1.jpg")})  # fmt: skip
+    r = rig(
+        registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
+        {"http://w/1.jpg": jpeg("car1.jpg")},
+    )
     found = r.processor.process("cam-w").as_answer()["violations"]
     # The car breaks both zones, the bus the kerb: three violations, one frame, one object.
     assert sorted((v["type"], v["class_name"]) for v in found) == [
-        ("bus_lane", "car"), ("no_standing", "bus"), ("no_standing", "car")]  # fmt: skip
-    assert len({v["evidence_uri"] for v in found}) == 1 and len(r.evidence.objects) == 1
+        ("bus_lane", "car"),
+        ("no_standing", "bus"),
+        ("no_standing", "car"),
+    ]
+    assert len({v["evidence_uri"] for v in found}) == 1
+    assert len(r.evidence.objects) == 1
     assert len(r.bus.sent) == 2  # one alert per camera and type
 
 
 def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
-    r = rig(registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
-            {"rtsp://x/1": image("car1.jpg")})  # fmt: skip
+    r = rig(
+        registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
+        {"rtsp://x/1": image("car1.jpg")},
+    )
     [v] = r.processor.process("cam-x").as_answer()["violations"]
     data = r.evidence.objects[v["evidence_uri"]]
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    assert data[:3] == b"\xff\xd8\xff" and decoded is not None and decoded.shape == (680, 1024, 3)
+    assert data[:3] == b"\xff\xd8\xff"
+    assert decoded is not None
+    assert decoded.shape == (680, 1024, 3)
 
 
 def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
     # Video frames have no bytes alias: the hit is found after decoding, and must still be a hit.
-    r = rig(registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
-            {"rtsp://x/1": image("car1.jpg")})  # fmt: skip
+    r = rig(
+        registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
+        {"rtsp://x/1": image("car1.jpg")},
+    )
     assert len(r.processor.process("cam-x").violations) == 1
     again = r.processor.process("cam-x")
-    assert again.cache == "hit" and again.violations == ()
-    assert len(r.evidence.objects) == 1 and len(r.bus.sent) == 1
+    assert again.cache == "hit"
+    assert again.violations == ()
+    assert len(r.evidence.objects) == 1
+    assert len(r.bus.sent) == 1
 
 
 def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
     stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
-    r = rig(registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
-            {"http://w/1.jpg": jpeg("car1.jpg")})  # fmt: skip
+    r = rig(
+        registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
+        {"http://w/1.jpg": jpeg("car1.jpg")},
+    )
     r.warehouse.fail_next = 1  # one of the three violation rows fails (they run side by side)
-    with pytest.raises(DependencyUnavailable):
+    with pytest.raises(DependencyUnavailableError):
         r.processor.process("cam-w", sweep_id="s1").as_answer()
     assert not [k for k in r.cache.keys if k.startswith("violation:camera:")]
     assert r.bus.sent == []  # nothing published before every row was in
     found = r.processor.process("cam-w", sweep_id="s1").as_answer()["violations"]
-    assert sum(v["alerted"] for v in found) == 2 and len(r.bus.sent) == 2
+    assert sum(v["alerted"] for v in found) == 2
+    assert len(r.bus.sent) == 2
     assert len(r.warehouse.rows["violations"]) == 3  # the two that made it are not rewritten

@@ -16,9 +16,14 @@ NANODET_STRIDES = (8, 16, 32, 64)
 
 
 def decode_nanodet(
-    outputs: list[npt.NDArray[Any]], b: int, spec: InputSpec, min_score: float, iou: float,
-    max_detections: int, classes: int,
-) -> Raw:  # fmt: skip
+    outputs: list[npt.NDArray[Any]],
+    b: int,
+    spec: InputSpec,
+    min_score: float,
+    iou: float,
+    max_detections: int,
+    classes: int,
+) -> Raw:
     """Image ``b`` of NanoDet's per-stride class scores and distance-bin regressions."""
     boxes, scores, ids = [], [], []
     for stride, cls, reg in nanodet_heads(outputs, spec, classes):
@@ -34,8 +39,11 @@ def decode_nanodet(
         bins = np.exp(bins - bins.max(axis=2, keepdims=True))
         dist = (bins / bins.sum(axis=2, keepdims=True)) @ np.arange(bins.shape[2], dtype=np.float32)
         dist *= stride
-        boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2],
-                               cy + dist[:, 3]], axis=1).astype(np.float32))  # fmt: skip
+        boxes.append(
+            np.stack(
+                [cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], axis=1
+            ).astype(np.float32)
+        )
         scores.append(best[take].astype(np.float32))
         ids.append(score[take].argmax(axis=1).astype(np.int64))
     return suppressed(boxes, scores, ids, iou, max_detections)
@@ -55,6 +63,8 @@ def nanodet_heads(
         if n in by_n and len(by_n[n]) == 2:
             heads.append((stride, by_n[n]["cls"], by_n[n]["reg"]))
     if len(heads) * 2 != len(outputs):
-        raise ModelError(f"nanodet outputs do not pair into strides {NANODET_STRIDES} for "
-                         f"input {spec.width}x{spec.height}")  # fmt: skip
+        raise ModelError(
+            f"nanodet outputs do not pair into strides {NANODET_STRIDES} for "
+            f"input {spec.width}x{spec.height}"
+        )
     return heads

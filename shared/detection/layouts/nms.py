@@ -33,9 +33,12 @@ def nms(
 
 
 def suppressed(
-    boxes: list[FloatArray], scores: list[FloatArray], ids: list[npt.NDArray[np.int64]],
-    iou: float, max_detections: int,
-) -> Raw:  # fmt: skip
+    boxes: list[FloatArray],
+    scores: list[FloatArray],
+    ids: list[npt.NDArray[np.int64]],
+    iou: float,
+    max_detections: int,
+) -> Raw:
     """Candidates in parts (per stride, say) -> the kept boxes, scores and ids, best first."""
     if not boxes:
         return np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64)

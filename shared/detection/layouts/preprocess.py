@@ -31,13 +31,20 @@ class InputSpec:
 
 
 _SPECS = {
-    Layout.SSD: InputSpec(0, 0, nchw=False, dtype=np.uint8, rgb=True,
-                          interpolation=cv2.INTER_AREA),
-    Layout.NANODET: InputSpec(0, 0, nchw=True, dtype=np.float32, rgb=False,
-                              mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395)),
-    Layout.ULTRALYTICS: InputSpec(0, 0, nchw=True, dtype=np.float32, rgb=True, letterbox=True,
-                                  std=(255.0, 255.0, 255.0)),
-}  # fmt: skip
+    Layout.SSD: InputSpec(0, 0, nchw=False, dtype=np.uint8, rgb=True, interpolation=cv2.INTER_AREA),
+    Layout.NANODET: InputSpec(
+        0,
+        0,
+        nchw=True,
+        dtype=np.float32,
+        rgb=False,
+        mean=(103.53, 116.28, 123.675),
+        std=(57.375, 57.12, 58.395),
+    ),
+    Layout.ULTRALYTICS: InputSpec(
+        0, 0, nchw=True, dtype=np.float32, rgb=True, letterbox=True, std=(255.0, 255.0, 255.0)
+    ),
+}
 
 
 def input_spec(layout: Layout, width: int, height: int) -> InputSpec:
@@ -77,9 +84,14 @@ def preprocess(
             resized = cv2.resize(image, (new_w, new_h), interpolation=spec.interpolation)
             pad_x, pad_y = (spec.width - new_w) // 2, (spec.height - new_h) // 2
             resized = cv2.copyMakeBorder(
-                resized, pad_y, spec.height - new_h - pad_y, pad_x, spec.width - new_w - pad_x,
-                cv2.BORDER_CONSTANT, value=(spec.pad_value,) * 3,
-            )  # fmt: skip
+                resized,
+                pad_y,
+                spec.height - new_h - pad_y,
+                pad_x,
+                spec.width - new_w - pad_x,
+                cv2.BORDER_CONSTANT,
+                value=(spec.pad_value,) * 3,
+            )
             transforms.append(Transform(new_w / width, new_h / height, pad_x, pad_y, width, height))
         else:
             resized = cv2.resize(image, (spec.width, spec.height), interpolation=spec.interpolation)

@@ -18,5 +18,8 @@ def decode_ssd(outputs: list[npt.NDArray[Any]], b: int, spec: InputSpec) -> Raw:
     yx = boxes[b].reshape(-1, 4)[:n].astype(np.float32)
     size = np.array([spec.width, spec.height, spec.width, spec.height], np.float32)
     xyxy = yx[:, [1, 0, 3, 2]] * size
-    return (xyxy, scores[b].reshape(-1)[:n].astype(np.float32),
-            classes[b].reshape(-1)[:n].astype(np.int64))  # fmt: skip
+    return (
+        xyxy,
+        scores[b].reshape(-1)[:n].astype(np.float32),
+        classes[b].reshape(-1)[:n].astype(np.int64),
+    )

@@ -40,13 +40,21 @@ class Graph:
         self.batch_free = False
         self.channels_last = channels_last
         graph = model.graph
-        missing = sorted({n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")} |
-                         {n.op_type for n in graph.node if n.op_type not in OPS})  # fmt: skip
+        missing = sorted(
+            {n.op_type for n in graph.node if n.domain not in ("", "ai.onnx")}
+            | {n.op_type for n in graph.node if n.op_type not in OPS}
+        )
         if missing:
-            hint = ("; a quantized graph runs on the integer kernels it was calibrated for: use "
-                    "its float export here" if "QuantizeLinear" in missing else "")  # fmt: skip
-            raise ModelError(f"the torch runtime does not support {missing} "
-                             f"(CAMWATCH_RUNTIME=onnxruntime runs this graph{hint})")  # fmt: skip
+            hint = (
+                "; a quantized graph runs on the integer kernels it was calibrated for: use "
+                "its float export here"
+                if "QuantizeLinear" in missing
+                else ""
+            )
+            raise ModelError(
+                f"the torch runtime does not support {missing} "
+                f"(CAMWATCH_RUNTIME=onnxruntime runs this graph{hint})"
+            )
         inits = {i.name for i in graph.initializer}
         self.inputs = [i for i in graph.input if i.name not in inits]
         self.output_names = [o.name for o in graph.output]
@@ -59,16 +67,18 @@ class Graph:
                 attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
                 if node.op_type == "Split":  # equal parts: as many as it has outputs
                     attrs.setdefault("num_outputs", len(node.output))
-                step = _Step(node.op_type, OPS[node.op_type], list(node.input),
-                             list(node.output), attrs)  # fmt: skip
+                step = _Step(
+                    node.op_type, OPS[node.op_type], list(node.input), list(node.output), attrs
+                )
                 if all(name == "" or name in consts for name in node.input):
                     try:  # fold a constant subgraph once, on the CPU
                         values = self._call(step, [consts.get(n) for n in node.input])
                     except ModelError:
                         raise
                     except Exception as exc:
-                        raise ModelError(f"cannot fold {node.op_type} {node.name!r}: "
-                                         f"{exc}") from exc  # fmt: skip
+                        raise ModelError(
+                            f"cannot fold {node.op_type} {node.name!r}: {exc}"
+                        ) from exc
                     consts.update(zip(node.output, values, strict=False))
                 else:
                     steps.append(step)
@@ -83,8 +93,9 @@ class Graph:
                 if not name:
                     step.sources.append((False, None))
                 elif name in consts:
-                    step.sources.append((False, consts[name] if pos in params else
-                                         device_consts[name]))  # fmt: skip
+                    step.sources.append(
+                        (False, consts[name] if pos in params else device_consts[name])
+                    )
                 else:
                     step.sources.append((True, name))
                     last_use[name] = index
@@ -98,8 +109,11 @@ class Graph:
         if not t.is_floating_point():
             return t
         t = t.to(self.device, self.dtype)
-        return t.contiguous(memory_format=torch.channels_last) if self.channels_last and \
-            t.ndim == 4 else t  # fmt: skip
+        return (
+            t.contiguous(memory_format=torch.channels_last)
+            if self.channels_last and t.ndim == 4
+            else t
+        )
 
     def _call(self, step: _Step, args: list[Any]) -> list[Tensor]:
         out = step.fn(args, step.attrs, self)

@@ -32,8 +32,15 @@ def _nms(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
         corners = torch.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], -1)
     else:
         ya, xa, yb, xb = boxes.unbind(-1)
-        corners = torch.stack([torch.minimum(ya, yb), torch.minimum(xa, xb),
-                               torch.maximum(ya, yb), torch.maximum(xa, xb)], -1)  # fmt: skip
+        corners = torch.stack(
+            [
+                torch.minimum(ya, yb),
+                torch.minimum(xa, xb),
+                torch.maximum(ya, yb),
+                torch.maximum(xa, xb),
+            ],
+            -1,
+        )
     rows = scores.reshape(batches * classes, count)
     sorted_scores, order = torch.sort(rows, dim=-1, descending=True, stable=True)
     valid = sorted_scores > floor if floor is not None else torch.ones_like(rows, dtype=torch.bool)
@@ -47,10 +54,13 @@ def _nms(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
         box = corners[batch_of[todo]].gather(1, idx.unsqueeze(-1).expand(-1, -1, 4))  # [R, m, 4]
         y1, x1, y2, x2 = box.unbind(-1)
         area = (y2 - y1) * (x2 - x1)
-        inter = (torch.minimum(y2[:, :, None], y2[:, None, :]) -
-                 torch.maximum(y1[:, :, None], y1[:, None, :])).clamp(min=0) * \
-                (torch.minimum(x2[:, :, None], x2[:, None, :]) -
-                 torch.maximum(x1[:, :, None], x1[:, None, :])).clamp(min=0)  # fmt: skip
+        inter = (
+            torch.minimum(y2[:, :, None], y2[:, None, :])
+            - torch.maximum(y1[:, :, None], y1[:, None, :])
+        ).clamp(min=0) * (
+            torch.minimum(x2[:, :, None], x2[:, None, :])
+            - torch.maximum(x1[:, :, None], x1[:, None, :])
+        ).clamp(min=0)
         union = area[:, :, None] + area[:, None, :] - inter
         positive = (area[:, :, None] > 0) & (area[:, None, :] > 0)
         overlaps = positive & (union > 0) & (inter > iou_max * union)  # IoU above the threshold
@@ -79,8 +89,7 @@ def _nms(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
 def _topk(x: list[Any], a: Attrs, g: OpContext) -> list[Tensor]:
     """``TopK``, sorted, the lower index first among equal values (as onnxruntime)."""
     k, axis = int(ints(x[1])[0]), int(a.get("axis", -1))
-    values, indices = torch.sort(x[0], dim=axis, descending=bool(a.get("largest", 1)),
-                                 stable=True)  # fmt: skip
+    values, indices = torch.sort(x[0], dim=axis, descending=bool(a.get("largest", 1)), stable=True)
     return [values.narrow(axis, 0, k), indices.narrow(axis, 0, k).to(torch.int64)]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the usual name)
+import torch.nn.functional as nnf
 
 from shared.detection.runtimes.torch.nms import NMS_OPS
 from shared.detection.runtimes.torch.ops_nn import NN_OPS
@@ -28,11 +28,25 @@ from shared.detection.runtimes.torch.tensors import (
 
 # Inputs that are operator parameters (read with .tolist()): kept on the CPU.
 PARAM_INPUTS: dict[str, set[int]] = {
-    "Reshape": {1}, "Resize": {1, 2, 3}, "Split": {1}, "Slice": {1, 2, 3, 4}, "Squeeze": {1},
-    "Unsqueeze": {1}, "Pad": {1, 2, 3}, "Expand": {1}, "Tile": {1}, "Clip": {1, 2},
-    "ConstantOfShape": {0}, "Range": {0, 1, 2}, "ReduceMean": {1}, "ReduceSum": {1},
-    "ReduceMax": {1}, "ReduceMin": {1}, "TopK": {1}, "NonMaxSuppression": {2, 3, 4},
-}  # fmt: skip
+    "Reshape": {1},
+    "Resize": {1, 2, 3},
+    "Split": {1},
+    "Slice": {1, 2, 3, 4},
+    "Squeeze": {1},
+    "Unsqueeze": {1},
+    "Pad": {1, 2, 3},
+    "Expand": {1},
+    "Tile": {1},
+    "Clip": {1, 2},
+    "ConstantOfShape": {0},
+    "Range": {0, 1, 2},
+    "ReduceMean": {1},
+    "ReduceSum": {1},
+    "ReduceMax": {1},
+    "ReduceMin": {1},
+    "TopK": {1},
+    "NonMaxSuppression": {2, 3, 4},
+}
 
 
 def _binary(fn: Callable[[Tensor, Tensor], Tensor]) -> OpFn:
@@ -73,18 +87,21 @@ def _cast(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
 
 def _clip(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     low, high = a.get("min"), a.get("max")  # opset 6 attributes; inputs since opset 11
-    return torch.clamp(x[0], scalar(x, 1, None if low is None else float(low)),
-                       scalar(x, 2, None if high is None else float(high)))  # fmt: skip
+    return torch.clamp(
+        x[0],
+        scalar(x, 1, None if low is None else float(low)),
+        scalar(x, 2, None if high is None else float(high)),
+    )
 
 
 ELEMENTWISE_OPS: dict[str, OpFn] = {
-    "Relu": _unary(F.relu),
-    "LeakyRelu": lambda x, a, g: F.leaky_relu(x[0], float(a.get("alpha", 0.01))),
+    "Relu": _unary(nnf.relu),
+    "LeakyRelu": lambda x, a, g: nnf.leaky_relu(x[0], float(a.get("alpha", 0.01))),
     "Sigmoid": _unary(torch.sigmoid),
     "HardSigmoid": lambda x, a, g: torch.clamp(
         x[0] * float(a.get("alpha", 0.2)) + float(a.get("beta", 0.5)), 0, 1
     ),
-    "HardSwish": _unary(F.hardswish),
+    "HardSwish": _unary(nnf.hardswish),
     "Tanh": _unary(torch.tanh),
     "Exp": _unary(torch.exp),
     "Log": _unary(torch.log),

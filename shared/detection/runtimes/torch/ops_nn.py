@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the usual name)
+import torch.nn.functional as nnf
 
 from shared.detection.runtimes.torch.tensors import (
     Attrs,
@@ -28,8 +28,13 @@ def _pads_2d(pads: list[int]) -> tuple[list[int], list[int]]:
     return pads[:half], pads[half:]
 
 
-def _auto_pads(a: Attrs, size: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-               dilations: Sequence[int]) -> list[int]:  # fmt: skip
+def _auto_pads(
+    a: Attrs,
+    size: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+) -> list[int]:
     mode = a.get("auto_pad", b"NOTSET")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode in ("NOTSET", ""):
@@ -55,7 +60,7 @@ def _pad_input(x: Tensor, pads: list[int], value: float) -> tuple[Tensor, list[i
     begins, ends = _pads_2d(pads)
     if begins == ends:
         return x, begins
-    return F.pad(x, _torch_pads(begins, ends), value=value), [0] * len(begins)
+    return nnf.pad(x, _torch_pads(begins, ends), value=value), [0] * len(begins)
 
 
 def _conv(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
@@ -70,7 +75,7 @@ def _conv(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     dilations = list(a.get("dilations", [1] * dims))
     pads = _auto_pads(a, data.shape[2:], kernel, strides, dilations)
     data, padding = _pad_input(data, pads, 0.0)
-    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
+    conv = {1: nnf.conv1d, 2: nnf.conv2d, 3: nnf.conv3d}[dims]
     return conv(data, weight, bias, strides, padding, dilations, int(a.get("group", 1)))
 
 
@@ -85,13 +90,13 @@ def _pool(kind: str) -> OpFn:
         ceil = bool(a.get("ceil_mode", 0))
         if kind == "max":
             data, padding = _pad_input(data, pads, -math.inf)
-            pool: Any = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[dims]
+            pool: Any = {1: nnf.max_pool1d, 2: nnf.max_pool2d, 3: nnf.max_pool3d}[dims]
             return pool(data, kernel, strides, padding, dilations, ceil_mode=ceil)
         include = bool(a.get("count_include_pad", 0))
         if not include and _pads_2d(pads)[0] != _pads_2d(pads)[1]:
             raise ModelError("AveragePool with uneven padding that excludes the pads")
         data, padding = _pad_input(data, pads, 0.0)
-        avg: Any = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[dims]
+        avg: Any = {1: nnf.avg_pool1d, 2: nnf.avg_pool2d, 3: nnf.avg_pool3d}[dims]
         return avg(data, kernel, strides, padding, ceil, count_include_pad=include)
 
     return op
@@ -116,8 +121,8 @@ def _pad(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     if mode not in modes:
         raise ModelError(f"Pad mode {mode!r} is not supported")
     if mode == "constant":
-        return F.pad(data, torch_pads, value=value)
-    return F.pad(data, torch_pads, mode=modes[mode])
+        return nnf.pad(data, torch_pads, value=value)
+    return nnf.pad(data, torch_pads, mode=modes[mode])
 
 
 def _resize(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
@@ -128,27 +133,26 @@ def _resize(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     if sizes is not None:
         out = ints(sizes)[2:]
     elif scales is not None:
-        out = [int(math.floor(n * s)) for n, s in zip(data.shape[2:], floats(scales)[2:],
-                                                      strict=True)]  # fmt: skip
+        out = [math.floor(n * s) for n, s in zip(data.shape[2:], floats(scales)[2:], strict=True)]
     else:
         raise ModelError("Resize without scales or sizes")
     if mode == "nearest":
         nearest = a.get("nearest_mode", b"round_prefer_floor").decode()
         if ctm == "asymmetric" and nearest == "floor":
-            return F.interpolate(data, size=out, mode="nearest")
+            return nnf.interpolate(data, size=out, mode="nearest")
         if ctm in ("half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn") and nearest in (
             "round_prefer_ceil",
             "floor",
             "round_prefer_floor",
         ):
-            return F.interpolate(data, size=out, mode="nearest-exact")
+            return nnf.interpolate(data, size=out, mode="nearest-exact")
         raise ModelError(f"Resize nearest with {ctm}/{nearest} is not supported")
     if mode == "linear":
         linear = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(out)]
         if ctm in ("half_pixel", "pytorch_half_pixel"):
-            return F.interpolate(data, size=out, mode=linear, align_corners=False)
+            return nnf.interpolate(data, size=out, mode=linear, align_corners=False)
         if ctm == "align_corners":
-            return F.interpolate(data, size=out, mode=linear, align_corners=True)
+            return nnf.interpolate(data, size=out, mode=linear, align_corners=True)
     raise ModelError(f"Resize {mode} with {ctm} is not supported")
 
 
@@ -180,10 +184,8 @@ NN_OPS: dict[str, OpFn] = {
     "MaxPool": _pool("max"),
     "AveragePool": _pool("avg"),
     "GlobalAveragePool": lambda x, a, g: x[0].mean(dim=tuple(range(2, x[0].ndim)), keepdim=True),
-    "GlobalMaxPool": lambda x, a, g: torch.amax(
-        x[0], dim=tuple(range(2, x[0].ndim)), keepdim=True
-    ),  # fmt: skip
-    "BatchNormalization": lambda x, a, g: F.batch_norm(
+    "GlobalMaxPool": lambda x, a, g: torch.amax(x[0], dim=tuple(range(2, x[0].ndim)), keepdim=True),
+    "BatchNormalization": lambda x, a, g: nnf.batch_norm(
         x[0], x[3], x[4], x[1], x[2], False, 0.0, float(a.get("epsilon", 1e-5))
     ),
     "Pad": _pad,

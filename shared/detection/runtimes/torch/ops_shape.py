@@ -93,8 +93,9 @@ def _expand(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     rank = max(len(shape), data.ndim)
     data = data.reshape([1] * (rank - data.ndim) + list(data.shape))
     shape = [1] * (rank - len(shape)) + shape
-    return data.expand([max(s, d) if d == 1 or s != 1 else d
-                        for s, d in zip(shape, data.shape, strict=True)])  # fmt: skip
+    return data.expand(
+        [max(s, d) if d == 1 or s != 1 else d for s, d in zip(shape, data.shape, strict=True)]
+    )
 
 
 def _scatter_nd(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
@@ -114,16 +115,23 @@ def _shape(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
 
 def _constant_of_shape(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     value = a.get("value")
-    fill = torch.from_numpy(numpy_helper.to_array(value).copy()) if value is not None else \
-        torch.zeros(1, dtype=torch.float32)  # fmt: skip
+    fill = (
+        torch.from_numpy(numpy_helper.to_array(value).copy())
+        if value is not None
+        else torch.zeros(1, dtype=torch.float32)
+    )
     return fill.reshape(()).expand(ints(x[0])).clone()
 
 
 def _constant(x: list[Any], a: Attrs, g: OpContext) -> Tensor:
     if "value" in a:
         return torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
-    for key, dtype in (("value_float", torch.float32), ("value_floats", torch.float32),
-                       ("value_int", torch.int64), ("value_ints", torch.int64)):  # fmt: skip
+    for key, dtype in (
+        ("value_float", torch.float32),
+        ("value_floats", torch.float32),
+        ("value_int", torch.int64),
+        ("value_ints", torch.int64),
+    ):
         if key in a:
             return torch.tensor(a[key], dtype=dtype)
     raise ModelError(f"Constant with {sorted(a)} is not supported")
@@ -142,9 +150,7 @@ SHAPE_OPS: dict[str, OpFn] = {
     "Gather": _gather,
     "Expand": _expand,
     "Tile": lambda x, a, g: x[0].repeat(*ints(x[1])),
-    "Range": lambda x, a, g: torch.arange(
-        x[0].item(), x[1].item(), x[2].item(), dtype=x[0].dtype
-    ),  # fmt: skip
+    "Range": lambda x, a, g: torch.arange(x[0].item(), x[1].item(), x[2].item(), dtype=x[0].dtype),
     "ScatterND": _scatter_nd,
     "ConstantOfShape": _constant_of_shape,
     "Constant": _constant,

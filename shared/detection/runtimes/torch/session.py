@@ -47,8 +47,9 @@ class ModelMeta:
 
 def _value_info(value: Any) -> NodeArg:
     kind = value.type.tensor_type
-    shape: list[int | str] = [d.dim_param or (d.dim_value if d.HasField("dim_value") else "?")
-                              for d in kind.shape.dim]  # fmt: skip
+    shape: list[int | str] = [
+        d.dim_param or (d.dim_value if d.HasField("dim_value") else "?") for d in kind.shape.dim
+    ]
     name = helper.tensor_dtype_to_np_dtype(kind.elem_type).name
     return NodeArg(value.name, shape, f"tensor({'float' if name == 'float32' else name})")
 
@@ -60,8 +61,14 @@ class TorchSession:
     can share one session and overlap one batch's CPU work with another's GPU work.
     """
 
-    def __init__(self, path: Path, device: str = "auto", dtype: str = "float32",
-                 threads: int = 0, channels_last: bool | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        device: str = "auto",
+        dtype: str = "float32",
+        threads: int = 0,
+        channels_last: bool | None = None,
+    ) -> None:
         self.device_name = pick_device(device)
         cuda = self.device_name.startswith("cuda")
         if dtype != "float32" and not cuda:
@@ -75,11 +82,13 @@ class TorchSession:
         if cuda:
             torch.backends.cudnn.benchmark = True  # fastest kernels for each batch shape
         # Channels-last convolutions use the GPU's tensor cores best; the CPU keeps NCHW.
-        self.graph = Graph(model, self.device_name, dtype, cuda if channels_last is None
-                           else channels_last)  # fmt: skip
+        self.graph = Graph(
+            model, self.device_name, dtype, cuda if channels_last is None else channels_last
+        )
         if len(self.graph.inputs) != 1:
-            raise ModelError(f"{path.name}: want one input, found "
-                             f"{[i.name for i in self.graph.inputs]}")  # fmt: skip
+            raise ModelError(
+                f"{path.name}: want one input, found {[i.name for i in self.graph.inputs]}"
+            )
         self._input = _value_info(self.graph.inputs[0])
         self._outputs = [_value_info(o) for o in model.graph.output]
         self._meta = ModelMeta({p.key: p.value for p in model.metadata_props})
@@ -100,8 +109,10 @@ class TorchSession:
         size = self._meta.custom_metadata_map.get("imgsz", "[640, 640]")  # Ultralytics
         height, width = (int(v) for v in size.strip("[]()").split(",")[-2:])
         free = {2: height, 3: width} if self._input.shape[1] == 3 else {1: height, 2: width}
-        shape = [d if isinstance(d, int) and d > 0 else free.get(i, 1)
-                 for i, d in enumerate(self._input.shape)]  # fmt: skip
+        shape = [
+            d if isinstance(d, int) and d > 0 else free.get(i, 1)
+            for i, d in enumerate(self._input.shape)
+        ]
         shape[0] = self._input.shape[0] if isinstance(self._input.shape[0], int) else 1
         rng = np.random.default_rng(0)
         out = []
@@ -123,10 +134,12 @@ class TorchSession:
             pair = self.run(None, {self._input.name: data})
             same = all(
                 out.shape[0] == 2
-                and all(np.allclose(out[i : i + 1], singles[i][1][k], rtol=1e-3, atol=1e-4)
-                        for i in range(2))
+                and all(
+                    np.allclose(out[i : i + 1], singles[i][1][k], rtol=1e-3, atol=1e-4)
+                    for i in range(2)
+                )
                 for k, out in enumerate(pair)
-            )  # fmt: skip
+            )
             reason = "" if same else "a batch of two differs from two single runs"
         except ModelError as exc:
             same, reason = False, str(exc)
@@ -134,8 +147,7 @@ class TorchSession:
             self.graph.batch_free = False
             log.info("graph stays at batch one", extra={"reason": reason})
             return f"fixed at 1 ({reason})"
-        self._input = NodeArg(self._input.name, ["batch", *self._input.shape[1:]],
-                              self._input.type)  # fmt: skip
+        self._input = NodeArg(self._input.name, ["batch", *self._input.shape[1:]], self._input.type)
         return "checked free (a batch of 2 = 2 single runs)"
 
     def get_inputs(self) -> list[NodeArg]:
@@ -161,5 +173,6 @@ class TorchSession:
                     t = t.pin_memory().to(graph.device, non_blocking=True)
                 tensors[name] = graph.on_device(t) if t.is_floating_point() else t
             outs = graph.run(tensors)
-            return [o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy()
-                    for o in outs]  # fmt: skip
+            return [
+                o.float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy() for o in outs
+            ]

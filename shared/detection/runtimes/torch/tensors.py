@@ -31,8 +31,11 @@ TORCH_DTYPES: dict[int, Any] = {
     onnx.TensorProto.UINT8: torch.uint8,
     onnx.TensorProto.BOOL: torch.bool,
 }
-FLOAT_DTYPES: dict[str, Any] = {"float32": torch.float32, "float16": torch.float16,
-                "bfloat16": torch.bfloat16}  # fmt: skip
+FLOAT_DTYPES: dict[str, Any] = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 
 
 def ints(value: Any) -> list[int]:
