@@ -1,7 +1,8 @@
 """The one settings object. Every value comes from an environment variable ``CAMWATCH_<NAME>``.
 
 Emulator hosts use the names Google's client libraries already read
-(``STORAGE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``). The table in README.md lists them all.
+(``STORAGE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``). ``docs/reference/settings.md`` lists them
+all, generated from the field descriptions here (``make docs``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ class Settings(BaseSettings):
 
     project_id: str = Field("camwatch-local", description="Google Cloud project id.")
     registry_path: Path = Field(
-        ASSETS / "cameras.yaml", description="Camera registry YAML (see schemas/)."
+        ASSETS / "cameras.yaml",
+        description="Camera registry YAML (schemas/camera_registry.schema.json); `${VAR}` expands "
+        "from the environment, relative paths resolve against the file's folder.",
     )
     # Detection
     model_path: Path = Field(
-        ASSETS / "models" / "ssd_mobilenet_v2_coco_quant.onnx", description="ONNX detector."
+        ASSETS / "models" / "ssd_mobilenet_v2_coco_quant.onnx",
+        description="The ONNX detector graph (SSD, NanoDet or Ultralytics layout).",
     )
     labels_path: Path | None = Field(
         None,
@@ -58,7 +62,7 @@ class Settings(BaseSettings):
         None,
         pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,221}/.+",
         description="gs://bucket/object of the model: downloaded once per instance into "
-        "model_cache_dir and used instead of model_path.",
+        "CAMWATCH_MODEL_CACHE_DIR and used instead of CAMWATCH_MODEL_PATH.",
     )
     model_sha256: str | None = Field(
         None, pattern=r"^[0-9a-f]{64}$", description="Expected sha256: another file fails at load."
@@ -75,14 +79,19 @@ class Settings(BaseSettings):
         "or torch (PyTorch, CUDA when it sees a GPU; requirements-torch.txt).",
     )
     torch_device: str = Field(
-        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="torch runtime: auto, cpu, cuda."
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="torch runtime device: auto (CUDA when PyTorch sees a GPU, else CPU), cpu, "
+        "cuda or cuda:N.",
     )
     torch_dtype: Literal["float32", "float16", "bfloat16"] = Field(
         "float32", description="torch runtime precision (float16/bfloat16: GPU only)."
     )
     # Which detector the functions use, and the inference service's own settings
     detector_backend: Literal["inprocess", "service", "vertex"] = Field(
-        "inprocess", description="inprocess (onnxruntime here), service (Cloud Run), vertex."
+        "inprocess",
+        description="inprocess (the model in this process, CAMWATCH_RUNTIME), service (the "
+        "inference service on Cloud Run), vertex (a Vertex AI endpoint).",
     )
     inference_url: str | None = Field(
         None, description="Base URL of the inference service (backend `service`)."
@@ -122,7 +131,9 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(3.0, gt=0, description="Camera connect timeout.")
     read_timeout_s: float = Field(5.0, gt=0, description="Camera read timeout.")
     max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest accepted frame.")
-    max_frame_pixels: int = Field(4096 * 4096, gt=0, description="Largest accepted image area.")
+    max_frame_pixels: int = Field(
+        4096 * 4096, gt=0, description="Largest accepted image, in pixels (width x height)."
+    )
     allow_private_sources: bool = Field(
         False, description="Allow loopback/private camera addresses (local stack, on-prem)."
     )
@@ -132,7 +143,8 @@ class Settings(BaseSettings):
         900, gt=0, description="A camera job older than this is dropped (later sweeps cover it)."
     )
     evidence_bucket: str = Field(
-        "camwatch-evidence", description="Bucket for violation evidence frames (gs://)."
+        "camwatch-evidence",
+        description="Bucket name (no gs:// prefix) for violation evidence frames.",
     )
     # Redis
     redis_host: str = Field("127.0.0.1", description="Memorystore Redis host.")
@@ -151,7 +163,9 @@ class Settings(BaseSettings):
         None, description="Where signed violation webhooks are POSTed (https in production)."
     )
     webhook_secret: SecretStr | None = Field(
-        None, description="Standard Webhooks signing secret, `whsec_<base64>` (Secret Manager)."
+        None,
+        description="Standard Webhooks signing secret, `whsec_` + base64 of at least 16 "
+        "random bytes (from Secret Manager).",
     )
     webhook_timeout_s: float = Field(10.0, gt=0, description="Deadline of one webhook POST.")
     smtp_host: str | None = Field(None, description="SMTP relay for HIGH alert emails.")
@@ -208,8 +222,19 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"CAMWATCH_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = "; ".join(f"{variable_of(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def variable_of(loc: tuple[int | str, ...]) -> str:
+    """The environment variable behind an error's location (the one set, for a renamed one)."""
+    name = str(loc[0]) if loc else ""
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [alias]
+        if name == field_name or name in choices:
+            names = [c for c in choices if isinstance(c, str) and c.isupper()]
+            names = names or [f"CAMWATCH_{field_name.upper()}"]
+            name = next((n for n in names if n in os.environ), names[0])
+            break
+    return "_".join([name, *(str(p).upper() for p in loc[1:])])

@@ -1,6 +1,7 @@
 # The inference service: Cloud Run with one GPU, the image of functions/inference/Dockerfile.
 # The functions call it with an ID token (CAMWATCH_DETECTOR_BACKEND=service); the same image
-# also deploys to a Vertex AI endpoint (CAMWATCH_DETECTOR_BACKEND=vertex, see the README).
+# also deploys to a Vertex AI endpoint (CAMWATCH_DETECTOR_BACKEND=vertex; see
+# docs/design/detection.md).
 resource "google_cloud_run_v2_service" "inference" {
   count    = var.inference.enabled ? 1 : 0
   name     = "inference"

@@ -1,10 +1,18 @@
-"""Shared fixtures: the real local stack (started once per session) and small factories."""
+"""Shared fixtures: the real local stack (started once per session) and small factories.
+
+Also the one door to the project's materials (``materials``): the models that ``../shared``
+holds beside the repository and the repository does not vendor.
+"""
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -14,7 +22,44 @@ from shared.devstack.stack import LocalStack, start_all
 from shared.settings import ASSETS, Settings
 
 IMAGES = ASSETS / "images"
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parents[1]
+DATA = ROOT / "tests" / "data"
+# The project's read-only materials (../shared beside the repository; CI has them). Read once,
+# at import: the unit tier's autouse fixture clears every CAMWATCH_* variable for each test.
+MATERIALS = Path(os.environ.get("CAMWATCH_MATERIALS") or ROOT.parent / "shared")
+
+# Benchmarks are modules run by `make bench` (python -m tests.bench.bench_x), not tests.
+collect_ignore = ["bench"]
+
+
+def materials(name: str) -> Path:
+    """The path of ``models/<name>`` in the project's materials, or skip the test saying why.
+
+    Tests that call it carry ``@pytest.mark.materials``. ``CAMWATCH_MATERIALS`` points at
+    another copy of the folder (or at none, to see what a newcomer without it sees).
+    """
+    path = MATERIALS / "models" / name
+    if not path.is_file():
+        pytest.skip(
+            f"needs ../shared/models/{name} (the project's materials, not vendored: "
+            f"{path} is absent; CAMWATCH_MATERIALS names the folder)"
+        )
+    return path
+
+
+def canned(name: str) -> dict[str, Any]:
+    """A canned payload of ``tests/data``: a CloudEvent or an HTTP request, as JSON."""
+    loaded: dict[str, Any] = json.loads((DATA / name).read_text())
+    return loaded
+
+
+def with_payload(event: dict[str, Any], **change: Any) -> dict[str, Any]:
+    """A copy of a Pub/Sub CloudEvent whose message payload has ``change`` merged in."""
+    event = copy.deepcopy(event)
+    message = event["data"]["message"]
+    payload = {**json.loads(base64.b64decode(message["data"])), **change}
+    message["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    return event
 
 
 @pytest.fixture(scope="session")

@@ -288,7 +288,7 @@ class LocalStack:
             f"--port={port}",
             f"--signature-type={signature}",
         ]
-        env = {**self.env, **(extra_env or {}), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        env = {**self.env, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
         self.stack.start(
             target, argv, ready or (lambda: port_open(port)), env=env, cwd=ROOT, timeout_s=60
         )

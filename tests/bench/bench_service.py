@@ -7,7 +7,7 @@ configuration's throughput as a ratio of the first.
 
 The vendored SSD graph has a fixed batch of one, so "batching" here means the service's answer
 for such graphs: parallel sessions gathering from one queue. Dynamic batches need a graph with a
-free batch dimension (see the README: the GPU runtime is where they pay).
+free batch dimension (see docs/benchmarks.md: the GPU runtime is where they pay).
 """
 
 from __future__ import annotations

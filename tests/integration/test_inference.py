@@ -27,10 +27,11 @@ from shared.devstack.stack import LocalStack
 from shared.domain.detections import Detections
 from shared.errors import DependencyUnavailableError
 from shared.settings import Settings
-from tests.conftest import image, jpeg
+from tests.conftest import ROOT, image, jpeg, materials
 
 pytestmark = pytest.mark.integration
 ENDPOINT = "projects/camwatch-local/locations/us-central1/endpoints/123"
+SOURCE = str(ROOT / "functions" / "process_camera" / "main.py")
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,7 @@ def dynamic_batch_graph(path) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from tests.unit.test_layouts import yolo_outputs
+    from tests.graphs import yolo_outputs
 
     rows = yolo_outputs()  # [1, 84, 5]: a car at (270, 295)-(370, 345) in input pixels
     nodes = [
@@ -246,13 +247,13 @@ def test_concurrent_requests_run_as_batches(local_stack: LocalStack, tmp_path) -
     assert float(runs[1]) == health["batches"]
 
 
+@pytest.mark.materials
 def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> None:
-    from tests.unit.test_torch_runtime import NANODET
-
+    nanodet = materials("nanodet_coco_416.onnx")
     url = start_service(
         local_stack,
         {
-            "CAMWATCH_MODEL_PATH": str(NANODET),
+            "CAMWATCH_MODEL_PATH": str(nanodet),
             "CAMWATCH_RUNTIME": "torch",
             "CAMWATCH_TORCH_DEVICE": "cpu",
             "CAMWATCH_MAX_BATCH_SIZE": "4",
@@ -269,12 +270,12 @@ def test_the_torch_runtime_batches_the_real_nanodet(local_stack: LocalStack) -> 
     health = requests.get(f"{url}/health", timeout=5).json()
     assert health["images"] == 8
     assert health["batches"] < 8
-    local = InProcessDetector(NANODET, None, "nanodet-m-416").detect(
+    local = InProcessDetector(nanodet, None, "nanodet-m-416").detect(
         image("pexels_double_decker_bus.jpg")
     )  # onnxruntime, in process
     for answer in answers:
         found = answer.json()["predictions"][0]
-        assert found["model"]["sha256"] == sha256_file(NANODET)
+        assert found["model"]["sha256"] == sha256_file(nanodet)
         remote = Detections.from_records(found["detections"])
         assert remote.class_name.tolist() == local.class_name.tolist()
         np.testing.assert_allclose(remote.xyxy, local.xyxy, atol=0.2)  # records: 0.1 px
@@ -300,8 +301,6 @@ def test_status_of_process_camera_reports_the_inference_service(
         get_settings.cache_clear()
         bootstrap.reset()
         from functions_framework import create_app
-
-        from tests.e2e.test_process_camera import SOURCE
 
         client = create_app("process_camera", SOURCE, "http").test_client()
         status = client.get("/status").get_json()

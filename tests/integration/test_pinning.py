@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,16 @@ def test_http_fetch_connects_to_the_checked_address(local_stack: LocalStack, reb
     assert rebinding == ["camera.test"]  # one lookup: the one that was checked
 
 
+@dataclass(frozen=True)
+class TlsCamera:
+    """An HTTPS camera on 127.0.0.1: its port, and the CA file that signed its certificate."""
+
+    port: int
+    ca: Path
+
+
 @pytest.fixture
-def tls_camera(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def tls_camera(tmp_path: Path) -> Iterator[TlsCamera]:
     """An HTTPS camera with a certificate for camera.test, signed by a throw-away CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camera.test")])
@@ -99,14 +108,16 @@ def tls_camera(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1]), cert_path
+    yield TlsCamera(int(server.server_address[1]), cert_path)
     server.shutdown()
     server.server_close()
 
 
-def test_https_fetch_keeps_sni_and_the_certificate_check(tls_camera, rebinding) -> None:
-    port, ca = tls_camera
-    source = HttpSnapshotSource(1, 2, 10**7, allow_private=True, ca_bundle=str(ca))
+def test_https_fetch_keeps_sni_and_the_certificate_check(
+    tls_camera: TlsCamera, rebinding: list[str]
+) -> None:
+    port = tls_camera.port
+    source = HttpSnapshotSource(1, 2, 10**7, allow_private=True, ca_bundle=str(tls_camera.ca))
     raw = source.fetch(f"https://camera.test:{port}/snapshot.jpg")
     assert raw.data == jpeg("motion_original.jpg")
     assert rebinding == ["camera.test"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from shared.domain.observations import CachedResult
 from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
 from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
+from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.violations import ViolationRecorder
@@ -169,6 +171,11 @@ class FakeEvidence:
             raise DependencyUnavailableError("storage", "503")
 
 
+def message(payload: Any, message_id: str = "7") -> PubsubMessage:
+    """A Pub/Sub message as the envelope decoder hands it on (no attributes)."""
+    return PubsubMessage(payload, {}, message_id, json.dumps(payload).encode())
+
+
 def registry_of(*cameras: dict[str, Any]) -> Registry:
     """A registry of cameras given as id and source (and more); name and location filled."""
     docs = [{"name": c["id"], "location": {"lat": 0.0, "lon": 0.0}, **c} for c in cameras]
@@ -211,3 +218,35 @@ class FakeSender:
             self.fail_next -= 1
             raise DeliveryFailedError(self.channel, "receiver answered 500")
         self.sent.append(alert)
+
+
+@dataclass
+class Wired:
+    """Every adapter ``shared.bootstrap`` takes, as fakes: what the function entry points reach."""
+
+    cache: FakeCache
+    warehouse: FakeWarehouse
+    blobs: FakeEvidence
+    bus: FakeBus
+    frames: FakeFrames
+    detector: FakeDetector
+    registry: Registry
+    senders: dict[str, FakeSender]
+
+    def overrides(self) -> dict[str, Any]:
+        """The keywords of ``bootstrap.bootstrap`` (and ``bootstrap.build``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def wired(registry: Registry, frames: dict[str, Any] | None = None) -> Wired:
+    """Fakes for a bootstrap over ``registry`` whose cameras serve ``frames`` (by source)."""
+    return Wired(
+        cache=FakeCache(),
+        warehouse=FakeWarehouse(),
+        blobs=FakeEvidence(),
+        bus=FakeBus(),
+        frames=FakeFrames(frames or {}),
+        detector=FakeDetector(),
+        registry=registry,
+        senders={"webhook": FakeSender("webhook"), "email": FakeSender("email")},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -52,62 +53,71 @@ def test_severity_thresholds(confidence: float, expected: Severity | None) -> No
     assert severity_of(confidence) == expected
 
 
+@dataclass
+class Dispatch:
+    """An AlertDispatcher wired to fakes, with the fakes at hand."""
+
+    dispatcher: AlertDispatcher
+    webhook: FakeSender
+    email: FakeSender
+    cache: FakeCache
+    warehouse: FakeWarehouse
+
+
 @pytest.fixture
-def parts():
+def alerts() -> Dispatch:
     webhook, email = FakeSender("webhook"), FakeSender("email")
     cache, warehouse = FakeCache(), FakeWarehouse()
     dispatcher = AlertDispatcher({"webhook": webhook, "email": email}, cache, warehouse)
-    return dispatcher, webhook, email, cache, warehouse
+    return Dispatch(dispatcher, webhook, email, cache, warehouse)
 
 
 @pytest.mark.parametrize(
     ("confidence", "webhooks", "emails", "severity"),
     [(0.9, 1, 1, "HIGH"), (0.7, 1, 0, "MEDIUM"), (0.5, 0, 0, None)],
 )
-def test_channels_by_severity(parts, confidence, webhooks, emails, severity) -> None:
-    dispatcher, webhook, email, _, warehouse = parts
-    dispatcher.dispatch(violation(confidence))
-    assert (len(webhook.sent), len(email.sent)) == (webhooks, emails)
-    [row] = warehouse.rows["alerts"]  # every dispatched violation is recorded, alerted or not
+def test_channels_by_severity(alerts: Dispatch, confidence, webhooks, emails, severity) -> None:
+    alerts.dispatcher.dispatch(violation(confidence))
+    assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (webhooks, emails)
+    # Every dispatched violation is recorded, alerted or not.
+    [row] = alerts.warehouse.rows["alerts"]
     assert row["severity"] == severity
     assert row["channels"] == ["webhook", "email"][: webhooks + emails]
 
 
-def test_redelivery_sends_nothing_twice(parts) -> None:
-    dispatcher, webhook, email, _, warehouse = parts
-    assert dispatcher.dispatch(violation(0.9)) == {"webhook": "sent", "email": "sent"}
-    again = dispatcher.dispatch(violation(0.9))
+def test_redelivery_sends_nothing_twice(alerts: Dispatch) -> None:
+    assert alerts.dispatcher.dispatch(violation(0.9)) == {"webhook": "sent", "email": "sent"}
+    again = alerts.dispatcher.dispatch(violation(0.9))
     assert again == {"webhook": "already_sent", "email": "already_sent"}
-    assert (len(webhook.sent), len(email.sent), len(warehouse.rows["alerts"])) == (1, 1, 1)
+    assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (1, 1)
+    assert len(alerts.warehouse.rows["alerts"]) == 1
 
 
-def test_a_failed_channel_is_retried_alone(parts) -> None:
-    dispatcher, webhook, email, cache, warehouse = parts
-    email.fail_next = 1
+def test_a_failed_channel_is_retried_alone(alerts: Dispatch) -> None:
+    alerts.email.fail_next = 1
     with pytest.raises(DeliveryFailedError, match="email delivery failed"):
-        dispatcher.dispatch(violation(0.9))
-    assert len(webhook.sent) == 1
-    assert "alerts" not in warehouse.rows
-    assert cache.state(f"alert:{'a' * 32}:email") is None  # released for the retry
-    assert dispatcher.dispatch(violation(0.9)) == {"webhook": "already_sent", "email": "sent"}
-    assert (len(webhook.sent), len(email.sent)) == (1, 1)
+        alerts.dispatcher.dispatch(violation(0.9))
+    assert len(alerts.webhook.sent) == 1
+    assert "alerts" not in alerts.warehouse.rows
+    assert alerts.cache.state(f"alert:{'a' * 32}:email") is None  # released for the retry
+    retried = alerts.dispatcher.dispatch(violation(0.9))
+    assert retried == {"webhook": "already_sent", "email": "sent"}
+    assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (1, 1)
 
 
-def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(parts) -> None:
-    dispatcher, webhook, _, cache, _ = parts
-    cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
+def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(alerts: Dispatch) -> None:
+    alerts.cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
     with pytest.raises(DeliveryFailedError, match="being delivered by another try"):
-        dispatcher.dispatch(violation(0.7))
-    assert webhook.sent == []
+        alerts.dispatcher.dispatch(violation(0.7))
+    assert alerts.webhook.sent == []
 
 
-def test_bad_payload_is_rejected_not_retried(parts) -> None:
-    dispatcher, webhook, _, _, _ = parts
+def test_bad_payload_is_rejected_not_retried(alerts: Dispatch) -> None:
     with pytest.raises(MessageRejectedError, match="confidence"):
-        dispatcher.dispatch(violation(1.5))
+        alerts.dispatcher.dispatch(violation(1.5))
     with pytest.raises(MessageRejectedError, match="violation_id"):
-        dispatcher.dispatch({k: v for k, v in violation(0.9).items() if k != "violation_id"})
-    assert webhook.sent == []
+        alerts.dispatcher.dispatch({k: v for k, v in violation(0.9).items() if k != "violation_id"})
+    assert alerts.webhook.sent == []
 
 
 def test_missing_webhook_config_is_an_error_email_is_optional() -> None:

@@ -6,10 +6,13 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from shared.adapters.warehouse import TABLE_SCHEMAS, TABLES
 from shared.settings import Settings
 
 ROOT = Path(__file__).parents[2]
+DOCKERFILES = [ROOT / "functions" / "Dockerfile", ROOT / "functions" / "inference" / "Dockerfile"]
 TF = ROOT / "terraform"
 
 
@@ -45,7 +48,7 @@ def test_terraform_tables_come_from_the_schema_files() -> None:
 def test_dockerfile_serves_every_function_by_target() -> None:
     text = (ROOT / "functions" / "Dockerfile").read_text()
     assert "COPY requirements.txt" in text
-    assert "pip install --no-cache-dir -r requirements.txt" in text
+    assert "pip install --no-cache-dir --require-hashes -r requirements.txt" in text
     for part in ("shared/", "schemas/", "functions/"):
         assert f"COPY {part} {part}" in text
     assert '--source="functions/${FUNCTION_TARGET}/main.py"' in text
@@ -79,6 +82,15 @@ def test_pubsub_topology_is_declared_once() -> None:
     assert TOPOLOGY.is_file()
 
 
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_images_install_the_hashed_lock_and_the_package(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    assert "--require-hashes -r requirements.txt" in text  # nothing unpinned slips in
+    assert "pip install --no-cache-dir --no-deps -e ." in text  # the package, no PYTHONPATH
+    assert "PYTHONPATH" not in text
+    assert text.index("COPY pyproject.toml") < text.index("-e .")
+
+
 def test_alert_secrets_come_from_secret_manager() -> None:
     main = (TF / "main.tf").read_text()
     variables = (TF / "variables.tf").read_text()
@@ -109,17 +121,14 @@ def test_cloud_scheduler_publishes_a_valid_sweep_message() -> None:
 def test_inference_image_is_the_cuda_build_of_the_pinned_runtime() -> None:
     docker = (ROOT / "functions" / "inference" / "Dockerfile").read_text()
     gpu = (ROOT / "functions" / "inference" / "requirements-gpu.txt").read_text()
-    pinned = next(
-        line.split("==")[1]
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line.startswith("onnxruntime==")
-    )
+    [pinned] = re.findall(r"^onnxruntime==([\w.]+)", (ROOT / "requirements.txt").read_text(), re.M)
     assert docker.startswith("#")
     assert "FROM nvidia/cuda:12." in docker
     assert "cudnn" in docker
     assert f"onnxruntime-gpu=={pinned}" in gpu
-    assert f"onnxruntime-gpu=={pinned}" in docker
+    assert "pip install --no-cache-dir --require-hashes -r requirements.txt" in docker
     assert "pip uninstall -y onnxruntime" in docker  # the CPU build must not shadow it
+    assert "--no-deps -r functions/inference/requirements-gpu.txt" in docker
     assert "--target=inference" in docker
     assert '--port="${AIP_HTTP_PORT:-${PORT:-8080}}"' in docker
     assert "AIP_HEALTH_ROUTE=/health" in docker
@@ -150,7 +159,6 @@ def test_terraform_declares_the_gpu_inference_service() -> None:
 # but `/`, `?` one of them, `[...]` a class, `**` any number of folders (none included); a
 # pattern that matches a folder excludes everything under it; `!` takes a path back; the last
 # matching pattern wins.
-DOCKERFILES = [ROOT / "functions" / "Dockerfile", ROOT / "functions" / "inference" / "Dockerfile"]
 
 
 def _docker_regex(pattern: str) -> re.Pattern[str]:

@@ -1,7 +1,8 @@
 """The three layout decoders against hand-built ONNX graphs with known outputs.
 
-Each graph ignores its image and returns constants, so the expected boxes are worked out by
-hand: from the raw outputs, through the decoder and NMS, back to original-image pixels.
+Each graph ignores its image and returns constants (``tests/graphs.py``), so the expected boxes
+are worked out by hand: from the raw outputs, through the decoder and NMS, back to
+original-image pixels. The real NanoDet is in ``tests/model/test_nanodet.py``.
 """
 
 from __future__ import annotations
@@ -9,68 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 
 from shared.detection.inprocess import InProcessDetector
 from shared.detection.layouts import Layout
-from shared.detection.layouts.labels import COCO80
 from shared.detection.layouts.nms import nms
 from shared.detection.layouts.preprocess import input_spec, preprocess
 from shared.errors import ModelError
-
-SHARED = Path(__file__).parents[3] / "shared"  # ../shared: the read-only project materials
-
-
-def constant_graph(
-    path: Path,
-    input_shape: list[int | str],
-    input_type: int,
-    outputs: dict[str, np.ndarray],
-    metadata: dict[str, str] | None = None,
-) -> Path:
-    """A graph whose outputs are ``outputs`` whatever the image (the input is only declared)."""
-    nodes = [
-        helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value, name))
-        for name, value in outputs.items()
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "known",
-        [helper.make_tensor_value_info("images", input_type, input_shape)],
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, list(v.shape))
-            for n, v in outputs.items()
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    for key, value in (metadata or {}).items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path))
-    return path
-
-
-def frame(width: int, height: int) -> np.ndarray:
-    return np.full((height, width, 3), 80, np.uint8)
-
+from tests.graphs import constant_graph, frame, yolo_outputs
 
 # --- Ultralytics: [1, 4+C, N] rows of cx, cy, w, h (input px) and class scores -----------------
-
-
-def yolo_outputs(classes: int = 80) -> np.ndarray:
-    rows = np.zeros((1, 4 + classes, 5), np.float32)
-    # anchor 0: a car (class 2) at (320, 320), 100 x 50, score 0.9
-    rows[0, :4, 0], rows[0, 4 + 2, 0] = [320, 320, 100, 50], 0.9
-    # anchor 1: the same car, a little shifted, lower score: suppressed by NMS (IoU ~0.82)
-    rows[0, :4, 1], rows[0, 4 + 2, 1] = [324, 320, 100, 50], 0.8
-    # anchor 2: a person overlapping the car: another class, kept
-    rows[0, :4, 2], rows[0, 4 + 0, 2] = [320, 320, 100, 50], 0.7
-    # anchor 3: a bus (or the last class) below the decoder's minimum score: dropped
-    rows[0, :4, 3], rows[0, 4 + min(5, classes - 1), 3] = [100, 100, 20, 20], 0.1
-    return rows  # anchor 4: all zeros
 
 
 def test_ultralytics_letterbox_boxes_map_back_exactly(tmp_path: Path) -> None:
@@ -205,25 +155,3 @@ def test_batches_give_the_same_detections_as_single_frames(tmp_path: Path) -> No
     many = detector.detect_batch([frame(1280, 720), frame(640, 640)])  # fixed batch 1: two runs
     np.testing.assert_allclose(many[0].xyxy, one.xyxy)
     np.testing.assert_allclose(many[1].xyxy[0], [270, 295, 370, 345])
-
-
-def test_real_nanodet_finds_the_bus_and_car() -> None:
-    model = SHARED / "models" / "nanodet_coco_416.onnx"
-    if not model.is_file():
-        pytest.skip(f"{model} not present (the project materials beside the repo)")
-    import cv2
-
-    image = cv2.imread(
-        str(Path(__file__).parents[2] / "shared/assets/images/pexels_double_decker_bus.jpg")
-    )
-    assert image is not None
-    det = (
-        InProcessDetector(model, None, "v").detect(image.astype(np.uint8)).keep(["bus", "car"], 0.4)
-    )
-    assert len(COCO80) == 80
-    assert "bus" in det.class_name.tolist()
-    bus = det.xyxy[det.class_name.tolist().index("bus")]
-    # the SSD reference bus is (58, 114, 467, 386): another model, the same bus
-    assert abs(bus[0] - 58) < 25
-    assert abs(bus[2] - 467) < 25
-    assert abs(bus[3] - 386) < 25

@@ -14,16 +14,9 @@ from shared.errors import (
     NotAnImageError,
 )
 from shared.service_layer.idempotency import last_frame_key
-from shared.service_layer.processor import CameraProcessor
 from tests.conftest import jpeg
-from tests.unit.fakes import (
-    FakeCache,
-    FakeDetector,
-    FakeFrames,
-    FakeWarehouse,
-    registry_of,
-    rig,
-)
+from tests.unit import fakes
+from tests.unit.fakes import Rig, registry_of
 
 REGISTRY = registry_of(
     {"id": "cam-a", "source": "http://a/1.jpg"},
@@ -42,8 +35,9 @@ def other_jpeg() -> bytes:
 
 
 @pytest.fixture
-def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeWarehouse]:
-    r = rig(
+def rig() -> Rig:
+    """cam-a and cam-b serve the same car picture; cam-dead times out."""
+    return fakes.rig(
         REGISTRY,
         {
             "http://a/1.jpg": jpeg("car1.jpg"),
@@ -51,86 +45,79 @@ def parts() -> tuple[CameraProcessor, FakeFrames, FakeDetector, FakeCache, FakeW
             "http://dead/1.jpg": FrameTimeoutError("camera dead timed out"),
         },
     )
-    return r.processor, r.frames, r.detector, r.cache, r.warehouse
 
 
-def test_miss_then_hit_without_inference_or_second_row(parts) -> None:
-    processor, _, detector, _, warehouse = parts
-    first = processor.process("cam-a", "req-1").as_answer()
+def test_miss_then_hit_without_inference_or_second_row(rig: Rig) -> None:
+    first = rig.processor.process("cam-a", "req-1").as_answer()
     assert first["cache"] == "miss"
     assert first["recorded"] is True
     assert first["counts"]["car"] == 1
     assert first["counts"]["bus"] == 1
     assert set(first["latency_ms"]) >= {"fetch", "decode", "cache", "detect", "warehouse", "total"}
-    second = processor.process("cam-a", "req-2").as_answer()
+    second = rig.processor.process("cam-a", "req-2").as_answer()
     assert second["cache"] == "hit"
     assert second["recorded"] is False
     assert second["detections"] == first["detections"]
-    assert detector.calls == 1
+    assert rig.detector.calls == 1
     assert "decode" not in second["latency_ms"]  # same bytes: the alias skips decoding
     assert second["frame"]["width"] == 1024
     assert second["frame"]["hash"] == first["frame"]["hash"]
 
-    rows = warehouse.rows["observations"]
+    rows = rig.warehouse.rows["observations"]
     assert len(rows) == 1
     assert rows[0]["frame_hash"] == first["frame"]["hash"]
     assert rows[0]["cache_status"] == "miss"
     assert rows[0]["model"] == {"name": "fake", "version": "1", "sha256": "0" * 64}
 
 
-def test_cache_entry_without_size_is_decoded_not_a_crash(parts) -> None:
-    processor, _, detector, cache, _ = parts
-    processor.process("cam-a").as_answer()
-    for entry in cache.results.values():
+def test_cache_entry_without_size_is_decoded_not_a_crash(rig: Rig) -> None:
+    rig.processor.process("cam-a").as_answer()
+    for entry in rig.cache.results.values():
         del entry["size"]  # as cached by a version before the bytes alias
-    again = processor.process("cam-a").as_answer()
+    again = rig.processor.process("cam-a").as_answer()
     assert again["cache"] == "hit"
     assert "decode" in again["latency_ms"]
     assert again["frame"]["width"] == 1024
-    assert detector.calls == 1
+    assert rig.detector.calls == 1
 
 
-def test_new_frame_is_a_miss(parts) -> None:
-    processor, frames, detector, _, warehouse = parts
-    processor.process("cam-a").as_answer()
-    frames.frames["http://a/1.jpg"] = other_jpeg()
-    assert processor.process("cam-a").as_answer()["cache"] == "miss"
-    assert detector.calls == 2
-    assert len(warehouse.rows["observations"]) == 2
+def test_new_frame_is_a_miss(rig: Rig) -> None:
+    rig.processor.process("cam-a").as_answer()
+    rig.frames.frames["http://a/1.jpg"] = other_jpeg()
+    assert rig.processor.process("cam-a").as_answer()["cache"] == "miss"
+    assert rig.detector.calls == 2
+    assert len(rig.warehouse.rows["observations"]) == 2
 
 
-def test_per_camera_rules_apply(parts) -> None:
-    processor = parts[0]
-    result = processor.process("cam-b").as_answer()
+def test_per_camera_rules_apply(rig: Rig) -> None:
+    result = rig.processor.process("cam-b").as_answer()
     assert [d["class_name"] for d in result["detections"]] == ["bus"]  # classes + min_score 0.3
 
 
-def test_stale_camera_is_flagged_and_recorded_once(parts, monkeypatch) -> None:
-    processor, _, _, cache, warehouse = parts
-    processor.process("cam-b").as_answer()
-    digest, since = cache.last[last_frame_key("cam-b")]
-    cache.last[last_frame_key("cam-b")] = (
+def test_stale_camera_is_flagged_and_recorded_once(rig: Rig) -> None:
+    rig.processor.process("cam-b").as_answer()
+    digest, since = rig.cache.last[last_frame_key("cam-b")]
+    rig.cache.last[last_frame_key("cam-b")] = (
         digest,
         since - 6000,
     )  # the same frame, 6 s ago (stale after 5)
-    stale = processor.process("cam-b").as_answer()
+    stale = rig.processor.process("cam-b").as_answer()
     assert stale["frame"]["status"] == "stale"
     assert stale["frame"]["stale_for_s"] >= 6
-    again = processor.process("cam-b").as_answer()
+    again = rig.processor.process("cam-b").as_answer()
     assert again["frame"]["status"] == "stale"
     assert again["recorded"] is False
-    statuses = [r["frame_status"] for r in warehouse.rows["observations"]]
+    statuses = [r["frame_status"] for r in rig.warehouse.rows["observations"]]
     assert statuses == ["ok", "stale"]
 
 
-def test_unreachable_camera_records_a_health_row(parts) -> None:
-    processor, frames, _, _, warehouse = parts
+def test_unreachable_camera_records_a_health_row(rig: Rig) -> None:
     with pytest.raises(FrameTimeoutError):
-        processor.process("cam-dead", "req-9").as_answer()
-    frames.frames["http://dead/1.jpg"] = NotAnImageError("camera answered 'text/html'")
+        rig.processor.process("cam-dead", "req-9").as_answer()
+    rig.frames.frames["http://dead/1.jpg"] = NotAnImageError("camera answered 'text/html'")
     with pytest.raises(NotAnImageError):
-        processor.process("cam-dead").as_answer()
-    rows = warehouse.rows["observations"]
+        rig.processor.process("cam-dead").as_answer()
+    rows = rig.warehouse.rows["observations"]
     assert [(r["frame_status"], r["camera_id"]) for r in rows] == [
         ("timeout", "cam-dead"),
         ("not_image", "cam-dead"),
@@ -139,39 +126,36 @@ def test_unreachable_camera_records_a_health_row(parts) -> None:
     assert rows[0]["request_id"] == "req-9"
 
 
-def test_unknown_camera(parts) -> None:
+def test_unknown_camera(rig: Rig) -> None:
     with pytest.raises(CameraNotFoundError):
-        parts[0].process("cam-zzz").as_answer()
+        rig.processor.process("cam-zzz").as_answer()
 
 
-def test_failed_write_is_retried_not_lost(parts) -> None:
-    processor, _, _, cache, warehouse = parts
-    warehouse.fail_next = 1
+def test_failed_write_is_retried_not_lost(rig: Rig) -> None:
+    rig.warehouse.fail_next = 1
     with pytest.raises(DependencyUnavailableError, match="bigquery"):
-        processor.process("cam-a").as_answer()
-    assert not any(v == "pending" for v in cache.keys.values())  # claim released
-    assert cache.results == {}  # not cached either: the retry is a miss and writes the row
-    retry = processor.process("cam-a").as_answer()
+        rig.processor.process("cam-a").as_answer()
+    assert not any(v == "pending" for v in rig.cache.keys.values())  # claim released
+    assert rig.cache.results == {}  # not cached either: the retry is a miss and writes the row
+    retry = rig.processor.process("cam-a").as_answer()
     assert retry["recorded"] is True
-    assert len(warehouse.rows["observations"]) == 1
+    assert len(rig.warehouse.rows["observations"]) == 1
 
 
-def test_redis_down_is_a_dependency_error(parts) -> None:
-    processor, _, _, cache, _ = parts
-    cache.down = True
+def test_redis_down_is_a_dependency_error(rig: Rig) -> None:
+    rig.cache.down = True
     with pytest.raises(DependencyUnavailableError, match="redis"):
-        processor.process("cam-a").as_answer()
+        rig.processor.process("cam-a").as_answer()
 
 
-def test_a_new_model_does_not_serve_the_old_models_cached_results(parts) -> None:
-    processor, _, detector, _, _ = parts
-    assert processor.process("cam-a").as_answer()["cache"] == "miss"
-    assert processor.process("cam-a").as_answer()["cache"] == "hit"
-    detector.model = ModelInfo("fake", "2", "1" * 64)  # redeployed with another model
-    again = processor.process("cam-a").as_answer()
+def test_a_new_model_does_not_serve_the_old_models_cached_results(rig: Rig) -> None:
+    assert rig.processor.process("cam-a").as_answer()["cache"] == "miss"
+    assert rig.processor.process("cam-a").as_answer()["cache"] == "hit"
+    rig.detector.model = ModelInfo("fake", "2", "1" * 64)  # redeployed with another model
+    again = rig.processor.process("cam-a").as_answer()
     assert again["cache"] == "miss"
     assert again["model"]["sha256"] == "1" * 64
-    assert detector.calls == 2
+    assert rig.detector.calls == 2
     assert (
-        processor.process("cam-a").as_answer()["cache"] == "hit"
+        rig.processor.process("cam-a").as_answer()["cache"] == "hit"
     )  # the new model's result is cached

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.adapters.frame_sources import FileSource, FrameFetcher, GcsSource, VideoSource
@@ -48,9 +50,18 @@ def test_forbidden_hosts(host: str, allow_private: bool, error: type[Exception])
         check_host(host, 80, allow_private)
 
 
-def test_private_hosts_with_opt_in() -> None:
-    check_host("127.0.0.1", 80, allow_private=True)
-    check_host("10.1.2.3", 80, allow_private=True)
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",  # loopback: a camera server on this machine (the local stack)
+        "10.1.2.3",  # a private range: a camera on the site's own network
+    ],
+)
+def test_private_hosts_with_opt_in(host: str) -> None:
+    # With the opt-in the checked address is the one to connect to (pinned against rebinding).
+    assert check_host(host, 80, allow_private=True) == host
+    with pytest.raises(ForbiddenSourceError, match=rf"private address {re.escape(host)} "):
+        check_host(host, 80, allow_private=False)
 
 
 @pytest.mark.parametrize(

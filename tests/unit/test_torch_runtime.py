@@ -1,7 +1,8 @@
-"""The PyTorch runtime against onnxruntime: operator by operator, the real NanoDet, batches.
+"""The PyTorch runtime against onnxruntime, operator by operator, on hand-built tiny graphs.
 
 The GPU path is the same code on another device; here it runs on the CPU (``torch_device``
-``cpu``), which is what CI has.
+``cpu``), which is what CI has. Real models (NanoDet, the SSDs, a YOLOv8-architecture export)
+are in ``tests/model/test_torch_runtime.py``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from shared.detection.inprocess import InProcessDetector
-from shared.detection.runtimes.torch.ops import OPS
 from shared.detection.runtimes.torch.session import TorchSession
 from shared.errors import ModelError
 from tests.bench.synthetic import synthetic_yolo
-from tests.bench.yolo_like import yolo_like
-from tests.conftest import image as load_image
-from tests.unit.test_layouts import SHARED, constant_graph, frame, yolo_outputs
+from tests.graphs import frame, known_yolo
 
 pytestmark = pytest.mark.unit
-NANODET = SHARED / "models" / "nanodet_coco_416.onnx"
-SSD_FLOAT = SHARED / "models" / "ssd_mobilenet_v2_coco_float.onnx"
 RNG = np.random.default_rng(7)
 
 
@@ -238,48 +234,8 @@ def test_operators_match_onnxruntime(case: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("channels_last", [False, True])  # True: the GPU's memory format
-def test_the_real_nanodet_matches_onnxruntime_and_batches(channels_last: bool) -> None:
-    session = TorchSession(NANODET, "cpu", channels_last=channels_last)
-    assert session.batch_note.startswith("checked free")
-    assert session.get_inputs()[0].shape == ["batch", 3, 416, 416]
-    assert [o.shape[1:] for o in session.get_outputs()][:2] == [[169, 80], [169, 44]]
-    reference = ort.InferenceSession(str(NANODET), providers=["CPUExecutionProvider"])
-    name = reference.get_inputs()[0].name
-    x = RNG.standard_normal((3, 3, 416, 416)).astype(np.float32)
-    batch = session.run(None, {name: x})  # one run of three
-    for i in range(3):
-        expected = reference.run(None, {name: x[i : i + 1]})
-        for got, want in zip(batch, expected, strict=True):
-            np.testing.assert_allclose(got[i : i + 1], want, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg"])
-def test_nanodet_detections_are_the_same_on_both_runtimes(image: str) -> None:
-    picture = load_image(image)
-    want = InProcessDetector(NANODET, None, "v").detect(picture)
-    got = InProcessDetector(NANODET, None, "v", runtime="torch", torch_device="cpu").detect(picture)
-    assert len(want.xyxy) >= 2
-    assert got.class_name.tolist() == want.class_name.tolist()
-    np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.5)
-    np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-4)
-
-
-def test_a_batch_of_images_decodes_like_single_images() -> None:
-    detector = InProcessDetector(NANODET, None, "v", runtime="torch", torch_device="cpu")
-    pictures = [load_image(n) for n in ("car1.jpg", "pexels_double_decker_bus.jpg")]
-    together = detector.detect_batch(pictures)
-    for picture, found in zip(pictures, together, strict=True):
-        alone = detector.detect(picture)
-        assert found.class_name.tolist() == alone.class_name.tolist()
-        np.testing.assert_allclose(found.xyxy, alone.xyxy, atol=0.05)
-    assert detector.runtime == "torch:cpu:float32"
-
-
 def test_known_outputs_map_back_exactly_through_torch(tmp_path: Path) -> None:
-    path = constant_graph(
-        tmp_path / "yolo.onnx", [1, 3, 640, 640], TensorProto.FLOAT, {"output0": yolo_outputs()}
-    )
+    path = known_yolo(tmp_path / "yolo.onnx")
     det = InProcessDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
         frame(1280, 720)
     )
@@ -311,14 +267,6 @@ def test_a_graph_that_mixes_the_batch_stays_at_batch_one(tmp_path: Path) -> None
     x = RNG.standard_normal((1, 4, 9, 11)).astype(np.float32)
     expected, got = both(path, x)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-5)
-
-
-def test_unsupported_operators_fail_at_load_naming_them() -> None:
-    quantized = SHARED / "models" / "ssd_mobilenet_v2_coco_quant.onnx"
-    wanted = r"does not support \['DequantizeLinear', 'QuantizeLinear'\].*use its float export"
-    with pytest.raises(ModelError, match=wanted):
-        TorchSession(quantized, "cpu")
-    assert "QuantizeLinear" not in OPS
 
 
 @pytest.mark.parametrize("center", [0, 1])
@@ -364,19 +312,6 @@ def test_non_max_suppression_selects_what_onnxruntime_does(center: int, tmp_path
     np.testing.assert_array_equal(got[0], expected[0])
 
 
-@pytest.mark.parametrize("image", ["pexels_double_decker_bus.jpg", "vtest_f300.jpg", "car1.jpg"])
-def test_the_float_ssd_with_its_nms_in_graph_matches_onnxruntime(image: str) -> None:
-    picture = load_image(image)
-    want = InProcessDetector(SSD_FLOAT, None, "v").detect(picture)
-    detector = InProcessDetector(SSD_FLOAT, None, "v", runtime="torch", torch_device="cpu")
-    got = detector.detect(picture)
-    assert detector.signature.fixed_batch == 1  # its post-processing is written for one image
-    assert got.class_name.tolist() == want.class_name.tolist()
-    assert len(want.xyxy) >= 1
-    np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.01)
-    np.testing.assert_allclose(got.confidence, want.confidence, atol=1e-5)
-
-
 def test_gpu_only_settings_are_refused_on_the_cpu(tmp_path: Path) -> None:
     path = synthetic_yolo(tmp_path / "synthetic.onnx")
     with pytest.raises(ModelError, match="float16 is for GPUs"):
@@ -386,36 +321,6 @@ def test_gpu_only_settings_are_refused_on_the_cpu(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="sees no CUDA device"):
             TorchSession(path, "cuda")
-
-
-def test_a_yolov8_architecture_export_runs_with_free_batch_and_size(tmp_path: Path) -> None:
-    # PyTorch's own export of the YOLOv8 architecture (random weights, a narrow 320 px one to
-    # keep the test quick): dynamic batch, height and width, anchors from Shape/Range ops.
-    path = yolo_like(tmp_path / "yolo.onnx", size=320, width=0.125)
-    session = TorchSession(path, "cpu")
-    assert session.get_inputs()[0].shape == ["batch", 3, "height", "width"]
-    assert session.get_outputs()[0].shape == ["batch", 84, 2100]  # 40² + 20² + 10² anchors
-    reference = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x = RNG.random((2, 3, 96, 128), dtype=np.float32)  # another size than the export's
-    want = reference.run(None, {"images": x})[0]
-    got = session.run(None, {"images": x})[0]
-    assert got.shape == want.shape == (2, 84, 12 * 16 + 6 * 8 + 3 * 4)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=0.02)  # boxes: within 0.02 px
-    frame_ = load_image("pexels_double_decker_bus.jpg")
-    on_ort = InProcessDetector(path, None, "v").detect(frame_)
-    on_torch = InProcessDetector(path, None, "v", runtime="torch", torch_device="cpu").detect(
-        frame_
-    )
-    assert len(on_ort.xyxy) > 0  # the batch-norm calibration leaves real candidates
-
-    def ordered(d: Any) -> tuple[list[str], np.ndarray]:  # equal scores may swap places
-        names = np.asarray(d.class_name, dtype=str)
-        order = np.lexsort((d.xyxy[:, 1].round(1), d.xyxy[:, 0].round(1), names))
-        return names[order].tolist(), d.xyxy[order]
-
-    (torch_names, torch_boxes), (ort_names, ort_boxes) = ordered(on_torch), ordered(on_ort)
-    assert torch_names == ort_names
-    np.testing.assert_allclose(torch_boxes, ort_boxes, atol=0.05)
 
 
 def test_a_broken_or_missing_graph_is_a_model_error(tmp_path: Path) -> None:

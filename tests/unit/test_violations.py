@@ -9,7 +9,8 @@ import pytest
 from shared.errors import DependencyUnavailableError
 from shared.messages.schemas import validate
 from tests.conftest import image, jpeg
-from tests.unit.fakes import registry_of, rig
+from tests.unit import fakes
+from tests.unit.fakes import Rig, registry_of
 
 # FakeDetector finds a car at (1, 2, 30, 40): bottom-centre (15.5, 40) in a 1024x680 frame.
 LANE = {
@@ -29,14 +30,13 @@ def changed_jpeg() -> bytes:
 
 
 @pytest.fixture
-def parts():
-    r = rig(REGISTRY, {"http://v/1.jpg": jpeg("car1.jpg")})
-    return r.processor, r.frames, r.warehouse, r.evidence, r.bus, r.cache
+def rig() -> Rig:
+    """cam-v serves the car picture; its corner lane holds the fake detector's car."""
+    return fakes.rig(REGISTRY, {"http://v/1.jpg": jpeg("car1.jpg")})
 
 
-def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
-    processor, frames, warehouse, evidence, bus, cache = parts
-    first = processor.process("cam-v", sweep_id="s1").as_answer()
+def test_violation_recorded_with_evidence_and_alerted_once(rig: Rig) -> None:
+    first = rig.processor.process("cam-v", sweep_id="s1").as_answer()
     [v] = first["violations"]
     assert (v["type"], v["zone"], v["class_name"], v["alerted"]) == (
         "bus_lane",
@@ -45,51 +45,49 @@ def test_violation_recorded_with_evidence_and_alerted_once(parts) -> None:
         True,
     )
     # The evidence is the frame exactly as the camera sent it, named by its frame hash.
-    assert evidence.objects[v["evidence_uri"]] == jpeg("car1.jpg")
+    assert rig.evidence.objects[v["evidence_uri"]] == jpeg("car1.jpg")
     assert (
         v["evidence_uri"] == f"gs://camwatch-evidence/evidence/cam-v/{first['frame']['hash']}.jpg"
     )
-    [(topic, message, attributes)] = bus.sent
+    [(topic, message, attributes)] = rig.bus.sent
     assert topic == "violations"
     assert message["violation_id"] == v["violation_id"]
     validate("violation", message)
     assert attributes == {"camera_id": "cam-v", "type": "bus_lane"}
-    assert "violation:camera:cam-v:type:bus_lane" in cache.keys
+    assert "violation:camera:cam-v:type:bus_lane" in rig.cache.keys
     # The same car, a new frame: a second row, but no second alert (24 h dedup key).
-    frames.frames["http://v/1.jpg"] = changed_jpeg()
-    [again] = processor.process("cam-v", sweep_id="s2").as_answer()["violations"]
+    rig.frames.frames["http://v/1.jpg"] = changed_jpeg()
+    [again] = rig.processor.process("cam-v", sweep_id="s2").as_answer()["violations"]
     assert again["alerted"] is False
     assert again["violation_id"] != v["violation_id"]
-    assert len(warehouse.rows["violations"]) == 2
-    assert len(bus.sent) == 1
+    assert len(rig.warehouse.rows["violations"]) == 2
+    assert len(rig.bus.sent) == 1
     # A cache hit does not find them again.
-    assert processor.process("cam-v").as_answer()["violations"] == []
+    assert rig.processor.process("cam-v").as_answer()["violations"] == []
 
 
-def test_failed_alert_is_retried_not_lost(parts) -> None:
-    processor, _, warehouse, _, bus, cache = parts
-    bus.fail_next = 1
+def test_failed_alert_is_retried_not_lost(rig: Rig) -> None:
+    rig.bus.fail_next = 1
     with pytest.raises(DependencyUnavailableError, match="pubsub"):
-        processor.process("cam-v").as_answer()
-    assert "violation:camera:cam-v:type:bus_lane" not in cache.keys  # released
-    retry = processor.process("cam-v").as_answer()
+        rig.processor.process("cam-v").as_answer()
+    assert "violation:camera:cam-v:type:bus_lane" not in rig.cache.keys  # released
+    retry = rig.processor.process("cam-v").as_answer()
     assert [v["alerted"] for v in retry["violations"]] == [True]
-    assert len(bus.sent) == 1
-    assert len(warehouse.rows["violations"]) == 1  # the first attempt's row, written once
+    assert len(rig.bus.sent) == 1
+    assert len(rig.warehouse.rows["violations"]) == 1  # the first attempt's row, written once
 
 
-def test_storage_down_is_retried(parts) -> None:
-    processor, _, _, evidence, _bus, _ = parts
-    evidence.down = True
+def test_storage_down_is_retried(rig: Rig) -> None:
+    rig.evidence.down = True
     with pytest.raises(DependencyUnavailableError, match="storage"):
-        processor.process("cam-v").as_answer()
-    evidence.down = False
-    assert processor.process("cam-v").as_answer()["violations"][0]["alerted"] is True
+        rig.processor.process("cam-v").as_answer()
+    rig.evidence.down = False
+    assert rig.processor.process("cam-v").as_answer()["violations"][0]["alerted"] is True
 
 
 def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
     stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
-    r = rig(
+    r = fakes.rig(
         registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
         {"http://w/1.jpg": jpeg("car1.jpg")},
     )
@@ -106,7 +104,7 @@ def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
 
 
 def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
-    r = rig(
+    r = fakes.rig(
         registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
         {"rtsp://x/1": image("car1.jpg")},
     )
@@ -120,7 +118,7 @@ def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
 
 def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
     # Video frames have no bytes alias: the hit is found after decoding, and must still be a hit.
-    r = rig(
+    r = fakes.rig(
         registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
         {"rtsp://x/1": image("car1.jpg")},
     )
@@ -134,7 +132,7 @@ def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
 
 def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
     stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
-    r = rig(
+    r = fakes.rig(
         registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
         {"http://w/1.jpg": jpeg("car1.jpg")},
     )

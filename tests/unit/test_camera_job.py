@@ -1,0 +1,64 @@
+"""The camera worker: one camera-jobs message, processed once per sweep, or dropped, or retried."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.errors import DependencyUnavailableError, FrameTimeoutError, MessageRejectedError
+from shared.messages.envelope import PubsubMessage
+from shared.service_layer.camera_job import handle_job
+from tests.conftest import jpeg
+from tests.unit.fakes import Rig, message, registry_of, rig
+
+REGISTRY = registry_of(
+    {"id": "cam-a", "source": "http://a/1.jpg"},
+    {"id": "cam-b", "source": "http://b/1.jpg"},
+)
+
+
+@pytest.fixture
+def worker() -> Rig:
+    """cam-a serves a car; cam-b times out."""
+    return rig(
+        REGISTRY, {"http://a/1.jpg": jpeg("car1.jpg"), "http://b/1.jpg": FrameTimeoutError("t")}
+    )
+
+
+def job(camera_id: str, sweep_id: str = "s1", age_s: float = 5) -> PubsubMessage:
+    scheduled = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+    return message({"sweep_id": sweep_id, "camera_id": camera_id, "scheduled_at": scheduled})
+
+
+def test_worker_processes_once_per_sweep(worker: Rig) -> None:
+    processor, cache, rows = worker.processor, worker.cache, worker.warehouse.rows
+    assert handle_job(job("cam-a"), processor, cache) == "processed"
+    assert handle_job(job("cam-a"), processor, cache) == "duplicate"  # a redelivery
+    assert len(rows["observations"]) == 1
+    assert rows["observations"][0]["sweep_id"] == "s1"
+    assert handle_job(job("cam-b"), processor, cache) == "timeout"  # health row, not retried
+    assert [r["frame_status"] for r in rows["observations"]] == ["ok", "timeout"]
+    # The next sweep sees the same frame: a cache hit, still one row for that sweep.
+    assert handle_job(job("cam-a", "s9"), processor, cache) == "processed"
+    last = rows["observations"][-1]
+    assert (last["sweep_id"], last["cache_status"]) == ("s9", "hit")
+    assert len(rows["observations"]) == 3
+
+
+def test_expired_job_is_dropped_not_processed(worker: Rig) -> None:
+    processor, cache = worker.processor, worker.cache
+    too_old = processor.settings.max_job_age_s + 1
+    assert handle_job(job("cam-a", age_s=too_old), processor, cache) == "expired"
+    assert "observations" not in worker.warehouse.rows
+    assert handle_job(job("cam-a", age_s=60), processor, cache) == "processed"
+
+
+def test_worker_rejects_unknown_and_retries_transient(worker: Rig) -> None:
+    processor, cache = worker.processor, worker.cache
+    with pytest.raises(MessageRejectedError, match="unknown camera"):
+        handle_job(job("cam-zzz"), processor, cache)
+    worker.warehouse.fail_next = 1
+    with pytest.raises(DependencyUnavailableError):
+        handle_job(job("cam-a", "s2"), processor, cache)
+    assert handle_job(job("cam-a", "s2"), processor, cache) == "processed"  # the redelivery
