@@ -21,7 +21,8 @@ from types import FrameType
 from typing import Any
 
 from shared.devstack.procs import StartError, port_open
-from shared.devstack.stack import PROJECT, ROOT, LocalStack, MissingToolError, start_all
+from shared.devstack.stack import PROJECT, ROOT, LocalStack, start_all
+from shared.devstack.tools import MissingToolError
 from shared.domain.registry import load_registry
 from shared.settings import Settings
 
@@ -35,8 +36,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]) -> int:
     """Publish one sweep, print each camera as it finishes, then the summary; 0 if all went well."""
     os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
-    from shared.devstack.stack import read_maildir
     from shared.devstack.sweep_watch import SweepWatch
+    from shared.devstack.tools import read_maildir
 
     watch = SweepWatch(env, PROJECT, cameras)
     sweep_id = watch.publish(payload)

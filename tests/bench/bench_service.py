@@ -26,7 +26,8 @@ from typing import Any
 import requests
 
 from shared.devstack.procs import Stack, free_port
-from shared.devstack.stack import LocalStack, http_ok
+from shared.devstack.stack import LocalStack
+from shared.devstack.tools import http_ok
 from shared.settings import ASSETS
 from tests.bench.bench_process import pct
 from tests.bench.synthetic import synthetic_yolo

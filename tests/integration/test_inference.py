@@ -195,7 +195,7 @@ def dynamic_batch_graph(path) -> None:
 def start_service(local_stack: LocalStack, env: dict[str, str]) -> str:
     import functools
 
-    from shared.devstack.stack import http_ok
+    from shared.devstack.tools import http_ok
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
