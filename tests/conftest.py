@@ -32,6 +32,13 @@ MATERIALS = Path(os.environ.get("CAMWATCH_MATERIALS") or ROOT.parent / "shared")
 collect_ignore = ["bench"]
 
 
+def clean_env() -> dict[str, str]:
+    """This environment less what would steer the code (settings, emulators, routes, paths):
+    for a subprocess that must see the defaults."""
+    drop = ("CAMWATCH_", "PUBSUB_EMULATOR", "STORAGE_EMULATOR", "AIP_", "PYTHONPATH")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
 def materials(name: str) -> Path:
     """The path of ``models/<name>`` in the project's materials, or skip the test saying why.
 

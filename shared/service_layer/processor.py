@@ -90,17 +90,17 @@ class CameraProcessor:
         """
         camera = self.registry.get(camera_id)
         event_time = datetime.now(UTC)
+        now_ms = int(event_time.timestamp() * 1000)
         stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
         watch = _Stopwatch()
         try:
             raw = self.frames.fetch(camera.source)
             watch.lap("fetch")
-            now_ms = int(event_time.timestamp() * 1000)
             seen = self._resolve(camera.id, raw, now_ms, 2 * stale_after, watch)
         except FrameError as exc:
             self._record_failure(camera, event_time, exc, request_id, sweep_id)
             raise
-        frame = self._frame_info(camera, raw, seen, event_time, stale_after)
+        frame = self._frame_info(camera, raw, seen, now_ms, stale_after)
         if seen.cached is not None:
             metrics.CACHE.labels("hit").inc()
             detections, model = seen.cached.detections, seen.cached.model
@@ -147,10 +147,9 @@ class CameraProcessor:
         return observation
 
     def _frame_info(
-        self, camera: Camera, raw: RawFrame, seen: _Seen, event_time: datetime, stale_after: int
+        self, camera: Camera, raw: RawFrame, seen: _Seen, now_ms: int, stale_after: int
     ) -> FrameInfo:
         """The frame as reported; stale when the camera has served it over ``stale_after``."""
-        now_ms = int(event_time.timestamp() * 1000)
         stale_for_s = round(max(0, now_ms - seen.since_ms) / 1000, 3)
         status: Literal["ok", "stale"] = "stale" if stale_for_s > stale_after else "ok"
         if status == "stale":

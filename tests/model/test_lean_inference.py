@@ -4,21 +4,14 @@ Redis, BigQuery or Pub/Sub clients nor the composition root (model tier: it runs
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, clean_env
 
 pytestmark = pytest.mark.model
-
-
-def _env() -> dict[str, str]:
-    """This environment less what would steer the code (settings, emulators, routes, paths)."""
-    drop = ("CAMWATCH_", "PUBSUB_EMULATOR", "STORAGE_EMULATOR", "AIP_", "PYTHONPATH")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
 # Runs in a fresh interpreter (cwd: the repository root): serve the inference function, then
@@ -81,7 +74,7 @@ def test_the_inference_service_loads_no_store_client_nor_the_composition_root() 
     run = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps([*HEAVY, DETECTOR])],
         cwd=ROOT,
-        env=_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=180,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ast
 import configparser
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import clean_env
 
 ROOT = Path(__file__).parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -34,17 +35,11 @@ def _lines(value: str) -> set[str]:
     return {line.split("#", 1)[0].strip() for line in value.splitlines()} - {""}
 
 
-def _env() -> dict[str, str]:
-    """This environment less what would steer the code (settings, emulators, routes, paths)."""
-    drop = ("CAMWATCH_", "PUBSUB_EMULATOR", "STORAGE_EMULATOR", "AIP_", "PYTHONPATH")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-
-
 def _lint_imports(cwd: Path) -> tuple[int, str]:
     run = subprocess.run(
         [str(LINT_IMPORTS), "--no-logo", "--no-cache"],
         cwd=cwd,
-        env=_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=120,
