@@ -30,6 +30,12 @@ class BadRequestError(CamwatchError):
     kind = "bad_request"
 
 
+class PayloadTooLargeError(BadRequestError):
+    """The request body is over the edge's size limit (HTTP 413)."""
+
+    kind = "payload_too_large"
+
+
 class MethodNotAllowedError(BadRequestError):
     """The route exists but not for this HTTP method."""
 
@@ -78,6 +84,12 @@ class FrameTooLargeError(FrameError):
     """The camera sent more bytes (or pixels) than the configured maximum."""
 
     kind = "too_large"
+
+
+class FrameTooSmallError(FrameError):
+    """The camera's frame is too small to detect anything (under the minimum side)."""
+
+    kind = "too_small"
 
 
 class NotAnImageError(FrameError):

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import OPENCV_MAX_PIXELS
 from shared.errors import ConfigError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -132,12 +133,35 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(5.0, gt=0, description="Camera read timeout.")
     max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest accepted frame.")
     max_frame_pixels: int = Field(
-        4096 * 4096, gt=0, description="Largest accepted image, in pixels (width x height)."
+        4096 * 4096,
+        gt=0,
+        le=OPENCV_MAX_PIXELS,
+        description="Most pixels decoded for one frame. A larger baseline JPEG (up to 64 times "
+        "this) is decoded at 1/2, 1/4 or 1/8 scale; a larger frame of any other kind is "
+        "`too_large`, refused from its header without decoding (docs/reference/input-outcomes.md).",
+    )
+    min_frame_side: int = Field(
+        32, ge=1, description="Camera frames narrower or lower than this are `too_small`."
+    )
+    max_concurrent_decodes: int = Field(
+        2, ge=1, description="Most frames decoded at once per process (bounds memory)."
     )
     allow_private_sources: bool = Field(
         False, description="Allow loopback/private camera addresses (local stack, on-prem)."
     )
-    allow_file_sources: bool = Field(True, description="Allow local file and video sources.")
+    allow_file_sources: bool = Field(
+        True,
+        description="Allow local file and video sources (regular files only; the deployed "
+        "functions set it false).",
+    )
+    max_request_bytes: int = Field(
+        64 * 1024, gt=0, description="Largest JSON request body of an integrator call (413)."
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=2,
+        description="Deepest JSON nesting accepted in a body (400) or message (dead letter).",
+    )
     stale_after_s: int = Field(600, gt=0, description="Same frame this long: camera is stale.")
     max_job_age_s: int = Field(
         900, gt=0, description="A camera job older than this is dropped (later sweeps cover it)."

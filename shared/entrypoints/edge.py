@@ -25,6 +25,7 @@ from shared.errors import (
     MethodNotAllowedError,
     NotReadyError,
     OverloadedError,
+    PayloadTooLargeError,
     QueueTimeoutError,
 )
 from shared.logs import bind_project, configure_logging, current_request_id, new_request_id
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
     (CameraNotFoundError, 404),
     (MethodNotAllowedError, 405),
+    (PayloadTooLargeError, 413),
     (BadRequestError, 400),
     (OverloadedError, 429),
     (NotReadyError, 503),
