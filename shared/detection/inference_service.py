@@ -24,7 +24,7 @@ import numpy.typing as npt
 from shared.detection.batching import Batcher
 from shared.detection.inprocess import InProcessDetector
 from shared.domain.detections import Detections
-from shared.domain.frames import RawFrame, decode_frame
+from shared.domain.frames import FramePolicy, RawFrame
 from shared.errors import BadRequestError, FrameError, NotReadyError
 from shared.settings import Settings
 
@@ -57,6 +57,12 @@ class InferenceService:
 
     def __init__(self, settings: Settings, make_detector: Callable[[], InProcessDetector]) -> None:
         self._settings = settings
+        # Images from callers: the frame limits without a minimum side (callers may send crops).
+        self._frames = FramePolicy(
+            settings.max_frame_bytes,
+            settings.max_frame_pixels,
+            max_concurrent=settings.max_concurrent_decodes,
+        )
         self._make = make_detector
         self._lock = threading.Lock()
         self._started = False
@@ -175,11 +181,7 @@ class InferenceService:
         except (binascii.Error, ValueError) as exc:
             raise BadRequestError(f"instances[{index}]: not base64: {exc}") from exc
         try:
-            frame = decode_frame(
-                RawFrame("request", data=raw),
-                self._settings.max_frame_bytes,
-                self._settings.max_frame_pixels,
-            )
+            frame = self._frames.decode(RawFrame("request", data=raw))
         except FrameError as exc:
             raise BadRequestError(f"instances[{index}]: {exc.message}") from exc
         return frame.image

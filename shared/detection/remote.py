@@ -24,6 +24,7 @@ from shared.domain.detections import Detections, ModelInfo
 from shared.errors import DependencyUnavailableError, ModelError
 
 RETRYABLE = {429, 502, 503, 504}
+PROBE_SIDE = 64  # the Vertex probe frame: as large as any sane minimum camera frame side
 
 
 def encode(image: npt.NDArray[np.uint8], encoded: bytes | None) -> str:
@@ -206,8 +207,9 @@ class VertexDetector(_Remote):
         return 200, type(response).to_dict(response)["predictions"], None
 
     def _fetch_model(self) -> ModelInfo:
-        # Vertex has no health route for callers: a one-pixel prediction reports the model.
-        blank = np.zeros((8, 8, 3), np.uint8)
+        # Vertex has no health route for callers: a blank prediction reports the model. The
+        # frame is over the smallest camera frame (CAMWATCH_MIN_FRAME_SIDE).
+        blank = np.zeros((PROBE_SIDE, PROBE_SIDE, 3), np.uint8)
         self.detect(blank)
         assert self._model is not None
         return self._model

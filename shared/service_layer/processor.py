@@ -20,7 +20,7 @@ from shared.adapters.frame_sources import FrameSource
 from shared.adapters.warehouse import Warehouse
 from shared.detection.port import Detector
 from shared.domain.detections import Detections
-from shared.domain.frames import RawFrame, bytes_hash, decode_frame
+from shared.domain.frames import FramePolicy, RawFrame, bytes_hash
 from shared.domain.observations import CachedResult, FrameFailure, FrameInfo, Observation
 from shared.domain.registry import ROAD_USERS, Camera, Registry
 from shared.errors import FrameError
@@ -195,11 +195,19 @@ class CameraProcessor:
             if cached is not None and cached.size is not None:  # older entries lack the size
                 watch.lap("cache")
                 return _Seen(cached, since_ms, digest, cached.size, None, bytes_digest)
-        frame = decode_frame(raw, self.settings.max_frame_bytes, self.settings.max_frame_pixels)
+        frame = self._policy.decode(raw)
         watch.lap("decode")
         cached, since_ms = self._lookup(camera_id, frame.hash, now_ms, history_s)
         watch.lap("cache")
         return _Seen(cached, since_ms, frame.hash, frame.size, frame.image, bytes_digest)
+
+    @property
+    def _policy(self) -> FramePolicy:
+        """Camera frames: the configured byte, pixel, minimum-side and concurrency limits."""
+        s = self.settings
+        return FramePolicy(
+            s.max_frame_bytes, s.max_frame_pixels, s.min_frame_side, s.max_concurrent_decodes
+        )
 
     def _lookup(
         self, camera_id: str, digest: str, now_ms: int, history_s: int
