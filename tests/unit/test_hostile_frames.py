@@ -8,11 +8,13 @@ error kind, which the processor records as a camera-health row (see the end of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
 from shared.domain.frames import FramePolicy, RawFrame
 from shared.errors import FrameError
+from shared.service_layer.camera_job import handle_job
 from shared.settings import Settings
 from tests.bombs import (
     bmp_bomb,
@@ -24,7 +26,7 @@ from tests.bombs import (
     zero_png,
 )
 from tests.conftest import jpeg
-from tests.unit.fakes import registry_of, rig
+from tests.unit.fakes import message, registry_of, rig
 
 CAMERA = FramePolicy(8 * 1024 * 1024, 4096 * 4096, 32)
 
@@ -162,3 +164,13 @@ def test_the_inference_service_takes_small_images() -> None:
     service_policy = FramePolicy(8 * 1024 * 1024, 4096 * 4096)
     assert service_policy.decode(RawFrame("request", data=CASES["8x8 png"].data)).size == (8, 8)
     assert Settings().min_frame_side == CAMERA.min_side
+
+
+def test_a_bomb_camera_job_is_acknowledged_with_its_health_row() -> None:
+    """The 65500x65500 JPEG once escaped as a cv2.error: a 500, and Pub/Sub retried it."""
+    cameras = registry_of({"id": "cam-bomb", "source": "http://cam/bomb.jpg"})
+    bomb = rig(cameras, {"http://cam/bomb.jpg": jpeg_bomb(65500, 65500)})
+    scheduled = datetime.now(UTC).isoformat()
+    job = message({"sweep_id": "s1", "camera_id": "cam-bomb", "scheduled_at": scheduled})
+    assert handle_job(job, bomb.processor, bomb.cache) == "too_large"
+    assert [r["frame_status"] for r in bomb.warehouse.rows["observations"]] == ["too_large"]
