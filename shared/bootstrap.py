@@ -148,7 +148,7 @@ def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:
         ),
         GcsSource(blobs, s.max_frame_bytes),
         VideoSource(s.connect_timeout_s + s.read_timeout_s),
-        FileSource(),
+        FileSource(s.max_frame_bytes),
         s.allow_file_sources,
     )
 

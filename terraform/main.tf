@@ -25,6 +25,9 @@ locals {
     var.alerts.smtp_username == null ? {} : { SMTP_USERNAME = var.alerts.smtp_username },
     local.detector_env,
     var.settings,
+    # Last, so that var.settings cannot turn it back on: the deployed functions read no
+    # local files or videos (docs/reference/settings.md).
+    { ALLOW_FILE_SOURCES = "false" },
   )
 }
 

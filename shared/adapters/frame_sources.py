@@ -5,11 +5,16 @@ URL scheme.
   limit, redirects re-checked hop by hop, address checks.
 * ``gs://bucket/object`` through google-cloud-storage (the emulator via STORAGE_EMULATOR_HOST).
 * ``rtsp://`` streams and local video files through OpenCV (grab one frame).
-* local image files.
+* local image files, up to the byte limit.
+
+Local files and videos must be regular files: a FIFO, a device (``/dev/zero``) or a directory
+is refused before anything reads it, whatever symlink leads there.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Protocol
@@ -23,10 +28,18 @@ from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
+    FrameTooLargeError,
     FrameUnreachableError,
 )
 
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mjpeg", ".mjpg"}
+FILE_KINDS = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFDIR: "directory",
+    stat.S_IFSOCK: "socket",
+}
 
 
 class FrameSource(Protocol):
@@ -37,32 +50,82 @@ class FrameSource(Protocol):
         ...
 
 
+def open_regular_file(path: str) -> int:
+    """Open ``path`` for reading if it is a regular file (symlinks followed); its descriptor.
+
+    A FIFO, device, directory or socket is refused (``ForbiddenSourceError``: a source kind we
+    never read) and a missing or unreadable file is ``FrameUnreachableError``. The type is
+    checked twice: ``stat`` before opening, so a device or FIFO is never even opened (opening a
+    FIFO blocks until a writer comes; opening some devices has effects), and ``fstat`` on what
+    was opened, with ``O_NONBLOCK`` so that a FIFO swapped in between cannot block the open.
+    """
+    try:
+        _refuse_irregular(path, os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as exc:
+        raise FrameUnreachableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        _refuse_irregular(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refuse_irregular(path: str, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(mode), "special file")
+        raise ForbiddenSourceError(f"{path} is a {kind}, not a regular file")
+
+
 class FileSource:
-    """A local image file."""
+    """A local image file: a regular file of at most ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
 
     def fetch(self, source: str) -> RawFrame:
-        """Read the file's bytes."""
-        path = Path(source.removeprefix("file://"))
-        try:
-            return RawFrame("file", data=path.read_bytes())
-        except OSError as exc:
-            raise FrameUnreachableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        """Read the file's bytes (at most the limit and one more, to know it is over)."""
+        path = source.removeprefix("file://")
+        with os.fdopen(open_regular_file(path), "rb") as file:
+            if os.fstat(file.fileno()).st_size > self._max_bytes:
+                raise FrameTooLargeError(f"{path} has over {self._max_bytes} bytes")
+            try:
+                data = file.read(self._max_bytes + 1)
+            except OSError as exc:
+                raise FrameUnreachableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(data) > self._max_bytes:
+            raise FrameTooLargeError(f"{path} has over {self._max_bytes} bytes")
+        return RawFrame("file", data=data)
 
 
 class VideoSource:
-    """One frame of an ``rtsp://`` stream, or of a video file as if it were live."""
+    """One frame of an ``rtsp://`` stream, or of a video file as if it were live.
+
+    A video file must be a regular file (:func:`open_regular_file`); it has no byte limit (a
+    clip holds many frames, and OpenCV reads only what one frame needs). OpenCV opens the
+    descriptor that was checked (``/proc/self/fd/N`` on Linux), so the path cannot be swapped
+    for a FIFO or a device between the check and the open.
+    """
 
     def __init__(self, timeout_s: float) -> None:
         self._timeout_ms = int(timeout_s * 1000)
 
     def fetch(self, source: str) -> RawFrame:
         """Open, grab one frame, release. A file plays at its own fps from the epoch."""
-        is_file = not source.startswith("rtsp://")
-        if is_file and not Path(source).is_file():
-            raise FrameUnreachableError(f"video file not found: {source}")
+        if source.startswith("rtsp://"):
+            return RawFrame("rtsp", image=self._grab(source, source, is_file=False))
+        fd = open_regular_file(source)
+        try:
+            checked = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else source
+            return RawFrame("video", image=self._grab(checked, source, is_file=True))
+        finally:
+            os.close(fd)
+
+    def _grab(self, location: str, source: str, is_file: bool) -> np.ndarray:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._timeout_ms]
         params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._timeout_ms]
-        capture = cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+        capture = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
         try:
             if not capture.isOpened():
                 raise FrameUnreachableError(f"cannot open video source {source}")
@@ -76,7 +139,7 @@ class VideoSource:
             capture.release()
         if not ok or image is None:
             raise FrameUnreachableError(f"video source {source} gave no frame")
-        return RawFrame("rtsp" if not is_file else "video", image=np.ascontiguousarray(image))
+        return np.ascontiguousarray(image)
 
 
 class GcsSource:

@@ -1,27 +1,31 @@
-"""HTTP(S) JPEG snapshots (what public city cameras serve): connect/read timeouts, a byte
-limit, redirects followed by hand (each hop re-checked) and address checks (SSRF guard, DNS
-pinned)."""
+"""HTTP(S) JPEG snapshots (what public city cameras serve): one deadline for the whole fetch,
+a byte limit, redirects followed by hand (each hop re-checked) and address checks (SSRF guard,
+DNS pinned)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 import socket
-import threading
-import time
-from urllib.parse import urljoin, urlsplit
+from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import requests
+from urllib3.exceptions import LocationParseError, ReadTimeoutError
+from urllib3.util import parse_url
 
+from shared.adapters.http_transport import PinnedAdapter, Watchdog
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
+    FrameError,
     FrameTimeoutError,
     FrameTooLargeError,
     FrameUnreachableError,
 )
 
 MAX_REDIRECTS = 3
+CHUNK_BYTES = 64 * 1024
 
 
 def check_host(host: str, port: int, allow_private: bool) -> str:
@@ -50,14 +54,54 @@ def check_host(host: str, port: int, allow_private: bool) -> str:
 
 def _root_cause(exc: BaseException) -> str:
     """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``."""
-    text = str(exc)
-    if found := re.search(r"\[Errno -?\d+\] ([^'\")]+)", text):
+    if found := re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc)):
         return found.group(1).strip()
-    return text
+    inner = exc
+    for _ in range(8):  # requests wraps urllib3, which wraps http.client or the socket
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((a for a in inner.args if isinstance(a, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    if isinstance(inner, OSError) and inner.strerror:
+        return inner.strerror
+    return str(exc) if inner is exc else repr(inner)
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """One URL of a fetch, normalised (IDNA host, percent-encoded path) and checked."""
+
+    url: str
+    host: str
+    port: int
+    netloc: str
+
+    @classmethod
+    def parse(cls, url: str) -> _Hop:
+        try:
+            parts = parse_url(url)
+        except LocationParseError as exc:
+            raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}") from exc
+        if parts.scheme not in ("http", "https") or not parts.host:
+            raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}")
+        if parts.auth:
+            raise ForbiddenSourceError("credentials in camera URLs are refused; use a header")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.url, parts.host.strip("[]"), port, str(parts.netloc))
 
 
 class HttpSnapshotSource:
-    """One GET per frame against a JPEG snapshot URL."""
+    """One GET per frame against a JPEG snapshot URL, under one deadline.
+
+    The deadline is ``connect_timeout_s + read_timeout_s`` from the start of :meth:`fetch`, for
+    the connections, TLS handshakes, headers and bodies of every redirect hop together, and it
+    is enforced while bytes are awaited (:class:`~shared.adapters.http_transport.Watchdog`).
+    Within it, a connect may take at most ``connect_timeout_s`` and a silence at most
+    ``read_timeout_s``. A fresh session per fetch: polls are minutes apart, so keep-alive
+    would buy nothing, and nothing is shared between threads.
+    """
 
     def __init__(
         self,
@@ -67,81 +111,49 @@ class HttpSnapshotSource:
         allow_private: bool,
         ca_bundle: str | None = None,
     ) -> None:
-        self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._connect_s = connect_timeout_s
+        self._read_s = read_timeout_s
         self._ca_bundle = ca_bundle
         self._max_bytes = max_bytes
         self._allow_private = allow_private
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxies or netrc from the environment
-            if self._ca_bundle:
-                session.verify = self._ca_bundle
-            self._local.session = session
-        return session
 
     def fetch(self, source: str) -> RawFrame:
         """GET the snapshot, following at most three redirects, each re-checked."""
-        url = source
-        deadline = time.monotonic() + self._timeouts[0] + self._timeouts[1]
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}")
-            if parts.username or parts.password:
-                raise ForbiddenSourceError("credentials in camera URLs are refused; use a header")
-            default_port = 443 if parts.scheme == "https" else 80
-            address = check_host(parts.hostname, parts.port or default_port, self._allow_private)
-            try:
-                response = self._get_pinned(url, address)
-            except requests.Timeout as exc:
-                raise FrameTimeoutError(f"camera {parts.netloc} timed out: {exc}") from exc
-            except requests.RequestException as exc:
-                raise FrameUnreachableError(
-                    f"camera {parts.netloc} unreachable: {_root_cause(exc)}"
-                ) from exc
-            with response:
-                if response.is_redirect and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                if response.status_code != 200:
-                    raise FrameUnreachableError(
-                        f"camera {parts.netloc} answered HTTP {response.status_code}"
-                    )
-                data = self._read(response, parts.netloc, deadline)
-                return RawFrame(
-                    "http", data=data, content_type=response.headers.get("content-type")
-                )
+        with Watchdog(self._connect_s + self._read_s) as watchdog, requests.Session() as session:
+            session.trust_env = False  # no proxies or netrc from the environment
+            session.verify = self._ca_bundle or True
+            adapter = PinnedAdapter(watchdog)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            url = source
+            for _ in range(MAX_REDIRECTS + 1):
+                hop = _Hop.parse(url)
+                address = check_host(hop.host, hop.port, self._allow_private)
+                adapter.pin(hop.host, hop.port, address)
+                with self._get(session, hop, watchdog) as response:
+                    if location := session.get_redirect_target(response):
+                        url = urljoin(hop.url, location)
+                        continue
+                    if response.status_code != 200:
+                        raise FrameUnreachableError(
+                            f"camera {hop.netloc} answered HTTP {response.status_code}"
+                        )
+                    data = self._read(response, hop.netloc, watchdog)
+                    content_type = response.headers.get("content-type")
+                return RawFrame("http", data=data, content_type=content_type)
         raise FrameUnreachableError(f"camera {source!r} redirected more than {MAX_REDIRECTS} times")
 
-    def _get_pinned(self, url: str, address: str) -> requests.Response:
-        """GET ``url`` from the checked ``address``: no second DNS lookup can redirect it.
+    def _get(self, session: requests.Session, hop: _Hop, watchdog: Watchdog) -> requests.Response:
+        remaining = watchdog.remaining()
+        if remaining <= 0:
+            raise self._late(hop.netloc)
+        timeout = (min(self._connect_s, remaining), self._read_s)
+        try:
+            return session.get(hop.url, timeout=timeout, stream=True, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise self._failure(exc, hop.netloc, watchdog) from exc
 
-        The URL names the address; the Host header, TLS SNI and certificate check keep the
-        camera's own name.
-        """
-        parts = urlsplit(url)
-        host = f"[{address}]" if ":" in address else address
-        pinned = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
-        session = self._session()
-        pool_kw = session.get_adapter(pinned).poolmanager.connection_pool_kw  # type: ignore[attr-defined]
-        if parts.scheme == "https":
-            pool_kw["server_hostname"] = pool_kw["assert_hostname"] = parts.hostname
-        else:
-            pool_kw.pop("server_hostname", None)
-            pool_kw.pop("assert_hostname", None)
-        return session.get(
-            pinned,
-            headers={"Host": parts.netloc},
-            timeout=self._timeouts,
-            stream=True,
-            allow_redirects=False,
-        )
-
-    def _read(self, response: requests.Response, netloc: str, deadline: float) -> bytes:
+    def _read(self, response: requests.Response, netloc: str, watchdog: Watchdog) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise FrameTooLargeError(
@@ -150,13 +162,38 @@ class HttpSnapshotSource:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_content(chunk_size=64 * 1024):
+            for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
                 size += len(chunk)
                 if size > self._max_bytes:
                     raise FrameTooLargeError(f"camera {netloc} sent over {self._max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise FrameTimeoutError(f"camera {netloc} is sending too slowly")
                 chunks.append(chunk)
         except requests.RequestException as exc:
-            raise FrameTimeoutError(f"camera {netloc} stopped sending: {exc}") from exc
+            raise self._failure(exc, netloc, watchdog) from exc
+        if watchdog.fired:  # the shutdown can end a body without a length like a close would
+            raise self._late(netloc)
         return b"".join(chunks)
+
+    def _late(self, netloc: str) -> FrameTimeoutError:
+        deadline = self._connect_s + self._read_s
+        return FrameTimeoutError(
+            f"camera {netloc} took longer than the {deadline:g} s deadline "
+            f"(connect {self._connect_s:g} s + read {self._read_s:g} s)"
+        )
+
+    def _failure(
+        self, exc: requests.RequestException, netloc: str, watchdog: Watchdog
+    ) -> FrameError:
+        """The error for a failed connect or read: the deadline's, a timeout's, or unreachable."""
+        if watchdog.fired or watchdog.remaining() < 0.01:
+            return self._late(netloc)
+        if isinstance(exc, requests.ConnectTimeout):
+            return FrameTimeoutError(
+                f"camera {netloc} did not accept a connection within {self._connect_s:g} s"
+            )
+        if isinstance(exc, requests.Timeout) or any(
+            isinstance(arg, ReadTimeoutError) for arg in exc.args
+        ):
+            waited = re.search(r"timeout=([\d.]+)", str(exc))  # urllib3 names the one in force
+            seconds = float(waited.group(1)) if waited else self._read_s
+            return FrameTimeoutError(f"camera {netloc} did not answer within {seconds:g} s")
+        return FrameUnreachableError(f"camera {netloc} unreachable: {_root_cause(exc)}")

@@ -37,6 +37,16 @@ def test_terraform_env_names_are_settings() -> None:
     assert '"CAMWATCH_${env.key}"' in main
 
 
+def test_deployed_functions_read_no_local_files() -> None:
+    main = (TF / "main.tf").read_text()
+    env_block = main.split("env = merge(", 1)[1].split("\n  )\n", 1)[0]
+    # After var.settings, the merge's last word: no extra setting can turn file sources on.
+    last = env_block.split("var.settings,", 1)[1]
+    assert re.search(r'^\s*\{\s*ALLOW_FILE_SOURCES\s*=\s*"false"\s*\},?\s*$', last, re.M), last
+    assert "allow_file_sources" in Settings.model_fields
+    assert "for_each = local.env" in main  # the functions' containers get local.env
+
+
 def test_terraform_tables_come_from_the_schema_files() -> None:
     main = (TF / "main.tf").read_text()
     assert 'fileset("${path.module}/../schemas/bigquery", "*.json")' in main
