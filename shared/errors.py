@@ -69,13 +69,15 @@ class FrameError(CamwatchError):
 
 
 class FrameUnreachableError(FrameError):
-    """Connection refused, DNS failure, HTTP error status, missing file or object."""
+    """Connection refused or reset, DNS failure, not HTTP, an HTTP error status, too many
+    redirects, a missing file or object."""
 
     kind = "unreachable"
 
 
 class FrameTimeoutError(FrameError):
-    """The camera did not answer within the connect or read timeout."""
+    """The camera did not answer in time: the fetch's one deadline (connect + read timeout)
+    passed, or it stayed silent for the read timeout."""
 
     kind = "timeout"
 

@@ -129,8 +129,15 @@ class Settings(BaseSettings):
         description="Service: most images (Vertex `instances`) in one prediction request.",
     )
     # Frames
-    connect_timeout_s: float = Field(3.0, gt=0, description="Camera connect timeout.")
-    read_timeout_s: float = Field(5.0, gt=0, description="Camera read timeout.")
+    connect_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        description="Camera connect timeout; with the read timeout, the one deadline of a "
+        "whole fetch (connect, headers, body, redirects).",
+    )
+    read_timeout_s: float = Field(
+        5.0, gt=0, description="Longest silence of a camera; added to the connect timeout."
+    )
     max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest accepted frame.")
     max_frame_pixels: int = Field(
         4096 * 4096,
