@@ -1,10 +1,9 @@
-"""Hostile Pub/Sub push deliveries and the outcome each must get (issue 12, items 4 and 8).
+"""Pub/Sub push deliveries for tests: the bodies, well formed or not, and their outcome.
 
 A push subscription POSTs ``{"message": {...}, "subscription": ...}`` as ``application/json``
 to ``<function URL>/projects/<project>/topics/<topic>`` (``shared/devstack/topology.py`` and
-``terraform/pubsub.tf``); functions-framework turns that into a CloudEvent. ``PUSHES`` holds
-those bodies, well formed and not, and the unit tier (fakes) and the integration tier (the
-Pub/Sub emulator, Redis and the rest of the local stack) both run them.
+``terraform/pubsub.tf``); functions-framework turns that into a CloudEvent. These helpers build
+such bodies; ``tests/push_cases.py`` holds the hostile ones (issue 12, items 4 and 8).
 
 Every case carries a fresh ``marker`` (32 hex digits): the message id, and the sweep or
 violation id where the payload has one, so that its dead letter, row or webhook is its own.
@@ -14,17 +13,23 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 PROJECT = "camwatch-local"
 PROCESSED, DEAD_LETTER = "processed", "dead letter"
-KNOWN = "cam-021-offline"  # registered; its frames never come (a health row, no model)
+# A camera the tests register beside the real ones (no other test reads its rows); nothing
+# listens at its source, so a job gives a health row and runs no model.
+KNOWN = "cam-900-hostile-offline"
+KNOWN_SOURCE = "http://127.0.0.1:9/hostile.jpg"
 UNKNOWN = "cam-404-nowhere"
 DROP = object()  # a key to leave out of a message
 TWELVE_MB = 12_000_000
+PUBSUB = "google.cloud.pubsub.topic.v1.messagePublished"
+STORAGE = "google.cloud.storage.object.v1.finalized"
+NO_MESSAGE = "no Pub/Sub message"
 
 
 @dataclass(frozen=True)
@@ -127,294 +132,32 @@ def nested(depth: int) -> bytes:
     return b'{"a": ' * (depth - 1) + b"{}" + b"}" * (depth - 1)
 
 
-def _cases() -> list[tuple[str, Push]]:
-    cases: list[tuple[str, Push]] = []
-
-    def add(name: str, topic: str, make: Any, outcome: str, note: str, **kw: Any) -> None:
-        """A case; ``note`` is the dead letter's reason, or what processing leaves."""
-        marker = uuid.uuid4().hex
-        reason, effect = (note, "") if outcome == DEAD_LETTER else ("", note)
-        cases.append((name, Push(topic, make(marker), outcome, marker, reason, effect, **kw)))
-
-    jobs, alerts, sweeps = "camera-jobs", "violations", "camera-sweep"
-
-    def jobs_push(data: Any = None, payload: Any = DROP, **change: Any) -> Any:
-        """A camera-jobs push whose data is ``data``, or the JSON of ``payload``, or a job."""
-
-        def make(m: str) -> bytes:
-            chosen = (
-                data
-                if data is not None
-                else (job(m) if payload is DROP else json.dumps(payload).encode())
-            )
-            return push(jobs, message(m, chosen(m) if callable(chosen) else chosen, **change))
-
-        return make
-
-    hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    # Well-formed jobs: processed once (a health row), or dropped as expired.
-    add("job", jobs, jobs_push(), PROCESSED, "row")
-    add(
-        "job-lowercase-t-z",
-        jobs,
-        jobs_push(lambda m: job(m, scheduled_at=datetime.now(UTC).strftime("%Y-%m-%dt%H:%M:%Sz"))),
-        PROCESSED,
-        "row",
-    )
-    add(
-        "job-lowercase-t-z-an-hour-old",
-        jobs,
-        jobs_push(lambda m: job(m, scheduled_at=hour_ago.strftime("%Y-%m-%dt%H:%M:%Sz"))),
-        PROCESSED,
-        "dropped",
-    )
-    add("job-no-message-id", jobs, jobs_push(messageId=DROP, message_id=DROP), PROCESSED, "row")
-    add(
-        "job-no-publish-time",
-        jobs,
-        jobs_push(publishTime=DROP, publish_time=DROP),
-        PROCESSED,
-        "row",
-    )
-    add("job-text-plain", jobs, jobs_push(), PROCESSED, "row", content_type="text/plain")
-    add(
-        "job-structured-cloudevent",
-        jobs,
-        lambda m: cloudevent(m, jobs, "google.cloud.pubsub.topic.v1.messagePublished", job(m)),
-        PROCESSED,
-        "row",
-        content_type="application/cloudevents+json",
-    )
-    # Payloads that break the schema, or name a camera nobody registered.
-    add(
-        "job-no-offset",
-        jobs,
-        jobs_push(lambda m: job(m, scheduled_at="2026-11-29T16:21:14")),
-        DEAD_LETTER,
-        "scheduled_at",
-    )
-    add(
-        "job-leap-second",
-        jobs,
-        jobs_push(lambda m: job(m, scheduled_at="2026-12-31T23:59:60Z")),
-        DEAD_LETTER,
-        "scheduled_at",
-    )
-    add(
-        "job-unknown-camera",
-        jobs,
-        jobs_push(lambda m: job(m, camera_id=UNKNOWN)),
-        DEAD_LETTER,
-        f"unknown camera '{UNKNOWN}'",
-    )
-    add(
-        "job-no-sweep-id",
-        jobs,
-        jobs_push(lambda m: job(m, sweep_id=DROP)),
-        DEAD_LETTER,
-        "'sweep_id' is a required property",
-    )
-    add(
-        "job-extra-field",
-        jobs,
-        jobs_push(lambda m: job(m, priority=1)),
-        DEAD_LETTER,
-        "Additional properties",
-    )
-    add(
-        "job-multibyte-reason",
-        jobs,
-        jobs_push(lambda m: job(m, sweep_id="é" * 900)),
-        DEAD_LETTER,
-        "camera_job.sweep_id",
-    )
-    add(
-        "job-lone-surrogate-reason",
-        jobs,
-        jobs_push(lambda m: job(m, camera_id="\ud800" * 9)),
-        DEAD_LETTER,
-        "camera_job.camera_id",
-    )
-    add("payload-array", jobs, jobs_push(payload=[1]), DEAD_LETTER, "is not of type 'object'")
-    add("payload-string", jobs, jobs_push(payload="job"), DEAD_LETTER, "is not of type")
-    add("payload-null", jobs, jobs_push(payload=None), DEAD_LETTER, "is not of type")
-    # message.data that is not base64 of strict, shallow JSON.
-    add("data-not-json", jobs, jobs_push(b"not json at all"), DEAD_LETTER, "data is not JSON")
-    add("data-bad-base64", jobs, jobs_push("%%%"), DEAD_LETTER, "not base64")
-    add("data-not-utf8", jobs, jobs_push(b"\xff\xfe{}"), DEAD_LETTER, "utf-8")
-    add("data-nan", jobs, jobs_push(b'{"a": NaN}'), DEAD_LETTER, "NaN")
-    add("data-5000-digits", jobs, jobs_push(b"1" * 5000), DEAD_LETTER, "digits")
-    add(
-        "data-100000-deep",
-        jobs,
-        jobs_push(b"[" * 100_000 + b"]" * 100_000),
-        DEAD_LETTER,
-        "nested more than 32 deep",
-    )
-    add("data-33-deep", jobs, jobs_push(nested(33)), DEAD_LETTER, "nested more than 32 deep")
-    add("data-empty", jobs, jobs_push(""), DEAD_LETTER, "'sweep_id' is a required property")
-    add(
-        "data-absent",
-        jobs,
-        jobs_push(data=DROP, attributes={"k": "v"}),
-        DEAD_LETTER,
-        "'sweep_id' is a required property",
-    )
-    add("data-number", jobs, jobs_push(5), DEAD_LETTER, "data is a int")
-    add("data-list", jobs, jobs_push([1]), DEAD_LETTER, "data is a list")
-    add("data-object", jobs, jobs_push({"a": 1}), DEAD_LETTER, "data is a dict")
-    add("data-12mb", jobs, jobs_push(b"x" * TWELVE_MB), DEAD_LETTER, "data is not JSON")
-    # attributes that are not strings by name.
-    add("attributes-list", jobs, jobs_push(attributes=["x"]), DEAD_LETTER, "attributes")
-    add("attributes-string", jobs, jobs_push(attributes="x"), DEAD_LETTER, "attributes")
-    add("attributes-number", jobs, jobs_push(attributes={"a": 1}), DEAD_LETTER, "attributes")
-    # Push bodies functions-framework cannot convert (it answered 400 or 500 before camwatch).
-    add(
-        "message-string",
-        jobs,
-        lambda m: push(jobs, f"data messageId {m}"),
-        DEAD_LETTER,
-        "no Pub/Sub message",
-    )
-    add(
-        "message-list",
-        jobs,
-        lambda m: push(jobs, ["data", "messageId", m]),
-        DEAD_LETTER,
-        "no Pub/Sub message",
-    )
-    add("message-null", jobs, lambda m: push(jobs, None, id=m), DEAD_LETTER, "no Pub/Sub message")
-    add(
-        "message-absent",
-        jobs,
-        lambda m: json.dumps({"marker": m}).encode(),
-        DEAD_LETTER,
-        "no Pub/Sub message",
-    )
-    add("body-array", jobs, lambda m: json.dumps([m]).encode(), DEAD_LETTER, "no Pub/Sub message")
-    add("body-string", jobs, lambda m: json.dumps(m).encode(), DEAD_LETTER, "no Pub/Sub message")
-    add(
-        "body-context-number",
-        jobs,
-        lambda m: json.dumps({"context": 1, "data": m}).encode(),
-        DEAD_LETTER,
-        "no Pub/Sub message",
-    )
-    add("body-empty", jobs, lambda m: b"", DEAD_LETTER, "push body is not JSON")
-    add(
-        "body-invalid-json",
-        jobs,
-        lambda m: b'{"m": "' + m.encode(),
-        DEAD_LETTER,
-        "push body is not JSON",
-    )
-    add(
-        "body-not-utf8",
-        jobs,
-        lambda m: b'{"m": "' + m.encode() + b'\xff"}',
-        DEAD_LETTER,
-        "push body is not JSON",
-    )
-    add(
-        "body-100000-deep",
-        jobs,
-        lambda m: b'{"m": "%s", "x": %s}' % (m.encode(), b"[" * 100_000 + b"]" * 100_000),
-        DEAD_LETTER,
-        "nested more than 32 deep",
-    )
-    add(
-        "body-5000-digit-message-id",
-        jobs,
-        lambda m: (
-            b'{"message": {"messageId": %s, "data": '
-            b'""}, "subscription": "%s"}' % (b"1" * 5000, m.encode())
-        ),
-        DEAD_LETTER,
-        "push body is not JSON",
-    )
-    add(
-        "cloudevent-wrong-type",
-        jobs,
-        lambda m: cloudevent(m, jobs, "google.cloud.storage.object.v1.finalized", job(m)),
-        DEAD_LETTER,
-        "unexpected CloudEvent type",
-        content_type="application/cloudevents+json",
-    )
-    # violations (item 8): only cameras of the registry are alerted.
-    add("violation", alerts, lambda m: push(alerts, message(m, violation(m))), PROCESSED, "webhook")
-    add(
-        "violation-lowercase-t-z",
-        alerts,
-        lambda m: push(
-            alerts,
-            message(m, violation(m, event_time=datetime.now(UTC).strftime("%Y-%m-%dt%H:%M:%Sz"))),
-        ),
-        PROCESSED,
-        "webhook",
-    )
-    add(
-        "violation-unknown-camera",
-        alerts,
-        lambda m: push(alerts, message(m, violation(m, camera_id=UNKNOWN))),
-        DEAD_LETTER,
-        f"unknown camera '{UNKNOWN}'",
-    )
-    add(
-        "violation-confidence-7",
-        alerts,
-        lambda m: push(alerts, message(m, violation(m, confidence=7))),
-        DEAD_LETTER,
-        "7 is greater than the maximum of 1",
-    )
-    add(
-        "violation-confidence-nan",
-        alerts,
-        lambda m: push(alerts, message(m, violation(m).replace(b"0.95", b"NaN"))),
-        DEAD_LETTER,
-        "NaN",
-    )
-    add(
-        "violation-no-offset",
-        alerts,
-        lambda m: push(alerts, message(m, violation(m, event_time="2026-11-29T16:21:14"))),
-        DEAD_LETTER,
-        "event_time",
-    )
-    # camera-sweep: a whole sweep would touch every camera of the local stack: unit tier only.
-    add(
-        "sweep-unknown-camera",
-        sweeps,
-        lambda m: push(
-            sweeps, message(m, json.dumps({"sweep_id": f"s-{m}", "cameras": [UNKNOWN]}).encode())
-        ),
-        DEAD_LETTER,
-        f"unknown cameras: ['{UNKNOWN}']",
-    )
-    add(
-        "sweep-empty-object",
-        sweeps,
-        lambda m: push(sweeps, message(m, b"{}")),
-        PROCESSED,
-        "jobs",
-        unit_only=True,
-    )
-    add(
-        "sweep-data-empty",
-        sweeps,
-        lambda m: push(sweeps, message(m, b"")),
-        PROCESSED,
-        "jobs",
-        unit_only=True,
-    )
-    add(
-        "sweep-data-absent",
-        sweeps,
-        lambda m: push(sweeps, message(m, DROP, attributes={"origin": "scheduler"})),
-        PROCESSED,
-        "jobs",
-        unit_only=True,
-    )
-    return cases
+Build = Callable[[str], bytes]  # the marker in, the push body out
+JOBS, ALERTS, SWEEPS = "camera-jobs", "violations", "camera-sweep"
 
 
-PUSHES = _cases()
+def to(topic: str, data: Any = None, **change: Any) -> Build:
+    """A push to ``topic`` of ``data``: bytes, another JSON value (as ``message.data``), a
+    function of the marker, or by default a fresh job or violation; ``change`` edits the
+    message (``DROP`` leaves a key out)."""
+
+    def build(marker: str) -> bytes:
+        chosen = data if data is not None else (violation if topic == ALERTS else job)
+        return push(
+            topic, message(marker, chosen(marker) if callable(chosen) else chosen, **change)
+        )
+
+    return build
+
+
+def with_job(**change: Any) -> Build:
+    return lambda m: job(m, **change)
+
+
+def with_violation(**change: Any) -> Build:
+    return lambda m: violation(m, **change)
+
+
+def lowercase(moment: datetime) -> str:
+    """An RFC 3339 date-time with a lowercase ``t`` and ``z``, as the issue's job had."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dt%H:%M:%Sz")

@@ -1,4 +1,4 @@
-"""Hostile Pub/Sub pushes (``tests/pushes.py``) on the real stack: dead letters on the emulator.
+"""Hostile Pub/Sub pushes (``tests/push_cases.py``) on the real stack: dead letters on the emulator.
 
 Issue 12, items 4 and 8. The CloudEvent functions run under functions-framework's test client
 in this process, with the real adapters of the local stack: Redis, the Pub/Sub emulator (the
@@ -13,39 +13,38 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
 import pytest
 from functions_framework import create_app
-from google.api_core.exceptions import DeadlineExceeded
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from shared import bootstrap
 from shared.adapters.cache import RedisCache
 from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
+from shared.domain.registry import Camera, Location, Registry, load_registry
 from shared.messages.envelope import DEAD_LETTER_MAX_BYTES
 from shared.messages.topology import ROUTES
 from shared.settings import Settings, get_settings
 from tests.conftest import ROOT
-from tests.pushes import DEAD_LETTER, PROJECT, PUSHES, TWELVE_MB, Push, job, message, push
+from tests.dead_letters import Letter, pull, subscribe, take_back
+from tests.push_cases import PUSHES
+from tests.pushes import (
+    DEAD_LETTER,
+    KNOWN,
+    KNOWN_SOURCE,
+    TWELVE_MB,
+    Push,
+    job,
+    message,
+    push,
+)
 
 pytestmark = pytest.mark.integration
 FUNCTION = {route.topic: route.function for route in ROUTES}
 CASES = [(name, p) for name, p in PUSHES if not p.unit_only]
-
-
-@dataclass(frozen=True)
-class Letter:
-    """A dead letter as pulled from the emulator."""
-
-    topic: str
-    data: bytes
-    attributes: dict[str, str]
+HERE = Location(lat=37.77, lon=-122.42)
 
 
 def deliver(p: Push) -> int:
@@ -59,55 +58,25 @@ def deliver(p: Push) -> int:
 
 @pytest.fixture(scope="module")
 def services(local_stack: LocalStack) -> Iterator[bootstrap.Services]:
-    """The real adapters of the local stack, as a deployed function builds them."""
+    """The real adapters of the local stack, as a deployed function builds them, and the
+    registry of ``shared/assets/cameras.yaml`` with the tests' own offline camera."""
     get_settings.cache_clear()
     bootstrap.reset()
-    yield bootstrap.bootstrap(Settings())
+    settings = Settings()
+    cameras = load_registry(settings.registry_path).cameras
+    offline = Camera(id=KNOWN, name="hostile input", source=KNOWN_SOURCE, location=HERE)
+    yield bootstrap.bootstrap(settings, registry=Registry(cameras=[*cameras, offline]))
     bootstrap.reset()
     get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
 def subscriptions(services: bootstrap.Services) -> Iterator[dict[str, str]]:
-    """A pull subscription of this module on each dead-letter topic (others pull their own)."""
-    subscriber = pubsub_v1.SubscriberClient()
-    paths = {}
-    for route in ROUTES:
-        topic = subscriber.topic_path(PROJECT, route.dead_letter_topic)
-        name = f"hostile-{route.topic}-{uuid.uuid4().hex[:8]}"
-        paths[route.topic] = subscriber.subscription_path(PROJECT, name)
-        subscriber.create_subscription(name=paths[route.topic], topic=topic, timeout=15)
-    yield paths
-    for path in paths.values():
-        subscriber.delete_subscription(subscription=path, timeout=15)
-
-
-def subscriber_client() -> pubsub_v1.SubscriberClient:
-    """A subscriber that takes messages over 4 MB (with the emulator, the client library
-    opens a plain channel with gRPC's default limit)."""
-    options = [("grpc.max_receive_message_length", -1)]
-    channel = grpc.insecure_channel(Settings().pubsub_emulator_host or "", options=options)
-    return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
-
-
-def pull(subscriptions: dict[str, str], quiet_s: float = 3.0) -> list[Letter]:
-    """Every dead letter, until the topics stay quiet for ``quiet_s``."""
-    subscriber = subscriber_client()
-    got: list[Letter] = []
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < quiet_s:
-        for topic, path in subscriptions.items():
-            try:  # the emulator holds an empty pull until its deadline
-                answer = subscriber.pull(subscription=path, max_messages=50, timeout=1)
-            except DeadlineExceeded:
-                continue
-            if answer.received_messages:
-                quiet_since = time.monotonic()
-                ack = [m.ack_id for m in answer.received_messages]
-                subscriber.acknowledge(subscription=path, ack_ids=ack, timeout=10)
-            for m in answer.received_messages:
-                got.append(Letter(topic, m.message.data, dict(m.message.attributes)))
-    return got
+    """Pull subscriptions of this module on the dead-letter topics; its dead letters are
+    taken back from the local stack's own ones afterwards."""
+    with subscribe() as paths:
+        yield paths
+    take_back(lambda letter: any(p.owns(letter.data, letter.attributes) for _, p in PUSHES))
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +146,7 @@ def test_a_transient_failure_answers_500_and_is_not_dead_lettered(
 ) -> None:
     # Redis refuses connections (nothing listens on the port): the job's claim fails.
     dead_redis = RedisCache.connect("127.0.0.1", free_port(), 0.5)
-    bootstrap.bootstrap(services.settings, cache=dead_redis)
+    bootstrap.bootstrap(services.settings, cache=dead_redis, registry=services.registry)
     try:
         marker = uuid.uuid4().hex
         p = Push("camera-jobs", push("camera-jobs", message(marker, job(marker))), "", marker)
@@ -185,4 +154,4 @@ def test_a_transient_failure_answers_500_and_is_not_dead_lettered(
         assert [x for x in pull(subscriptions, 2.0) if p.owns(x.data, x.attributes)] == []
     finally:
         bootstrap.reset()
-        bootstrap.bootstrap(services.settings)
+        bootstrap.bootstrap(services.settings, registry=services.registry)

@@ -1,4 +1,4 @@
-"""Hostile Pub/Sub pushes (``tests/pushes.py``) through functions-framework, to the fakes.
+"""Hostile Pub/Sub pushes (``tests/push_cases.py``) through functions-framework, to the fakes.
 
 Issue 12, items 4 and 8. Each push is POSTed as a push subscription posts it; the outcome is
 2xx with a dead letter whose ``reason`` says why, or 2xx processed, or 500 for a transient
@@ -23,12 +23,13 @@ from shared.messages.envelope import DEAD_LETTER_MAX_BYTES
 from shared.messages.topology import ROUTES
 from shared.settings import Settings
 from tests.conftest import ROOT, jpeg
-from tests.pushes import DEAD_LETTER, KNOWN, PUSHES, TWELVE_MB, Push
+from tests.push_cases import PUSHES
+from tests.pushes import DEAD_LETTER, KNOWN, KNOWN_SOURCE, TWELVE_MB, Push
 from tests.unit.fakes import Wired, registry_of, wired
 
 FUNCTION = {route.topic: route.function for route in ROUTES}
 REGISTRY = registry_of(
-    {"id": KNOWN, "source": "http://c/offline.jpg"},
+    {"id": KNOWN, "source": KNOWN_SOURCE},
     {"id": "cam-001-market-5th", "source": "http://c/1.jpg"},
 )
 
@@ -38,7 +39,7 @@ def fakes() -> Iterator[Wired]:
     given = wired(
         REGISTRY,
         {
-            "http://c/offline.jpg": FrameUnreachableError("connection refused"),
+            KNOWN_SOURCE: FrameUnreachableError("connection refused"),
             "http://c/1.jpg": jpeg("car1.jpg"),
         },
     )
