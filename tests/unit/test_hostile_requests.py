@@ -51,6 +51,7 @@ class Request:
     method: str = "POST"
     content_type: str | None = "application/json"
     chunked: bool = False  # no Content-Length: the server reads to the end of the stream
+    length: int | None = None  # a Content-Length other than the body's (a client gone early)
     env: dict[str, str] = field(default_factory=dict)  # settings for this request
 
 
@@ -110,6 +111,9 @@ CASES = [
         Request(padded(2000), 413, "payload_too_large", env={"CAMWATCH_MAX_REQUEST_BYTES": "1000"}),
         id="over-a-lowered-limit",
     ),
+    # A client gone before its Content-Length: camwatch answers 400, then functions-framework's
+    # own read of the rest (it reads every body before answering) fails again: a 500 nobody gets.
+    pytest.param(Request(b"{}", 500, length=100), id="body-shorter-than-length"),
     # Content type.
     pytest.param(Request(b"{}", 400, "bad_request", content_type="text/plain"), id="text-plain"),
     pytest.param(
@@ -152,6 +156,14 @@ def fakes() -> Iterator[Wired]:
 
 def send(client: FlaskClient, request: Request) -> TestResponse:
     headers = {"Content-Type": request.content_type} if request.content_type else {}
+    if request.length is not None:
+        return client.open(
+            request.path,
+            method=request.method,
+            input_stream=io.BytesIO(request.body),
+            headers=headers,
+            environ_overrides={"CONTENT_LENGTH": str(request.length)},
+        )
     if not request.chunked:
         return client.open(request.path, method=request.method, data=request.body, headers=headers)
     return client.open(
