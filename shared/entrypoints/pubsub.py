@@ -66,7 +66,8 @@ def handle_unconverted(exc: Exception, topic: str, handler: Handler) -> Any:
     An error raised after :func:`handle_event` started is raised again (a transient failure:
     500). An HTTP error other than functions-framework's refusal of the body is answered as
     it is. Otherwise the push body never became a CloudEvent: it is decoded here, and run or
-    dead-lettered as :func:`handle_event` would; either way Pub/Sub gets a 200.
+    dead-lettered as :func:`handle_event` would, with a 200 either way (a transient failure
+    still raises: 500).
     """
     if flask.g.get(_STARTED, False):
         raise exc
