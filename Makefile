@@ -94,4 +94,4 @@ bench: deps ## benchmarks: detector per model, process_camera, inference service
 	$(PY) -m tests.bench.bench_sweep
 
 clean: ## remove the venv and local stack logs
-	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .coverage *.egg-info
+	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info

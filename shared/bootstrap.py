@@ -135,7 +135,9 @@ def build(
         warehouse,
         ViolationRecorder(cache, warehouse, blobs, bus, s.evidence_bucket),
     )
-    alerts = AlertDispatcher(alert_senders(s) if senders is None else senders, cache, warehouse)
+    alerts = AlertDispatcher(
+        alert_senders(s) if senders is None else senders, cache, warehouse, processor.registry
+    )
     return Services(s, processor, alerts, cache, warehouse, blobs, bus)
 
 

@@ -36,6 +36,12 @@ class PayloadTooLargeError(BadRequestError):
     kind = "payload_too_large"
 
 
+class InvalidJsonError(BadRequestError):
+    """A body or message is not strict JSON, or nests deeper than CAMWATCH_MAX_JSON_DEPTH."""
+
+    kind = "invalid_json"
+
+
 class MethodNotAllowedError(BadRequestError):
     """The route exists but not for this HTTP method."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from shared.domain.timestamps import parse_timestamp
+
 
 @dataclass(frozen=True)
 class SweepRequest:
@@ -28,7 +30,7 @@ class CameraJob:
 
     sweep_id: str
     camera_id: str
-    scheduled_at: str  # ISO 8601, UTC
+    scheduled_at: str  # RFC 3339 (parse_timestamp), written in UTC
 
     def as_message(self) -> dict[str, Any]:
         """The JSON payload."""
@@ -44,5 +46,9 @@ class CameraJob:
         return cls(data["sweep_id"], data["camera_id"], data["scheduled_at"])
 
     def age_s(self, now: datetime) -> float:
-        """Seconds since the sweep scheduled this job."""
-        return (now - datetime.fromisoformat(self.scheduled_at)).total_seconds()
+        """Seconds since the sweep scheduled this job.
+
+        Raises:
+            MessageRejectedError: ``scheduled_at`` is not an RFC 3339 date-time.
+        """
+        return (now - parse_timestamp(self.scheduled_at)).total_seconds()

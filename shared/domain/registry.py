@@ -133,13 +133,20 @@ def expand_vars(text: str, env: dict[str, str] | None = None) -> str:
 def parse_registry(
     text: str, origin: str = "<string>", env: dict[str, str] | None = None
 ) -> Registry:
-    """Parse and validate registry YAML; relative file sources are kept as written."""
+    """Parse and validate registry YAML; relative file sources are kept as written.
+
+    Raises:
+        ConfigError: not YAML (or nested deeper than the YAML parser recurses), or not a
+            registry; the message names each problem.
+    """
     try:
         data = yaml.safe_load(expand_vars(text, env))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {str(exc)[:500]}") from exc
     try:
         return Registry.model_validate(data)
+    except RecursionError as exc:
+        raise ConfigError(f"{origin}: invalid camera registry: nested too deeply") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

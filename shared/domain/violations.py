@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from shared.domain.records import Box, box_dict, box_of
+from shared.domain.timestamps import canonical_timestamp
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,16 @@ class ViolationRecord:
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> ViolationRecord:
-        """A record from a message already checked against its schema."""
+        """A record from a message already checked against its schema; ``event_time`` is
+        rewritten in UTC (``2026-11-29t16:21:14z`` is valid RFC 3339, but not for BigQuery).
+
+        Raises:
+            MessageRejectedError: ``event_time`` is not an RFC 3339 date-time.
+        """
         return cls(
             violation_id=data["violation_id"],
             camera_id=data["camera_id"],
-            event_time=data["event_time"],
+            event_time=canonical_timestamp(data["event_time"]),
             type=data["type"],
             zone=data["zone"],
             class_name=data["class_name"],

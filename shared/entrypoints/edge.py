@@ -4,7 +4,8 @@ Every HTTP function (``process_camera``, ``inference`` and those to come) answer
 :func:`serve`: it configures Cloud Logging JSON, binds the request id (from
 ``X-Cloud-Trace-Context`` or ``traceparent``, else a new one), runs the route, and turns a
 :class:`CamwatchError` into a JSON error with the status of :data:`STATUS`. Anything else is a
-500 ``internal`` answer with the stack trace in the log, never in the body.
+500 ``internal`` answer with the stack trace in the log, never in the body. Routes read a JSON
+body with :func:`read_json`: a size limit (413) and strict, shallow JSON (400).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
+from werkzeug.exceptions import ClientDisconnected
 
 from shared.errors import (
     BadRequestError,
@@ -29,6 +31,7 @@ from shared.errors import (
     QueueTimeoutError,
 )
 from shared.logs import bind_project, configure_logging, current_request_id, new_request_id
+from shared.messages.json_input import load_json
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
     (FrameError, 502),  # the camera failed, not camwatch
 )
 RETRY_AFTER_S = 1  # on 429 and 503: when a client may try again
+CHUNK = 64 * 1024  # bytes read from a request stream at a time
 
 
 def status_of(exc: CamwatchError) -> int:
@@ -82,6 +86,55 @@ def not_found(request: flask.Request, request_id: str) -> flask.Response:
     return json_response(
         {"error": "not_found", "message": message, "request_id": request_id}, 404, request_id
     )
+
+
+def read_body(request: flask.Request, max_bytes: int) -> bytes:
+    """The request body, at most ``max_bytes`` of it.
+
+    A body announced larger (``Content-Length``) is refused before any of it is read; one
+    without a length (chunked) is read up to one byte past the limit. The rest of a refused
+    body is read and dropped a chunk at a time: functions-framework reads every body to its end
+    before it answers, and would otherwise hold all of it in memory.
+
+    Raises:
+        PayloadTooLargeError: the body is over ``max_bytes``.
+        BadRequestError: the client sent less than its ``Content-Length`` and went away.
+    """
+    stream = request.stream
+    length = request.content_length
+    try:
+        if length is None or length <= max_bytes:
+            chunks: list[bytes] = []
+            size = 0
+            while size <= max_bytes and (chunk := stream.read(min(CHUNK, max_bytes + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
+            if size <= max_bytes:
+                return b"".join(chunks)
+        while stream.read(CHUNK):
+            pass
+    except ClientDisconnected as exc:
+        raise BadRequestError("the body ended before its Content-Length") from exc
+    announced = f"{length} bytes" if length is not None else "a chunked body"
+    raise PayloadTooLargeError(f"{announced} is over the limit of {max_bytes} bytes")
+
+
+def read_json(request: flask.Request, max_bytes: int, max_depth: int, empty: Any) -> Any:
+    """The JSON body of ``request``, or ``empty`` when there is no body.
+
+    Raises:
+        PayloadTooLargeError: the body is over ``max_bytes``.
+        BadRequestError: a body whose Content-Type is not JSON.
+        InvalidJsonError: not strict JSON, or nested more than ``max_depth`` deep.
+    """
+    body = read_body(request, max_bytes)
+    if not body:
+        return empty
+    if not request.is_json:
+        raise BadRequestError(
+            f"Content-Type {request.mimetype or '(none)'!r} is not JSON: want application/json"
+        )
+    return load_json(body, max_depth)
 
 
 def begin(headers: Mapping[str, str] | None = None) -> str:

@@ -1,7 +1,8 @@
 """The HTTP routes of ``process_camera``.
 
 ``POST /process/camera/{id}``, ``GET /health``, ``GET /status``, ``GET /metrics``; answers,
-errors and request ids through :mod:`shared.entrypoints.edge`.
+errors and request ids through :mod:`shared.entrypoints.edge`. The body of a process request is
+empty or a JSON object (``CAMWATCH_MAX_REQUEST_BYTES``, ``CAMWATCH_MAX_JSON_DEPTH``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.bootstrap import Services, bootstrap
 from shared.domain.registry import CAMERA_ID
-from shared.entrypoints.edge import json_response, not_found, serve
+from shared.entrypoints.edge import json_response, not_found, read_json, serve
 from shared.errors import BadRequestError, CamwatchError, MethodNotAllowedError
 
 _PROCESS = re.compile(r"^/process/camera/(?P<camera_id>[^/]*)/?$")
@@ -55,10 +56,14 @@ def _process(
 ) -> flask.Response:
     if request.method != "POST":
         raise MethodNotAllowedError(f"{request.method} not allowed: use POST to process a camera")
-    if not _CAMERA_ID.match(camera_id):
-        raise BadRequestError(f"malformed camera id {camera_id!r}: expected {CAMERA_ID}")
-    if request.get_data(cache=True) and request.get_json(silent=True) is None:
-        raise BadRequestError("request body must be empty or a JSON object")
+    if not _CAMERA_ID.fullmatch(camera_id):
+        raise BadRequestError(f"malformed camera id {camera_id[:80]!r}: expected {CAMERA_ID}")
+    settings = services.settings
+    body = read_json(request, settings.max_request_bytes, settings.max_json_depth, empty={})
+    if not isinstance(body, dict):
+        raise BadRequestError(
+            f"request body is a JSON {type(body).__name__}: want nothing or a JSON object"
+        )
     return json_response(services.process(camera_id, rid).as_answer(), 200, rid)
 
 

@@ -5,6 +5,14 @@
   dead-letter topic with a ``reason`` attribute, then acknowledged: never retried forever;
 * a transient failure (:class:`DependencyUnavailableError`, anything unexpected): raised, so the
   function answers 500 and Pub/Sub redelivers (until the subscription's dead-letter policy).
+
+Pub/Sub retries every answer but a 2xx, a 4xx included. functions-framework turns a push body
+into a CloudEvent before camwatch sees it, and it refuses some with 400 (a message with
+attributes but no ``data``, which real Pub/Sub sends; a ``message`` that is not an object; no
+``messageId``; a body that is not JSON) or fails with 500 (a body that is a JSON array or
+string, nested too deep, or not UTF-8). Each CloudEvent function therefore registers
+:func:`handle_unconverted` as its error handler: it decodes such a body itself, with the same
+outcomes as above.
 """
 
 from __future__ import annotations
@@ -13,40 +21,98 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import flask
+from werkzeug.exceptions import HTTPException
+
 from shared.bootstrap import Services, bootstrap
 from shared.entrypoints.edge import begin
-from shared.errors import MessageRejectedError
-from shared.messages.envelope import PubsubMessage, decode_pubsub, original_bytes
+from shared.errors import InvalidJsonError, MessageRejectedError
+from shared.messages.envelope import (
+    PUBSUB_EVENT,
+    PubsubMessage,
+    dead_letter,
+    decode_pubsub,
+    original_bytes,
+)
+from shared.messages.json_input import load_json
 from shared.messages.topology import ROUTE_BY_TOPIC
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[Services, PubsubMessage], Any]
+# functions-framework's refusals of a push body it could not convert (400, or 415 for a
+# Content-Type that is not JSON); any other HTTP error (405 for a GET) is answered as it is.
+_UNCONVERTED = (400, 415)
+_STARTED = "camwatch_event_started"  # on flask.g: handle_event ran for this request
 
-def handle_event(
-    cloud_event: Any, topic: str, handler: Callable[[Services, PubsubMessage], Any]
-) -> Any:
+
+def handle_event(cloud_event: Any, topic: str, handler: Handler) -> Any:
     """Run ``handler(services, message)``; dead-letter what can never succeed."""
+    if flask.has_app_context():
+        setattr(flask.g, _STARTED, True)
     begin()
     services = bootstrap()
     data = cloud_event.data
+
+    def decode(depth: int) -> PubsubMessage:
+        return decode_pubsub(cloud_event["type"], data, depth)
+
+    return _run(services, topic, handler, decode, lambda: original_bytes(data), cloud_event["id"])
+
+
+def handle_unconverted(exc: Exception, topic: str, handler: Handler) -> Any:
+    """The error handler of a CloudEvent function (``functions_framework.errorhandler``).
+
+    An error raised after :func:`handle_event` started is raised again (a transient failure:
+    500). An HTTP error other than functions-framework's refusal of the body is answered as
+    it is. Otherwise the push body never became a CloudEvent: it is decoded here, and run or
+    dead-lettered as :func:`handle_event` would, with a 200 either way (a transient failure
+    still raises: 500).
+    """
+    if flask.g.get(_STARTED, False):
+        raise exc
+    if isinstance(exc, HTTPException) and exc.code not in _UNCONVERTED:
+        return exc
+    begin()
+    services = bootstrap()
+    body = flask.request.get_data()
+
+    def decode(depth: int) -> PubsubMessage:
+        try:
+            push = load_json(body, depth)
+        except InvalidJsonError as error:
+            raise MessageRejectedError(f"push body is {error.message}") from error
+        return decode_pubsub(PUBSUB_EVENT, push, depth)
+
+    log.warning(
+        "functions-framework could not convert a push; decoded by camwatch",
+        extra={"topic": topic, "error": f"{type(exc).__name__}: {str(exc)[:200]}"},
+    )
+    _run(services, topic, handler, decode, lambda: body, "")
+    return flask.Response("OK", 200)
+
+
+def _run(
+    services: Services,
+    topic: str,
+    handler: Handler,
+    decode: Callable[[int], PubsubMessage],
+    raw: Callable[[], bytes],
+    event_id: Any,
+) -> Any:
+    """Decode and handle one message; dead-letter a rejected one; raise anything else."""
     message: PubsubMessage | None = None
     try:
-        message = decode_pubsub(cloud_event["type"], data)
+        message = decode(services.settings.max_json_depth)
         return handler(services, message)
     except MessageRejectedError as exc:
-        route = ROUTE_BY_TOPIC[topic]
-        raw = message.raw if message else original_bytes(data)
-        message_id = message.message_id if message else str(cloud_event["id"])
-        services.bus.publish_raw(
-            route.dead_letter_topic,
-            raw,
-            reason=exc.message[:1024],
-            source_topic=topic,
-            source_message_id=message_id,
-        )
+        message_id = message.message_id if message else str(event_id)
+        letter = dead_letter(message.raw if message else raw(), exc.message, topic, message_id)
+        dead_topic = ROUTE_BY_TOPIC[topic].dead_letter_topic
+        services.bus.publish_raw(dead_topic, letter.data, **letter.attributes)
         log.warning(
             "message rejected and dead-lettered",
-            extra={"topic": topic, "message_id": message_id, "reason": exc.message},
+            extra={"topic": topic, "message_id": message_id, "reason": exc.message[:1024]},
         )
         return None
     except Exception as exc:
@@ -54,7 +120,7 @@ def handle_event(
             "message failed; Pub/Sub will redeliver it",
             extra={
                 "topic": topic,
-                "message_id": message.message_id if message else str(cloud_event["id"]),
+                "message_id": message.message_id if message else str(event_id),
                 "kind": getattr(exc, "kind", type(exc).__name__),
                 "error": str(exc)[:1024],
             },

@@ -16,8 +16,14 @@ from shared.adapters.alert_channels import AlertSender
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.alerts import CHANNELS, Alert, AlertRecord, Severity, severity_of
+from shared.domain.registry import Registry
 from shared.domain.violations import ViolationRecord
-from shared.errors import ConfigError, DeliveryFailedError
+from shared.errors import (
+    CameraNotFoundError,
+    ConfigError,
+    DeliveryFailedError,
+    MessageRejectedError,
+)
 from shared.messages.schemas import validate
 from shared.service_layer.idempotency import SENDING_S, SENT_S, alert_key, claim, write_once
 
@@ -33,11 +39,13 @@ def build_alert(violation: ViolationRecord, severity: Severity) -> Alert:
 
 @dataclass
 class AlertDispatcher:
-    """Sends each violation's alert on the channels its severity calls for, once each."""
+    """Sends each violation's alert on the channels its severity calls for, once each; only
+    for cameras of the registry."""
 
     senders: Mapping[str, AlertSender]
     cache: Cache
     warehouse: Warehouse
+    registry: Registry
 
     def dispatch(self, message: Any) -> dict[str, str]:
         """Deliver one ``violations`` message; return each channel's outcome.
@@ -46,12 +54,19 @@ class AlertDispatcher:
         recipients). The ``alerts`` table gets one row once every channel has taken it.
 
         Raises:
-            MessageRejectedError: the payload breaks its schema (dead-lettered, never retried).
+            MessageRejectedError: the payload breaks its schema, or names a camera the registry
+                does not hold (dead-lettered, never retried).
             DeliveryFailedError: a channel refused or timed out, or another delivery of the same
                 alert is in flight (Pub/Sub retries; channels already done are skipped).
             ConfigError: no webhook URL or secret (retried, then dead-lettered: not lost).
         """
         violation = ViolationRecord.from_message(validate(ViolationRecord.schema, message))
+        try:
+            self.registry.get(violation.camera_id)
+        except CameraNotFoundError as exc:
+            raise MessageRejectedError(
+                f"violation {violation.violation_id}: {exc.message}"
+            ) from exc
         severity = severity_of(violation.confidence)
         outcome: dict[str, str] = {}
         if severity is not None:

@@ -131,7 +131,7 @@ def test_broken_cameras_answer_502_and_record_health(
     [
         ("POST", "/process/camera/cam-404-nowhere", None, 404, "camera_not_found"),
         ("POST", "/process/camera/Bad%20Id!", None, 400, "bad_request"),
-        ("POST", "/process/camera/cam-001-market-5th", b"{not json", 400, "bad_request"),
+        ("POST", "/process/camera/cam-001-market-5th", b"{not json", 400, "invalid_json"),
         ("GET", "/process/camera/cam-001-market-5th", None, 405, "method_not_allowed"),
         ("GET", "/no/such/route", None, 404, "not_found"),
     ],

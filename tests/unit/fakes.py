@@ -144,7 +144,15 @@ class FakeBus:
             self.sent.append((topic, validate(m.schema, m.as_message()), attributes))
         return [str(i) for i in range(len(messages))]
 
-    def publish_raw(self, topic, data, **attributes):
+    def publish_raw(self, topic: str, data: bytes, **attributes: str) -> str:
+        """Refuses what Pub/Sub refuses: over 10 MB, or an attribute that is not UTF-8 of at
+        most 1,024 bytes."""
+        if self.fail_next:
+            self.fail_next -= 1
+            raise DependencyUnavailableError("pubsub", "503")
+        values = [v.encode() for v in attributes.values()]  # a lone surrogate raises here
+        if len(data) + sum(map(len, values)) > 10_000_000 or max(map(len, values)) > 1024:
+            raise ValueError("Pub/Sub refuses this message: too large")
         self.sent.append((topic, {"raw": data}, attributes))
         return "1"
 

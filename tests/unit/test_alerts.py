@@ -13,7 +13,9 @@ from shared.domain.violations import ViolationRecord
 from shared.errors import ConfigError, DeliveryFailedError, MessageRejectedError
 from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher, build_alert
-from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse
+from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse, registry_of
+
+REGISTRY = registry_of({"id": "cam-001-market-5th", "source": "http://c/1.jpg"})
 
 
 def violation(confidence: float, vid: str = "a" * 32, **extra: Any) -> dict[str, Any]:
@@ -68,7 +70,7 @@ class Dispatch:
 def alerts() -> Dispatch:
     webhook, email = FakeSender("webhook"), FakeSender("email")
     cache, warehouse = FakeCache(), FakeWarehouse()
-    dispatcher = AlertDispatcher({"webhook": webhook, "email": email}, cache, warehouse)
+    dispatcher = AlertDispatcher({"webhook": webhook, "email": email}, cache, warehouse, REGISTRY)
     return Dispatch(dispatcher, webhook, email, cache, warehouse)
 
 
@@ -120,12 +122,27 @@ def test_bad_payload_is_rejected_not_retried(alerts: Dispatch) -> None:
     assert alerts.webhook.sent == []
 
 
+def test_a_violation_of_an_unregistered_camera_is_rejected(alerts: Dispatch) -> None:
+    # Issue 12, item 8: a valid HIGH violation naming a camera not in the registry.
+    with pytest.raises(MessageRejectedError, match="unknown camera 'cam-404-nowhere'"):
+        alerts.dispatcher.dispatch(violation(0.95, camera_id="cam-404-nowhere"))
+    assert (alerts.webhook.sent, alerts.email.sent) == ([], [])
+    assert "alerts" not in alerts.warehouse.rows
+
+
+def test_event_time_is_parsed_as_rfc_3339_and_kept_in_utc(alerts: Dispatch) -> None:
+    # Lowercase t and z are valid RFC 3339 (and pass the schema): the row gets UTC ISO 8601.
+    alerts.dispatcher.dispatch(violation(0.9, event_time="2026-11-29t17:21:14+01:00"))
+    assert alerts.webhook.sent[0].violation.event_time == "2026-11-29T16:21:14+00:00"
+
+
 def test_missing_webhook_config_is_an_error_email_is_optional() -> None:
     cache, warehouse = FakeCache(), FakeWarehouse()
     with pytest.raises(ConfigError, match="CAMWATCH_WEBHOOK_URL"):
-        AlertDispatcher({}, cache, warehouse).dispatch(violation(0.7))
+        AlertDispatcher({}, cache, warehouse, REGISTRY).dispatch(violation(0.7))
     webhook = FakeSender("webhook")
-    outcome = AlertDispatcher({"webhook": webhook}, cache, warehouse).dispatch(violation(0.9))
+    dispatcher = AlertDispatcher({"webhook": webhook}, cache, warehouse, REGISTRY)
+    outcome = dispatcher.dispatch(violation(0.9))
     assert outcome == {"webhook": "sent", "email": "not_configured"}
     assert warehouse.rows["alerts"][0]["channels"] == ["webhook"]
 
