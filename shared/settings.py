@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     )
     max_json_depth: int = Field(
         32,
-        ge=2,
+        ge=3,  # a prediction body, {"instances": [{"b64": ...}]}, is 3 deep
         description="Deepest JSON nesting accepted in a body (400) or message (dead letter).",
     )
     stale_after_s: int = Field(600, gt=0, description="Same frame this long: camera is stale.")

@@ -39,12 +39,18 @@ def inference_service() -> InferenceService:
     return _service
 
 
+# Cloud Run refuses larger HTTP/1 request bodies before they reach the container.
+CLOUD_RUN_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+
+
 def max_predict_bytes(settings: Settings) -> int:
     """The largest prediction body: ``CAMWATCH_MAX_IMAGES_PER_REQUEST`` frames of
     ``CAMWATCH_MAX_FRAME_BYTES`` in base64 (4/3), 1 KiB of JSON around each, and
-    ``CAMWATCH_MAX_REQUEST_BYTES`` more for the rest (``parameters``, whitespace)."""
+    ``CAMWATCH_MAX_REQUEST_BYTES`` more for the rest (``parameters``, whitespace), and never
+    more than Cloud Run accepts (:data:`CLOUD_RUN_MAX_REQUEST_BYTES`)."""
     per_image = 4 * math.ceil(settings.max_frame_bytes / 3) + 1024
-    return settings.max_images_per_request * per_image + settings.max_request_bytes
+    derived = settings.max_images_per_request * per_image + settings.max_request_bytes
+    return min(derived, CLOUD_RUN_MAX_REQUEST_BYTES)
 
 
 def handle(request: flask.Request) -> flask.Response:

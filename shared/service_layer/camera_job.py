@@ -14,6 +14,7 @@ from shared.service_layer.idempotency import JOB_CLAIM_S, JOB_DONE_S, claim, job
 from shared.service_layer.processor import CameraProcessor
 
 log = logging.getLogger(__name__)
+FUTURE_SKEW_S = 300  # clock skew allowed between the scheduler and a worker
 
 
 def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache) -> str:
@@ -24,12 +25,21 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
     ``expired`` (older than ``max_job_age_s``: later sweeps cover the camera; logged).
 
     Raises:
-        MessageRejectedError: bad payload or unknown camera (dead-lettered, never retried).
+        MessageRejectedError: bad payload, unknown camera, or scheduled more than
+            :data:`FUTURE_SKEW_S` in the future (dead-lettered, never retried).
         DependencyUnavailableError: Redis, BigQuery or storage down (Pub/Sub redelivers).
     """
     job = CameraJob.from_message(validate(CameraJob.schema, message.data))
     about = job.as_message()
+    try:  # before the claim: a job that can never succeed is rejected even with Redis down
+        processor.registry.get(job.camera_id)
+    except CameraNotFoundError as exc:
+        raise MessageRejectedError(exc.message) from exc
     age_s = job.age_s(datetime.now(UTC))
+    if age_s < -FUTURE_SKEW_S:
+        raise MessageRejectedError(
+            f"job scheduled_at {job.scheduled_at} is {-age_s:.0f} s in the future"
+        )
     if age_s > processor.settings.max_job_age_s:
         log.warning("expired job dropped", extra={**about, "age_s": round(age_s, 1)})
         return "expired"

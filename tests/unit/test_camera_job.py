@@ -62,3 +62,15 @@ def test_worker_rejects_unknown_and_retries_transient(worker: Rig) -> None:
     with pytest.raises(DependencyUnavailableError):
         handle_job(job("cam-a", "s2"), processor, cache)
     assert handle_job(job("cam-a", "s2"), processor, cache) == "processed"  # the redelivery
+
+
+def test_jobs_that_can_never_succeed_are_rejected_before_the_claim(worker: Rig) -> None:
+    """An unknown camera (even an old job, even with Redis down) or a job from the future."""
+    processor, cache = worker.processor, worker.cache
+    cache.down = True
+    with pytest.raises(MessageRejectedError, match="unknown camera"):
+        handle_job(job("cam-zzz", age_s=processor.settings.max_job_age_s + 60), processor, cache)
+    cache.down = False
+    with pytest.raises(MessageRejectedError, match="in the future"):
+        handle_job(job("cam-a", age_s=-3600), processor, cache)
+    assert handle_job(job("cam-a", age_s=-60), processor, cache) == "processed"  # clock skew

@@ -259,6 +259,10 @@ def test_inference_answers_each_request_as_defined(
 def test_the_predict_limit_is_derived_from_the_settings() -> None:
     settings = Settings()
     per_image = 4 * -(-settings.max_frame_bytes // 3) + 1024
-    expected = settings.max_images_per_request * per_image + settings.max_request_bytes
-    assert inference.max_predict_bytes(settings) == expected
+    derived = settings.max_images_per_request * per_image + settings.max_request_bytes
+    assert derived > inference.CLOUD_RUN_MAX_REQUEST_BYTES  # the defaults: Cloud Run's bound
+    assert inference.max_predict_bytes(settings) == inference.CLOUD_RUN_MAX_REQUEST_BYTES
+    small = Settings(max_images_per_request=2)
+    expected = 2 * per_image + small.max_request_bytes
+    assert inference.max_predict_bytes(small) == expected
     assert json.dumps(settings.max_images_per_request) == "32"  # the default this sizes
