@@ -154,11 +154,15 @@ class ScriptedCamera:
             self._filler.close()
 
 
-def self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a self-signed certificate for 127.0.0.1, and the certificate file
-    (the CA bundle a client needs to trust it)."""
+def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[ssl.SSLContext, Path]:
+    """A server context with a self-signed certificate for ``host`` (an IP address or a name),
+    and the certificate file (the CA bundle a client needs to trust it)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -168,10 +172,7 @@ def self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            False,
-        )
+        .add_extension(x509.SubjectAlternativeName([alt]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )

@@ -7,9 +7,7 @@ over HTTPS, where SNI and the certificate check keep the camera's own name.
 
 from __future__ import annotations
 
-import datetime
 import socket
-import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.devstack.stack import LocalStack
 from shared.errors import FrameUnreachableError
 from tests.conftest import jpeg
+from tests.integration.scripted_camera import self_signed
 
 pytestmark = pytest.mark.integration
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -68,27 +63,7 @@ class TlsCamera:
 @pytest.fixture
 def tls_camera(tmp_path: Path) -> Iterator[TlsCamera]:
     """An HTTPS camera with a certificate for camera.test, signed by a throw-away CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "camera.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("camera.test")]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pkcs8 = serialization.PrivateFormat.PKCS8
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, pkcs8, serialization.NoEncryption())
-    )
+    context, cert_path = self_signed(tmp_path, "camera.test")
     body = jpeg("motion_original.jpg")
 
     class Snapshot(BaseHTTPRequestHandler):
@@ -104,8 +79,6 @@ def tls_camera(tmp_path: Path) -> Iterator[TlsCamera]:
             self.wfile.write(body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Snapshot)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield TlsCamera(int(server.server_address[1]), cert_path)
