@@ -146,7 +146,12 @@ def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:
     s = settings
     return FrameFetcher(
         HttpSnapshotSource(
-            s.connect_timeout_s, s.read_timeout_s, s.max_frame_bytes, s.allow_private_sources
+            s.connect_timeout_s,
+            s.read_timeout_s,
+            s.max_frame_bytes,
+            s.allow_private_sources,
+            max_segment_bytes=s.max_segment_bytes,
+            max_pixels=s.max_frame_pixels,
         ),
         GcsSource(blobs, s.max_frame_bytes),
         VideoSource(s.connect_timeout_s + s.read_timeout_s),

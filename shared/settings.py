@@ -138,7 +138,16 @@ class Settings(BaseSettings):
     read_timeout_s: float = Field(
         5.0, gt=0, description="Longest silence of a camera; added to the connect timeout."
     )
-    max_frame_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest accepted frame.")
+    max_frame_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="Largest accepted frame (a snapshot, or one part of an MJPEG stream).",
+    )
+    max_segment_bytes: int = Field(
+        32 * 1024 * 1024,
+        gt=0,
+        description="Largest HLS segment fetched to decode one frame from (held in memory).",
+    )
     max_frame_pixels: int = Field(
         4096 * 4096,
         gt=0,

@@ -4,17 +4,30 @@ DNS pinned)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+import numpy as np
+import numpy.typing as npt
 import requests
+import urllib3
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
 from urllib3.util import parse_url
 
+from shared.adapters.hls import (
+    MAX_PLAYLIST_BYTES,
+    Playlist,
+    decode_segment,
+    is_playlist,
+    parse_playlist,
+)
 from shared.adapters.http_transport import PinnedAdapter, Watchdog
+from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
@@ -22,6 +35,7 @@ from shared.errors import (
     FrameTimeoutError,
     FrameTooLargeError,
     FrameUnreachableError,
+    NotAnImageError,
 )
 
 MAX_REDIRECTS = 3
@@ -92,6 +106,40 @@ class _Hop:
         return cls(parts.url, parts.host.strip("[]"), port, str(parts.netloc))
 
 
+class _Fetch:
+    """One fetch's session, pinned adapter and watchdog: GETs that follow redirects by hand."""
+
+    def __init__(
+        self,
+        source: HttpSnapshotSource,
+        session: requests.Session,
+        adapter: PinnedAdapter,
+        watchdog: Watchdog,
+    ) -> None:
+        self._source, self._session, self._adapter = source, session, adapter
+        self.watchdog = watchdog
+
+    @contextlib.contextmanager
+    def get(self, url: str) -> Iterator[tuple[requests.Response, _Hop]]:
+        """The 200 answer for ``url``; every hop's scheme and address checked, then pinned."""
+        start = url
+        for _ in range(MAX_REDIRECTS + 1):
+            hop = _Hop.parse(url)
+            address = check_host(hop.host, hop.port, self._source.allow_private)
+            self._adapter.pin(hop.host, hop.port, address)
+            with self._source._get(self._session, hop, self.watchdog) as response:
+                if location := self._session.get_redirect_target(response):
+                    url = urljoin(hop.url, location)
+                    continue
+                if response.status_code != 200:
+                    raise FrameUnreachableError(
+                        f"camera {hop.netloc} answered HTTP {response.status_code}"
+                    )
+                yield response, hop
+                return
+        raise FrameUnreachableError(f"camera {start!r} redirected more than {MAX_REDIRECTS} times")
+
+
 class HttpSnapshotSource:
     """One GET per frame against a JPEG snapshot URL, under one deadline.
 
@@ -110,38 +158,57 @@ class HttpSnapshotSource:
         max_bytes: int,
         allow_private: bool,
         ca_bundle: str | None = None,
+        max_segment_bytes: int | None = None,
+        max_pixels: int = 4096 * 4096,
     ) -> None:
         self._connect_s = connect_timeout_s
         self._read_s = read_timeout_s
         self._ca_bundle = ca_bundle
         self._max_bytes = max_bytes
-        self._allow_private = allow_private
+        self._max_segment_bytes = max_segment_bytes or 4 * max_bytes
+        self._max_pixels = max_pixels
+        self.allow_private = allow_private
 
     def fetch(self, source: str) -> RawFrame:
-        """GET the snapshot, following at most three redirects, each re-checked."""
+        """GET the frame, following at most three redirects, each re-checked.
+
+        A ``multipart/x-mixed-replace`` answer (MJPEG) gives its first part; an HLS playlist
+        (by content type or a ``.m3u8`` path) gives a frame of its newest segment, fetched
+        under the same deadline and checks.
+        """
         with Watchdog(self._connect_s + self._read_s) as watchdog, requests.Session() as session:
             session.trust_env = False  # no proxies or netrc from the environment
             session.verify = self._ca_bundle or True
             adapter = PinnedAdapter(watchdog)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            url = source
-            for _ in range(MAX_REDIRECTS + 1):
-                hop = _Hop.parse(url)
-                address = check_host(hop.host, hop.port, self._allow_private)
-                adapter.pin(hop.host, hop.port, address)
-                with self._get(session, hop, watchdog) as response:
-                    if location := session.get_redirect_target(response):
-                        url = urljoin(hop.url, location)
-                        continue
-                    if response.status_code != 200:
-                        raise FrameUnreachableError(
-                            f"camera {hop.netloc} answered HTTP {response.status_code}"
-                        )
-                    data = self._read(response, hop.netloc, watchdog)
-                    content_type = response.headers.get("content-type")
-                return RawFrame("http", data=data, content_type=content_type)
-        raise FrameUnreachableError(f"camera {source!r} redirected more than {MAX_REDIRECTS} times")
+            fetch = _Fetch(self, session, adapter, watchdog)
+            with fetch.get(source) as (response, hop):
+                content_type = response.headers.get("content-type")
+                if is_multipart(content_type):
+                    chunks = self._chunks(response, hop.netloc, watchdog, live=True)
+                    reader = PartReader(chunks, boundary_of(str(content_type)), self._max_bytes)
+                    part = reader.next_part()  # the response closes: the stream ends here
+                    return RawFrame("mjpeg", data=part.data, content_type=part.content_type)
+                if not is_playlist(content_type, hop.url):
+                    data = self._read(response, hop.netloc, watchdog, self._max_bytes)
+                    return RawFrame("http", data=data, content_type=content_type)
+                playlist = parse_playlist(
+                    self._read(response, hop.netloc, watchdog, MAX_PLAYLIST_BYTES), hop.url
+                )
+            return RawFrame("hls", image=self._hls_frame(fetch, playlist))
+
+    def _hls_frame(self, fetch: _Fetch, playlist: Playlist) -> npt.NDArray[np.uint8]:
+        """A frame of the playlist's live edge (through its lowest-bandwidth variant)."""
+        if playlist.is_master:
+            with fetch.get(playlist.variant()) as (response, hop):
+                data = self._read(response, hop.netloc, fetch.watchdog, MAX_PLAYLIST_BYTES)
+                playlist = parse_playlist(data, hop.url)
+            if playlist.is_master:
+                raise NotAnImageError("HLS variant playlist is itself a master playlist")
+        with fetch.get(playlist.live_edge()) as (response, hop):
+            segment = self._read(response, hop.netloc, fetch.watchdog, self._max_segment_bytes)
+        return decode_segment(segment, self._max_pixels)
 
     def _get(self, session: requests.Session, hop: _Hop, watchdog: Watchdog) -> requests.Response:
         remaining = watchdog.remaining()
@@ -153,25 +220,37 @@ class HttpSnapshotSource:
         except requests.RequestException as exc:
             raise self._failure(exc, hop.netloc, watchdog) from exc
 
-    def _read(self, response: requests.Response, netloc: str, watchdog: Watchdog) -> bytes:
+    def _read(
+        self, response: requests.Response, netloc: str, watchdog: Watchdog, limit: int
+    ) -> bytes:
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             raise FrameTooLargeError(
-                f"camera {netloc} announced {declared} bytes, the limit is {self._max_bytes}"
+                f"camera {netloc} announced {declared} bytes, the limit is {limit}"
             )
         chunks: list[bytes] = []
         size = 0
+        for chunk in self._chunks(response, netloc, watchdog, live=False):
+            size += len(chunk)
+            if size > limit:
+                raise FrameTooLargeError(f"camera {netloc} sent over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _chunks(
+        self, response: requests.Response, netloc: str, watchdog: Watchdog, live: bool
+    ) -> Iterator[bytes]:
+        """The body's chunks; ``live``: as soon as bytes arrive (a stream never fills a chunk)."""
         try:
-            for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
-                size += len(chunk)
-                if size > self._max_bytes:
-                    raise FrameTooLargeError(f"camera {netloc} sent over {self._max_bytes} bytes")
-                chunks.append(chunk)
-        except requests.RequestException as exc:
+            if live:
+                while chunk := response.raw.read1(CHUNK_BYTES):
+                    yield chunk
+            else:
+                yield from response.iter_content(chunk_size=CHUNK_BYTES)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise self._failure(exc, netloc, watchdog) from exc
         if watchdog.fired:  # the shutdown can end a body without a length like a close would
             raise self._late(netloc)
-        return b"".join(chunks)
 
     def _late(self, netloc: str) -> FrameTimeoutError:
         deadline = self._connect_s + self._read_s
@@ -180,9 +259,7 @@ class HttpSnapshotSource:
             f"(connect {self._connect_s:g} s + read {self._read_s:g} s)"
         )
 
-    def _failure(
-        self, exc: requests.RequestException, netloc: str, watchdog: Watchdog
-    ) -> FrameError:
+    def _failure(self, exc: Exception, netloc: str, watchdog: Watchdog) -> FrameError:
         """The error for a failed connect or read: the deadline's, a timeout's, or unreachable."""
         if watchdog.fired or watchdog.remaining() < 0.01:
             return self._late(netloc)
@@ -190,7 +267,7 @@ class HttpSnapshotSource:
             return FrameTimeoutError(
                 f"camera {netloc} did not accept a connection within {self._connect_s:g} s"
             )
-        if isinstance(exc, requests.Timeout) or any(
+        if isinstance(exc, requests.Timeout | ReadTimeoutError) or any(
             isinstance(arg, ReadTimeoutError) for arg in exc.args
         ):
             waited = re.search(r"timeout=([\d.]+)", str(exc))  # urllib3 names the one in force
