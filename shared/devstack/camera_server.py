@@ -3,6 +3,9 @@
 Routes:
   ``/snapshot/<image>.jpg``   one of the vendored street images, the same bytes every time
   ``/clip/<camera>.jpg``      successive frames of the vendored clip (a counter per path)
+  ``/mjpeg/<camera>``         the clip as an endless MJPEG stream (``multipart/x-mixed-replace``)
+  ``/hls/<camera>.m3u8``      a live HLS media playlist over the clip (the window moves per poll)
+  ``/hls/seg<N>.ts``          its segments: MPEG-TS, encoded from the clip at the first request
   ``/not-image``              an HTML maintenance page (200, text/html)
   ``/corrupt.jpg``            JPEG magic followed by garbage
   ``/huge.jpg``               a chunked JPEG body larger than any sane limit (stops at 64 MiB)
@@ -21,12 +24,19 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import cv2
+import numpy as np
+import numpy.typing as npt
 
 from shared.devstack.httpd import BackgroundServer, QuietHandler
+from shared.devstack.streams import BOUNDARY, encode_segment, media_playlist, mjpeg_part
 from shared.settings import ASSETS
 
 IMAGES = ASSETS / "images"
 CLIP = ASSETS / "video" / "vtest_clip.avi"
+SEGMENT_FRAMES = 8  # clip frames per HLS segment
+PLAYLIST_WINDOW = 3  # segments a playlist lists
+MJPEG_FPS = 10
+MJPEG_SECONDS = 30  # an MJPEG client that never leaves is dropped after this
 
 
 def load_clip(path: Path = CLIP) -> list[bytes]:
@@ -48,6 +58,12 @@ def load_clip(path: Path = CLIP) -> list[bytes]:
     return frames
 
 
+def _image(jpeg: bytes) -> npt.NDArray[np.uint8]:
+    """A JPEG of the clip, decoded again (to encode it as video)."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return np.asarray(image, dtype=np.uint8)
+
+
 class CameraServer(BackgroundServer):
     """The camera server; ``start()`` runs it in a daemon thread."""
 
@@ -56,6 +72,7 @@ class CameraServer(BackgroundServer):
         self.snapshots = {p.name: p.read_bytes() for p in IMAGES.glob("*.jpg")}
         self._counters: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
+        self._segments: list[bytes] = []
         self.requests = 0
         super().__init__(_handler_for(self), port)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -68,6 +85,27 @@ class CameraServer(BackgroundServer):
             self.requests += 1
         return self.clip[index % len(self.clip)]
 
+    def hls_segments(self) -> list[bytes]:
+        """The clip as MPEG-TS segments (encoded once, at the first request: ~0.3 s)."""
+        with self._lock:
+            if not self._segments:
+                images = [_image(jpeg) for jpeg in self.clip]
+                self._segments = [
+                    encode_segment(images[i : i + SEGMENT_FRAMES])
+                    for i in range(0, len(images), SEGMENT_FRAMES)
+                ]
+            return self._segments
+
+    def hls_playlist(self, key: str) -> bytes:
+        """A live playlist whose window moves one segment per request (per path)."""
+        count = len(self.hls_segments())
+        with self._lock:
+            first = self._counters[key]
+            self._counters[key] += 1
+            self.requests += 1
+        names = [f"seg{(first + i) % count}.ts" for i in range(PLAYLIST_WINDOW)]
+        return media_playlist(names, sequence=first)
+
 
 def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
@@ -78,6 +116,13 @@ def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
                 self.send_body(200, img, "image/jpeg")
             elif path.startswith("/clip/") and path.endswith(".jpg"):
                 self.send_body(200, server.next_clip_frame(path), "image/jpeg")
+            elif path.startswith("/mjpeg/"):
+                self._stream_mjpeg(path)
+            elif path.startswith("/hls/") and path.endswith(".m3u8"):
+                self.send_body(200, server.hls_playlist(path), "application/vnd.apple.mpegurl")
+            elif path.startswith("/hls/seg") and path.endswith(".ts") and path[8:-3].isdigit():
+                segments = server.hls_segments()
+                self.send_body(200, segments[int(path[8:-3]) % len(segments)], "video/mp2t")
             elif path == "/not-image":
                 self.send_body(
                     200, b"<html><body>Camera under maintenance</body></html>", "text/html"
@@ -101,6 +146,19 @@ def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
                 self.send_body(int(path[8:]), b"{}", "application/json")
             else:
                 self.send_body(404, b"not found", "text/plain")
+
+        def _stream_mjpeg(self, path: str) -> None:
+            self.close_connection = True  # the body ends when the connection does
+            self.send_response(200)
+            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                for _ in range(MJPEG_FPS * MJPEG_SECONDS):
+                    self.wfile.write(mjpeg_part(server.next_clip_frame(path)))
+                    time.sleep(1 / MJPEG_FPS)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client has its frame and left, as it should
 
         def _stream_huge(self) -> None:
             self.send_response(200)

@@ -48,8 +48,8 @@ def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "(as Cloud Scheduler does): sweep sweep-" in out
-    assert len(re.findall(r"^  \[ *\d+/22\] cam-", out, re.M)) == 22  # a line per camera
-    assert ": 22 cameras, 20 processed, 2 failed, 0 dead-lettered" in out
+    assert len(re.findall(r"^  \[ *\d+/24\] cam-", out, re.M)) == 24  # a line per camera
+    assert ": 24 cameras, 22 processed, 2 failed, 0 dead-lettered" in out
     assert re.search(r"failed +cam-021-offline +unreachable: ", out)
     assert re.search(r"failed +cam-022-maintenance +not_image: ", out)
     # The demo registry's zones: 3 bus-lane cars (HIGH), 2 loading-zone cars (MEDIUM), 5 below.

@@ -106,6 +106,24 @@ def test_live_camera_misses_on_each_new_frame(client: FlaskClient, warehouse) ->
 
 
 @pytest.mark.parametrize(
+    ("camera_id", "kind"),
+    [
+        ("cam-023-plaza-mjpeg", "mjpeg"),  # an endless multipart/x-mixed-replace stream
+        ("cam-024-plaza-hls", "hls"),  # a live HLS playlist of MPEG-TS segments
+    ],
+)
+def test_stream_cameras_give_frames(
+    client: FlaskClient, warehouse, camera_id: str, kind: str
+) -> None:
+    response = client.post(f"/process/camera/{camera_id}")
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert body["frame"]["source_kind"] == kind
+    assert (body["frame"]["width"], body["frame"]["height"]) == (768, 576)
+    assert rows(warehouse, camera_id)[0]["frame_status"] == "ok"
+
+
+@pytest.mark.parametrize(
     ("camera_id", "kind", "message"),
     [
         ("cam-021-offline", "unreachable", "127.0.0.1:9"),  # nothing listens
