@@ -1,8 +1,9 @@
 """The frame source port, its adapters (one per kind of camera source) and the dispatcher by
 URL scheme.
 
-* ``http(s)://`` JPEG snapshots (:mod:`shared.adapters.http_snapshot`): timeouts, a byte
-  limit, redirects re-checked hop by hop, address checks.
+* ``http(s)://`` JPEG snapshots, MJPEG streams and HLS playlists
+  (:mod:`shared.adapters.http_snapshot`, told apart by the answer): one deadline, byte limits,
+  redirects and segment URIs re-checked hop by hop, address checks.
 * ``gs://bucket/object`` through google-cloud-storage (the emulator via STORAGE_EMULATOR_HOST).
 * ``rtsp://`` streams and local video files through OpenCV (grab one frame).
 * local image files, up to the byte limit.

@@ -1,6 +1,6 @@
-"""HTTP(S) JPEG snapshots (what public city cameras serve): one deadline for the whole fetch,
-a byte limit, redirects followed by hand (each hop re-checked) and address checks (SSRF guard,
-DNS pinned)."""
+"""HTTP(S) JPEG snapshots (what public city cameras serve), MJPEG streams and HLS playlists:
+one deadline for the whole fetch, byte limits, redirects followed by hand (each hop re-checked)
+and address checks (SSRF guard, DNS pinned) for every URL, HLS segments included."""
 
 from __future__ import annotations
 
