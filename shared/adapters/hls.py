@@ -38,6 +38,8 @@ TS_PACKET = 188
 BMFF_BOXES = {b"ftyp", b"styp", b"moof", b"moov", b"sidx"}
 # ffmpeg probes this many bytes to find the streams (its default is 5 MB)
 PROBE_BYTES = 1024 * 1024
+# ffmpeg's max_pixels counts a frame with its padding (edges, alignment): room for that
+BACKSTOP_FACTOR, BACKSTOP_MARGIN = 2, 1 << 20
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ def decode_segment(data: bytes, max_pixels: int) -> npt.NDArray[np.uint8]:
     """The first video frame of a segment, as a BGR image.
 
     The stream's declared size is checked against ``max_pixels`` before a frame is decoded, and
-    each decoded frame's size again (a decode bomb must not reach the pixel buffers).
+    each decoded frame's size again (a decode bomb must not reach the pixel buffers), with
+    ffmpeg's ``max_pixels`` as a backstop.
 
     Raises:
         FrameDecodeError: not a video segment, no video stream or frame, or ffmpeg refused it.
@@ -143,10 +146,20 @@ def decode_segment(data: bytes, max_pixels: int) -> npt.NDArray[np.uint8]:
                 raise FrameDecodeError("HLS segment has no video stream")
             stream = container.streams.video[0]
             _check_size(stream.codec_context.width, stream.codec_context.height, max_pixels)
+            # ffmpeg's own check before it allocates a frame: the backstop for a size the
+            # container left undeclared (0x0) or that changes mid-stream (with a margin for
+            # padding); the decoded frame is checked exactly below.
+            stream.codec_context.options = {
+                "max_pixels": str(BACKSTOP_FACTOR * max_pixels + BACKSTOP_MARGIN)
+            }
             for frame in container.decode(stream):
                 _check_size(frame.width, frame.height, max_pixels)
                 image = frame.to_ndarray(format="bgr24")
                 return np.ascontiguousarray(image, dtype=np.uint8)
+    except av.error.MemoryError as exc:  # the backstop, where ffmpeg allocates (else EINVAL)
+        raise FrameTooLargeError(
+            f"ffmpeg refused an HLS frame over {max_pixels} px: {exc}"
+        ) from exc
     except av.FFmpegError as exc:
         raise FrameDecodeError(f"HLS segment could not be decoded: {exc}") from exc
     raise FrameDecodeError("HLS segment has no video frame")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from shared.adapters import hls
 from shared.adapters.hls import decode_segment, is_playlist, parse_playlist
 from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart
 from shared.devstack.streams import encode_segment, master_playlist, media_playlist, mjpeg_part
@@ -188,3 +189,13 @@ def test_segment_gives_its_first_frame() -> None:
 )
 def test_bad_segments(data: bytes, kind: str) -> None:
     assert kind_of(lambda: decode_segment(data, 96 * 64)) == kind
+
+
+def test_ffmpeg_backstop_refuses_frames_the_container_did_not_declare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As if the declared size were missed: ffmpeg's own max_pixels must stop the allocation.
+    monkeypatch.setattr(hls, "BACKSTOP_FACTOR", 0)
+    monkeypatch.setattr(hls, "BACKSTOP_MARGIN", 96 * 64)  # passes the open, not the padding
+    # ffmpeg answers EINVAL or ENOMEM, depending on where it checks: decode_error or too_large.
+    assert kind_of(lambda: decode_segment(segment(), 96 * 64)) in ("decode_error", "too_large")
