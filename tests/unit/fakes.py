@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -64,6 +64,7 @@ class FakeCache:
         self.last: dict[str, tuple[str, int]] = {}  # last_frame key -> (hash, since ms)
         self.keys: dict[str, str] = {}  # claims: key -> pending / done
         self.aliases: dict[str, str] = {}
+        self.strings: dict[str, tuple[str, int]] = {}  # update(): key -> (value, ttl s)
         self.down = False
 
     def _check(self) -> None:
@@ -82,6 +83,8 @@ class FakeCache:
 
     def get(self, key: str) -> str | None:
         self._check()
+        if key in self.strings:
+            return self.strings[key][0]
         return self.aliases.get(key)
 
     def store(
@@ -107,6 +110,13 @@ class FakeCache:
     def state(self, key: str) -> str | None:
         self._check()
         return self.keys.get(key)
+
+    def update(self, key: str, change: Callable[[str | None], tuple[str, Any]], ttl_s: int) -> Any:
+        self._check()
+        current = self.strings.get(key)
+        value, result = change(current[0] if current else None)
+        self.strings[key] = (value, ttl_s)
+        return result
 
     def ping(self) -> None:
         self._check()
