@@ -177,6 +177,31 @@ class Settings(BaseSettings):
         "camwatch-evidence",
         description="Bucket name (no gs:// prefix) for violation evidence frames.",
     )
+    # Tracks (shared/domain/tracks.py)
+    track_min_iou: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="Least IoU of a detection with a track's last box (same class) to continue it.",
+    )
+    track_stationary_iou: float = Field(
+        0.85,
+        gt=0.0,
+        le=1.0,
+        description="IoU with the previous box above which a road user has not moved (stationary).",
+    )
+    track_max_gap_s: int = Field(
+        600,
+        gt=0,
+        description="How long a track survives unseen (a missed sweep, an occlusion) before it "
+        "ends.",
+    )
+    track_ttl_s: int = Field(
+        3600,
+        gt=0,
+        description="TTL of a camera's tracks in Redis, refreshed on each update; at least "
+        "CAMWATCH_TRACK_MAX_GAP_S.",
+    )
     # Redis
     redis_host: str = Field("127.0.0.1", description="Memorystore Redis host.")
     redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port.")
@@ -229,6 +254,12 @@ class Settings(BaseSettings):
             if not ok:
                 raise ValueError("want whsec_ followed by base64 of at least 16 random bytes")
         return value
+
+    @model_validator(mode="after")
+    def _track_ttl(self) -> Settings:
+        if self.track_ttl_s < self.track_max_gap_s:
+            raise ValueError("CAMWATCH_TRACK_TTL_S must be at least CAMWATCH_TRACK_MAX_GAP_S")
+        return self
 
     @model_validator(mode="after")
     def _warn_deprecated(self) -> Settings:
