@@ -191,7 +191,7 @@ class Settings(BaseSettings):
         description="IoU with the previous box above which a road user has not moved (stationary).",
     )
     track_max_gap_s: int = Field(
-        600,
+        900,
         gt=0,
         description="How long a track survives unseen (a missed sweep, an occlusion) before it "
         "ends.",

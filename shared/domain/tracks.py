@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from shared.domain.detections import Detections
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in original-image pixels
-_FORBIDDEN = 1e6  # cost of a pair that may not match (other class, too little overlap)
+_FORBIDDEN = 0.0  # a pair that may not match (other class, too little overlap) adds nothing
 
 
 @dataclass(frozen=True)
@@ -31,13 +31,14 @@ class TrackConfig:
         min_iou: least IoU of a detection with a track's last box to continue it (0.3).
         stationary_iou: IoU with the previous box above which the road user has not moved
             (0.85: a few pixels of box jitter on a car).
-        max_gap_s: how long an unmatched track survives before it ends (600 s: one missed
-            5-minute sweep, or a bus hiding a parked car for a few minutes).
+        max_gap_s: how long a track survives unseen before it ends (900 s: two missed
+            5-minute sweeps, or a bus hiding a parked car for a few minutes). A track unseen
+            longer ends before the frame is associated, so it is never continued.
     """
 
     min_iou: float = 0.3
     stationary_iou: float = 0.85
-    max_gap_s: float = 600.0
+    max_gap_s: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,9 @@ class Tracker:
         judged, since an identical frame says nothing about motion.
         """
         repeated = bool(frame_hash) and frame_hash == state.frame_hash
-        tracks = state.tracks
+        gap_ms = self.config.max_gap_s * 1000
+        ended = [t for t in state.tracks if now_ms - t.last_seen_ms > gap_ms]
+        tracks = [t for t in state.tracks if now_ms - t.last_seen_ms <= gap_ms]
         boxes = np.asarray(detections.xyxy, np.float64).reshape(-1, 4)
         names = [str(n) for n in detections.class_name]
         iou = iou_matrix(np.array([t.box for t in tracks]).reshape(-1, 4), boxes)
@@ -159,15 +162,12 @@ class Tracker:
         pairs = assign(iou, same_class & (iou >= self.config.min_iou))
         ids: list[str | None] = [None] * len(names)
         kept: list[Track] = []
-        ended: list[Track] = []
         matched = dict(pairs)
         for i, track in enumerate(tracks):
             if i in matched:
                 j = matched[i]
                 ids[j] = track.track_id
                 kept.append(self._seen(track, _box(boxes[j]), iou[i, j], now_ms, repeated))
-            elif now_ms - track.last_seen_ms > self.config.max_gap_s * 1000:
-                ended.append(track)
             else:
                 kept.append(replace(track, misses=track.misses + 1))
         for j, name in enumerate(names):
