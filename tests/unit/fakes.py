@@ -15,10 +15,12 @@ from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
 from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
+from shared.domain.tracks import counter_ids
 from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.processor import CameraProcessor
+from shared.service_layer.tracking import CameraTracker, track_config
 from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
@@ -214,12 +216,16 @@ class Rig:
 
 
 def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
-    """A processor over ``registry`` whose cameras serve ``frames`` (by source)."""
+    """A processor over ``registry`` whose cameras serve ``frames`` (by source); track ids
+    ``t1``, ``t2``, ..."""
     frames_, detector, cache = FakeFrames(frames), FakeDetector(), FakeCache()
     warehouse, evidence, bus = FakeWarehouse(), FakeEvidence(), FakeBus()
     settings = Settings()
     recorder = ViolationRecorder(cache, warehouse, evidence, bus, settings.evidence_bucket)
-    processor = CameraProcessor(settings, registry, frames_, detector, cache, warehouse, recorder)
+    tracks = CameraTracker(cache, track_config(settings), settings.track_ttl_s, counter_ids())
+    processor = CameraProcessor(
+        settings, registry, frames_, detector, cache, warehouse, recorder, tracks
+    )
     return Rig(processor, frames_, detector, cache, warehouse, evidence, bus)
 
 
