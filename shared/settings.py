@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -255,11 +256,13 @@ class Settings(BaseSettings):
                 raise ValueError("want whsec_ followed by base64 of at least 16 random bytes")
         return value
 
-    @model_validator(mode="after")
-    def _track_ttl(self) -> Settings:
-        if self.track_ttl_s < self.track_max_gap_s:
-            raise ValueError("CAMWATCH_TRACK_TTL_S must be at least CAMWATCH_TRACK_MAX_GAP_S")
-        return self
+    @field_validator("track_ttl_s")
+    @classmethod
+    def _track_ttl(cls, value: int, info: ValidationInfo) -> int:
+        gap = info.data.get("track_max_gap_s")
+        if gap is not None and value < gap:
+            raise ValueError(f"want at least CAMWATCH_TRACK_MAX_GAP_S ({gap})")
+        return value
 
     @model_validator(mode="after")
     def _warn_deprecated(self) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -27,7 +28,7 @@ def rig() -> Rig:
     return fakes.rig(registry_of({"id": "cam-a", "source": SOURCE}), {SOURCE: jpeg("car1.jpg")})
 
 
-def stored(rig: Rig) -> tuple[dict, int]:
+def stored(rig: Rig) -> tuple[dict[str, Any], int]:
     """The camera's tracks document as kept in the cache, and its TTL."""
     value, ttl_s = rig.cache.strings[tracks_key("cam-a")]
     return json.loads(value), ttl_s
