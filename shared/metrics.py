@@ -11,7 +11,7 @@ REQUESTS = Counter(
 )
 STAGE_SECONDS = Histogram(
     "camwatch_stage_seconds",
-    "Latency per processing stage (fetch, decode, cache, detect, violations, warehouse, "
+    "Latency per processing stage (fetch, decode, cache, detect, tracks, violations, warehouse, "
     "cache_store, total).",
     ["stage"],
     buckets=_BUCKETS,

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -186,6 +187,31 @@ class Settings(BaseSettings):
         "camwatch-evidence",
         description="Bucket name (no gs:// prefix) for violation evidence frames.",
     )
+    # Tracks (shared/domain/tracks.py)
+    track_min_iou: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="Least IoU of a detection with a track's last box (same class) to continue it.",
+    )
+    track_stationary_iou: float = Field(
+        0.85,
+        gt=0.0,
+        le=1.0,
+        description="IoU with the previous box above which a road user has not moved (stationary).",
+    )
+    track_max_gap_s: int = Field(
+        900,
+        gt=0,
+        description="How long a track survives unseen (a missed sweep, an occlusion) before it "
+        "ends.",
+    )
+    track_ttl_s: int = Field(
+        3600,
+        gt=0,
+        description="TTL of a camera's tracks in Redis, refreshed on each update; at least "
+        "CAMWATCH_TRACK_MAX_GAP_S.",
+    )
     # Redis
     redis_host: str = Field("127.0.0.1", description="Memorystore Redis host.")
     redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port.")
@@ -237,6 +263,14 @@ class Settings(BaseSettings):
                 ok = False
             if not ok:
                 raise ValueError("want whsec_ followed by base64 of at least 16 random bytes")
+        return value
+
+    @field_validator("track_ttl_s")
+    @classmethod
+    def _track_ttl(cls, value: int, info: ValidationInfo) -> int:
+        gap = info.data.get("track_max_gap_s")
+        if gap is not None and value < gap:
+            raise ValueError(f"want at least CAMWATCH_TRACK_MAX_GAP_S ({gap})")
         return value
 
     @model_validator(mode="after")

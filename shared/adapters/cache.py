@@ -1,15 +1,16 @@
-"""The cache port (frame results, same-frame tracking, claims) and its adapter: Memorystore Redis.
+"""The cache port (frame results, same-frame tracking, claims, tracks) and its adapter: Redis.
 
 The adapter is told its keys (every format lives in ``shared.service_layer.idempotency``); it
-stores :class:`CachedResult` records as JSON.
+stores :class:`CachedResult` records as JSON, and read-modify-writes one string (a camera's
+tracks) as an optimistic transaction (``WATCH``/``MULTI``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -17,6 +18,9 @@ from redis.retry import Retry
 
 from shared.domain.observations import CachedResult
 from shared.errors import DependencyUnavailableError
+
+T = TypeVar("T")
+UPDATE_ATTEMPTS = 5  # optimistic tries of one update before giving up (another writer won each)
 
 # Returns the time (ms) since which the camera has served this same frame.
 _SAME_FRAME_SINCE = """
@@ -64,6 +68,14 @@ class Cache(Protocol):
 
     def state(self, key: str) -> str | None:
         """A claim's state: ``pending``, ``done`` or None (free)."""
+        ...
+
+    def update(self, key: str, change: Callable[[str | None], tuple[str, T]], ttl_s: int) -> T:
+        """Replace a string by ``change(current)[0]`` atomically, for ``ttl_s``; return ``[1]``.
+
+        ``change`` may run more than once (it is retried when another writer got in between), so
+        it must be pure.
+        """
         ...
 
     def ping(self) -> None:
@@ -154,6 +166,25 @@ class RedisCache:
         """A claim's state: ``pending``, ``done`` or None (free)."""
         with _redis_errors():
             return _text(self._r.get(key))
+
+    def update(self, key: str, change: Callable[[str | None], tuple[str, T]], ttl_s: int) -> T:
+        """Optimistic read-modify-write: ``WATCH`` the key, compute, ``MULTI``/``SET``/``EXEC``.
+
+        A concurrent write to the key aborts the ``EXEC`` and ``change`` runs again on the new
+        value, up to :data:`UPDATE_ATTEMPTS` times; then DependencyUnavailableError (retry).
+        """
+        with _redis_errors(), self._r.pipeline() as pipe:
+            for _ in range(UPDATE_ATTEMPTS):
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    value, result = change(_text(pipe.get(key)))
+                    pipe.multi()
+                    pipe.set(key, value, ex=ttl_s)
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+        raise DependencyUnavailableError("redis", f"{key}: {UPDATE_ATTEMPTS} conflicting writes")
 
     def ping(self) -> None:
         """Round trip to the server."""

@@ -85,6 +85,7 @@ class Observation:
     model: ModelInfo
     violations: tuple[ViolationRecord, ...] = ()
     recorded: bool = False
+    track_ids: tuple[str, ...] = ()  # parallel to the detections (empty: not tracked)
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -124,12 +125,20 @@ class Observation:
             "cache": self.cache,
             "frame": self.frame.as_dict(),
             "counts": self.detections.counts(),
-            "detections": self.detections.to_records(),
+            "detections": self._tracked_records(),
             "model": self.model.as_dict(),
             "violations": [v.as_row() for v in self.violations],
             "recorded": self.recorded,
             "latency_ms": self.latency_ms,
         }
+
+    def _tracked_records(self) -> list[dict[str, Any]]:
+        """The detections, each with its ``track_id`` when the frame was tracked."""
+        records = self.detections.to_records()
+        if len(self.track_ids) == len(records):
+            for record, track_id in zip(records, self.track_ids, strict=True):
+                record["track_id"] = track_id
+        return records
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ key                                               what                          
 ``vision:camera:{camera_id}:frame:{hash}``        cached result of a frame               cache_ttl_s
 ``vision:camera:{camera_id}:bytes:{digest}``      frame hash of these encoded bytes      cache_ttl_s
 ``vision:camera:{camera_id}:last_frame``          last frame's hash and since when (ms)  2 x stale
+``vision:camera:{camera_id}:tracks``              the camera's open tracks (JSON)        track_ttl_s
 ``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
 ``violation:camera:{camera_id}:type:{type}``      one alert per ongoing violation        24 h
@@ -60,6 +61,11 @@ def bytes_key(camera_id: str, bytes_digest: str) -> str:
 def last_frame_key(camera_id: str) -> str:
     """The camera's last frame hash and since when it has been served."""
     return f"vision:camera:{camera_id}:last_frame"
+
+
+def tracks_key(camera_id: str) -> str:
+    """The camera's open tracks and the frame they were last updated with."""
+    return f"vision:camera:{camera_id}:tracks"
 
 
 def write_key(table: str, rid: str) -> str:

@@ -31,6 +31,7 @@ from shared.service_layer.idempotency import (
     row_id,
     write_once,
 )
+from shared.service_layer.tracking import CameraTracker
 from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
@@ -74,6 +75,11 @@ class CameraProcessor:
     cache: Cache
     warehouse: Warehouse
     violations: ViolationRecorder
+    tracks: CameraTracker | None = None  # None: from the cache and the settings
+
+    def __post_init__(self) -> None:
+        if self.tracks is None:
+            self.tracks = CameraTracker.from_settings(self.cache, self.settings)
 
     def process(
         self, camera_id: str, request_id: str = "", sweep_id: str | None = None
@@ -108,6 +114,11 @@ class CameraProcessor:
             metrics.CACHE.labels("miss").inc()
             detections, model = self._detect(camera, raw, seen), self.detector.model
             watch.lap("detect")
+        # Before anything is recorded: a failure leaves a miss to retry, and the retry (the same
+        # frame again) moves no track. A hit of the last frame keeps its tracks alive.
+        assert self.tracks is not None
+        tracked = self.tracks.observe(camera.id, frame.hash, detections, now_ms)
+        watch.lap("tracks")
         observation = Observation(
             observation_id=row_id(camera.id, frame.hash, frame.status, *filter(None, [sweep_id])),
             camera_id=camera.id,
@@ -118,6 +129,7 @@ class CameraProcessor:
             frame=frame,
             detections=detections,
             model=model,
+            track_ids=tracked.track_ids,
         )
         if seen.cached is None and seen.image is not None:  # a new frame: look for violations
             found = self.violations.record(camera, observation, raw, seen.image)

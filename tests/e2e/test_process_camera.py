@@ -84,6 +84,7 @@ def test_cameras_are_processed_and_recorded(client: FlaskClient, warehouse) -> N
         "bus": 1,
         "truck": 0,
     }
+    assert len({d["track_id"] for d in bus["detections"]}) == 4  # one track per road user
 
 
 def test_unchanged_camera_hits_the_cache_without_a_new_row(client: FlaskClient, warehouse) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -15,10 +15,12 @@ from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
 from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
+from shared.domain.tracks import counter_ids
 from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.processor import CameraProcessor
+from shared.service_layer.tracking import CameraTracker, track_config
 from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
@@ -64,6 +66,7 @@ class FakeCache:
         self.last: dict[str, tuple[str, int]] = {}  # last_frame key -> (hash, since ms)
         self.keys: dict[str, str] = {}  # claims: key -> pending / done
         self.aliases: dict[str, str] = {}
+        self.strings: dict[str, tuple[str, int]] = {}  # update(): key -> (value, ttl s)
         self.down = False
 
     def _check(self) -> None:
@@ -82,6 +85,8 @@ class FakeCache:
 
     def get(self, key: str) -> str | None:
         self._check()
+        if key in self.strings:
+            return self.strings[key][0]
         return self.aliases.get(key)
 
     def store(
@@ -107,6 +112,13 @@ class FakeCache:
     def state(self, key: str) -> str | None:
         self._check()
         return self.keys.get(key)
+
+    def update(self, key: str, change: Callable[[str | None], tuple[str, Any]], ttl_s: int) -> Any:
+        self._check()
+        current = self.strings.get(key)
+        value, result = change(current[0] if current else None)
+        self.strings[key] = (value, ttl_s)
+        return result
 
     def ping(self) -> None:
         self._check()
@@ -204,12 +216,16 @@ class Rig:
 
 
 def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
-    """A processor over ``registry`` whose cameras serve ``frames`` (by source)."""
+    """A processor over ``registry`` whose cameras serve ``frames`` (by source); track ids
+    ``t1``, ``t2``, ..."""
     frames_, detector, cache = FakeFrames(frames), FakeDetector(), FakeCache()
     warehouse, evidence, bus = FakeWarehouse(), FakeEvidence(), FakeBus()
     settings = Settings()
     recorder = ViolationRecorder(cache, warehouse, evidence, bus, settings.evidence_bucket)
-    processor = CameraProcessor(settings, registry, frames_, detector, cache, warehouse, recorder)
+    tracks = CameraTracker(cache, track_config(settings), settings.track_ttl_s, counter_ids())
+    processor = CameraProcessor(
+        settings, registry, frames_, detector, cache, warehouse, recorder, tracks
+    )
     return Rig(processor, frames_, detector, cache, warehouse, evidence, bus)
 
 

@@ -39,6 +39,17 @@ def test_the_error_names_the_variable_that_was_set(
         get_settings.cache_clear()
 
 
+def test_tracks_outlive_their_gap_in_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMWATCH_TRACK_MAX_GAP_S", "900")
+    monkeypatch.setenv("CAMWATCH_TRACK_TTL_S", "600")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"CAMWATCH_TRACK_TTL_S: .*MAX_GAP_S \(900\)"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAMWATCH_SCORE_THRESHOLD", "0.55")
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:1")
