@@ -75,6 +75,15 @@ class CameraRules(_Strict):
     stale_after_s: int | None = Field(None, gt=0, description="Same frame this long: stale.")
 
 
+class Burst(_Strict):
+    """A burst of consecutive frames per camera job (the default is one frame)."""
+
+    frames: int = Field(..., ge=1, le=10, description="Frames per burst.")
+    spacing_s: float = Field(
+        ..., ge=0, le=30, description="Seconds between a snapshot camera's frames (polled)."
+    )
+
+
 class Camera(_Strict):
     """One camera: where its frames come from and what to watch for."""
 
@@ -90,6 +99,7 @@ class Camera(_Strict):
     rules: CameraRules = Field(
         default_factory=lambda: CameraRules(), description="Per-camera settings."
     )
+    burst: Burst | None = Field(None, description="Consecutive frames per job; none: one.")
 
     @field_validator("zones")
     @classmethod

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from shared.domain.registry import (
+    Burst,
     CameraRules,
     Location,
     Registry,
@@ -111,7 +112,13 @@ def _props(defn: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("model", "schema_def"),
-    [(Registry, None), (Location, "location"), (Zone, "zone"), (CameraRules, "rules")],
+    [
+        (Registry, None),
+        (Location, "location"),
+        (Zone, "zone"),
+        (CameraRules, "rules"),
+        (Burst, "burst"),
+    ],
 )
 def test_models_and_schema_name_the_same_fields(model: Any, schema_def: str | None) -> None:
     defn = SCHEMA if schema_def is None else SCHEMA["$defs"][schema_def]
