@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from shared.domain.schedules import Window, time_zone
 from shared.errors import CameraNotFoundError, ConfigError
 
 ROAD_USERS = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
@@ -35,6 +43,21 @@ class ZoneType(StrEnum):
 
 RoadUser = Annotated[str, Field(pattern=f"^({'|'.join(ROAD_USERS)})$")]
 Point = Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=2, max_length=2)]
+Polygon = Annotated[list[Point], Field(min_length=3)]
+Score = Annotated[float, Field(ge=0, le=1)]
+
+
+def _area(polygon: list[list[float]]) -> float:
+    """The shoelace area of a polygon."""
+    return (
+        abs(
+            sum(
+                x1 * y2 - x2 * y1
+                for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
+            )
+        )
+        / 2
+    )
 
 
 class _Strict(BaseModel):
@@ -54,15 +77,14 @@ class Zone(_Strict):
     name: str = Field(..., min_length=1, max_length=64, description="Unique within the camera.")
     type: ZoneType = Field(..., description="What the zone is for.")
     polygon: list[Point] = Field(..., min_length=3, description="Vertices [x, y] in 0..1.")
+    schedule: list[Window] | None = Field(
+        None, min_length=1, description="When the zone is active (local); none: always."
+    )
 
     @field_validator("polygon")
     @classmethod
     def _has_area(cls, polygon: list[list[float]]) -> list[list[float]]:
-        area = sum(
-            x1 * y2 - x2 * y1
-            for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
-        )
-        if abs(area) / 2 < 1e-6:
+        if _area(polygon) < 1e-6:
             raise ValueError("polygon has no area (collinear or repeated vertices)")
         return polygon
 
@@ -73,6 +95,30 @@ class CameraRules(_Strict):
     min_score: float | None = Field(None, ge=0, le=1, description="Minimum detection score.")
     classes: list[RoadUser] | None = Field(None, min_length=1, description="Road users to keep.")
     stale_after_s: int | None = Field(None, gt=0, description="Same frame this long: stale.")
+    min_scores: dict[RoadUser, Score] | None = Field(
+        None, description="Minimum score per class (beside min_score)."
+    )
+    min_area: float | None = Field(None, ge=0, le=1, description="Smallest box, share of frame.")
+    max_area: float | None = Field(None, gt=0, le=1, description="Largest box, share of frame.")
+    masks: list[Polygon] | None = Field(
+        None, min_length=1, description="Ignore masks: detections anchored inside are dropped."
+    )
+
+    @field_validator("masks")
+    @classmethod
+    def _masks_have_area(
+        cls, masks: list[list[list[float]]] | None
+    ) -> list[list[list[float]]] | None:
+        if masks and any(_area(m) < 1e-6 for m in masks):
+            raise ValueError("a mask has no area (collinear or repeated vertices)")
+        return masks
+
+    @model_validator(mode="after")
+    def _area_bounds(self) -> CameraRules:
+        low, high = self.min_area, self.max_area
+        if low is not None and high is not None and low >= high:
+            raise ValueError(f"min_area {low} must be below max_area {high}")
+        return self
 
 
 class Burst(_Strict):
@@ -100,6 +146,23 @@ class Camera(_Strict):
         default_factory=lambda: CameraRules(), description="Per-camera settings."
     )
     burst: Burst | None = Field(None, description="Consecutive frames per job; none: one.")
+    timezone: str | None = Field(
+        None, description="IANA time zone (e.g. America/Los_Angeles); needed by schedules."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            time_zone(name)
+        return name
+
+    @model_validator(mode="after")
+    def _schedules_have_a_zone(self) -> Camera:
+        scheduled = [z.name for z in self.zones if z.schedule]
+        if scheduled and self.timezone is None:
+            raise ValueError(f"zones {scheduled} have a schedule: the camera needs a timezone")
+        return self
 
     @field_validator("zones")
     @classmethod

@@ -21,6 +21,7 @@ from shared.domain.registry import (
     load_registry,
     parse_registry,
 )
+from shared.domain.schedules import Window
 from shared.errors import CameraNotFoundError, ConfigError
 from shared.settings import ASSETS
 
@@ -42,9 +43,26 @@ GOOD: dict[str, Any] = {
 }
 
 
+PEAK = [{"days": ["mon", "tue"], "start": "07:00", "end": "10:00"}]
+SCHEDULED = copy.deepcopy(GOOD)
+SCHEDULED["cameras"][0]["timezone"] = "Europe/London"
+SCHEDULED["cameras"][0]["zones"][0]["schedule"] = PEAK
+SCHEDULED["cameras"][0]["rules"] |= {
+    "min_scores": {"car": 0.6, "person": 0.3},
+    "min_area": 0.001,
+    "max_area": 0.5,
+    "masks": [[[0, 0], [1, 0], [1, 0.1]]],
+}
+
+
 def _with(path: str, value: Any) -> dict[str, Any]:
     """GOOD with one value replaced (``path`` like ``cameras.0.zones.0.type``)."""
-    doc = copy.deepcopy(GOOD)
+    return _set(GOOD, path, value)
+
+
+def _set(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``base`` with one value replaced."""
+    doc = copy.deepcopy(base)
     *parents, last = path.split(".")
     node: Any = doc
     for key in parents:
@@ -65,9 +83,23 @@ def _model_accepts(doc: dict[str, Any]) -> bool:
     return True
 
 
-def test_good_document_is_accepted_by_both() -> None:
-    assert _schema_accepts(GOOD)
-    assert _model_accepts(GOOD)
+@pytest.mark.parametrize("doc", [GOOD, SCHEDULED])
+def test_good_documents_are_accepted_by_both(doc: dict[str, Any]) -> None:
+    assert _schema_accepts(doc)
+    assert _model_accepts(doc)
+
+
+def test_schedule_and_filters_are_parsed() -> None:
+    [camera] = parse_registry(yaml.safe_dump(SCHEDULED)).cameras
+    assert camera.timezone == "Europe/London"
+    [window] = camera.zones[0].schedule or []
+    assert (window.start, window.end, [d.value for d in window.days]) == (
+        "07:00",
+        "10:00",
+        ["mon", "tue"],
+    )
+    assert camera.rules.min_scores == {"car": 0.6, "person": 0.3}
+    assert (camera.rules.min_area, camera.rules.max_area) == (0.001, 0.5)
 
 
 @pytest.mark.parametrize(
@@ -85,6 +117,20 @@ def test_good_document_is_accepted_by_both() -> None:
         _with("cameras.0.rules.stale_after_s", 0),  # stale after zero seconds
         _with("cameras.0.rules.speed_limit", 30),  # unknown rule
         {"cameras": []},  # no cameras
+        _set(SCHEDULED, "cameras.0.zones.0.schedule.0.start", "7:00"),  # bad time string
+        _set(SCHEDULED, "cameras.0.zones.0.schedule.0.end", "24:30"),  # past the day
+        _set(SCHEDULED, "cameras.0.zones.0.schedule.0.days", ["mon", "funday"]),  # unknown day
+        _set(SCHEDULED, "cameras.0.zones.0.schedule.0.days", []),  # no days
+        _set(SCHEDULED, "cameras.0.zones.0.schedule", []),  # an empty schedule
+        _set(SCHEDULED, "cameras.0.timezone", 5),  # not a name
+        _set(SCHEDULED, "cameras.0.rules.min_scores", {"dog": 0.5}),  # not a road user
+        _set(SCHEDULED, "cameras.0.rules.min_scores", {"car": 1.2}),  # score above 1
+        _set(SCHEDULED, "cameras.0.rules.min_area", -0.1),  # negative area
+        _set(SCHEDULED, "cameras.0.rules.max_area", 1.5),  # more than the frame
+        _set(SCHEDULED, "cameras.0.rules.max_area", 0),  # nothing fits
+        _set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [1, 1]]]),  # two vertices
+        _set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [1, 2], [1, 1]]]),  # outside 0..1
+        _set(SCHEDULED, "cameras.0.rules.masks", []),  # an empty list of masks
         {"cameras": GOOD["cameras"], "extra": 1},  # unknown top-level key
     ],
 )
@@ -99,6 +145,12 @@ def test_bad_documents_are_rejected_by_both(doc: dict[str, Any]) -> None:
         ({"cameras": GOOD["cameras"] * 2}, "duplicate camera ids"),
         (_with("cameras.0.zones", GOOD["cameras"][0]["zones"] * 2), "zone names must be unique"),
         (_with("cameras.0.zones.0.polygon", [[0, 0], [0.5, 0.5], [1, 1]]), "no area"),
+        (_with("cameras.0.zones.0.schedule", PEAK), "needs a timezone"),
+        (_set(SCHEDULED, "cameras.0.timezone", "Mars/Olympus_Mons"), "unknown IANA time zone"),
+        (_set(SCHEDULED, "cameras.0.timezone", "../etc/passwd"), "unknown IANA time zone"),
+        (_set(SCHEDULED, "cameras.0.zones.0.schedule.0.end", "07:00"), "is empty"),
+        (_set(SCHEDULED, "cameras.0.rules.min_area", 0.5), "must be below max_area"),
+        (_set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [0.5, 0.5], [1, 1]]]), "no area"),
     ],
 )
 def test_model_checks_beyond_the_schema(doc: dict[str, Any], why: str) -> None:
@@ -118,6 +170,7 @@ def _props(defn: dict[str, Any]) -> set[str]:
         (Zone, "zone"),
         (CameraRules, "rules"),
         (Burst, "burst"),
+        (Window, "window"),
     ],
 )
 def test_models_and_schema_name_the_same_fields(model: Any, schema_def: str | None) -> None:
