@@ -20,6 +20,7 @@ from shared.adapters.frame_sources import FrameSource
 from shared.adapters.warehouse import Warehouse
 from shared.detection.port import Detector
 from shared.domain.detections import Detections
+from shared.domain.filters import camera_filter
 from shared.domain.frames import FramePolicy, RawFrame, bytes_hash
 from shared.domain.observations import CachedResult, FrameFailure, FrameInfo, Observation
 from shared.domain.registry import ROAD_USERS, Camera, Registry
@@ -173,12 +174,14 @@ class CameraProcessor:
         return FrameInfo(seen.digest, width, height, raw.source_kind, status, stale_for_s)
 
     def _detect(self, camera: Camera, raw: RawFrame, seen: _Seen) -> Detections:
-        """The road users the camera's rules keep (classes, minimum score)."""
+        """The road users the camera's rules keep (classes, scores, box areas, masks)."""
         assert seen.image is not None  # a miss was decoded
         rule = camera.rules.min_score
         min_score = rule if rule is not None else self.settings.score_threshold
         found = self.detector.detect(seen.image, raw.data)
-        return found.keep(camera.rules.classes or ROAD_USERS, min_score)
+        kept = found.keep(camera.rules.classes or ROAD_USERS, min_score)
+        height, width = seen.image.shape[:2]
+        return camera_filter(camera.rules).apply(kept, (width, height))
 
     def _remember(self, camera_id: str, seen: _Seen, observation: Observation) -> None:
         """Cache the result, and the alias from the frame's bytes to its hash."""
