@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
 import cv2
@@ -10,6 +11,7 @@ import numpy.typing as npt
 
 from shared.domain.detections import Detections
 from shared.domain.registry import Zone, ZoneType
+from shared.domain.schedules import is_active
 from shared.domain.violations import Violation
 
 # Which road users may not be in which zone (the defaults of the generic rule).
@@ -75,21 +77,45 @@ class PolygonZone:
         return share
 
 
-def find_violations(
-    detections: Detections, zones: list[Zone], frame_size: tuple[int, int]
-) -> list[Violation]:
-    """The generic rule: a restricted class whose bottom-centre is in a restricted zone.
+def confidence(
+    score: npt.NDArray[np.float32],
+    overlap: npt.NDArray[np.float32],
+    dwell: float = 1.0,
+) -> npt.NDArray[np.float32]:
+    """A violation's confidence: ``score x (0.5 + 0.5 x overlap) x dwell``, in 0..1.
 
-    Confidence = score x (0.5 + 0.5 x the share of the box inside the zone).
+    ``score`` is the detection score, ``overlap`` the share of the box inside the zone (clipped
+    to 0..1: a box fully inside keeps its score, one barely inside half of it), and ``dwell``
+    the factor of the time observed, for dwell rules (1 for the one-frame rules).
+    """
+    factor = 0.5 + 0.5 * np.clip(overlap, 0.0, 1.0)
+    result: npt.NDArray[np.float32] = (score * factor * min(max(dwell, 0.0), 1.0)).astype(
+        np.float32
+    )
+    return result
+
+
+def find_violations(
+    detections: Detections,
+    zones: list[Zone],
+    frame_size: tuple[int, int],
+    at: datetime | None = None,
+    timezone: str | None = None,
+) -> list[Violation]:
+    """The generic rule: a restricted class whose bottom-centre is in a restricted zone that is
+    active at ``at`` (the zone's schedule, in the camera's ``timezone``; no ``at``: every zone
+    counts). Confidence: :func:`confidence`.
     """
     found: list[Violation] = []
     for zone in zones:
         classes = RESTRICTED.get(zone.type)
         if not classes or len(detections) == 0:
             continue
+        if at is not None and not is_active(zone.schedule, at, timezone):
+            continue
         polygon = PolygonZone(zone, frame_size)
         hit = polygon.contains(detections) & np.isin(detections.class_name, classes)
-        confidence = detections.confidence * (0.5 + 0.5 * polygon.overlap(detections))
+        scores = confidence(detections.confidence, polygon.overlap(detections))
         for i in np.flatnonzero(hit):
             x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[i])
             found.append(
@@ -97,7 +123,7 @@ def find_violations(
                     zone.type.value,
                     zone.name,
                     str(detections.class_name[i]),
-                    round(float(confidence[i]), 4),
+                    round(float(scores[i]), 4),
                     (x1, y1, x2, y2),
                 )
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -51,7 +52,8 @@ class ViolationRecorder:
         """Every violation of a new frame, recorded; the first of each ongoing one alerted."""
         frame = observation.frame
         size = (frame.width, frame.height)
-        found = find_violations(observation.detections, camera.zones, size)
+        at = datetime.fromisoformat(observation.event_time)
+        found = find_violations(observation.detections, camera.zones, size, at, camera.timezone)
         if not found:
             return ()
         name, data, content_type = evidence_object(camera.id, frame.hash, raw, image)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import cv2
 import numpy as np
 import pytest
@@ -145,3 +147,44 @@ def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them
     assert sum(v["alerted"] for v in found) == 2
     assert len(r.bus.sent) == 2
     assert len(r.warehouse.rows["violations"]) == 3  # the two that made it are not rewritten
+
+
+def _window_around_now(start_h: int, end_h: int) -> dict[str, object]:
+    """Every day, from ``start_h`` to ``end_h`` hours from now (UTC wall clock)."""
+    now = datetime.now(UTC)
+    return {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": (now + timedelta(hours=start_h)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=end_h)).strftime("%H:%M"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "found"),
+    [
+        (_window_around_now(2, 3), []),  # the lane opens in two hours: no violation now
+        (_window_around_now(-1, 1), ["corner-lane"]),  # active now: the car is in it
+    ],
+)
+def test_a_scheduled_lane_finds_violations_only_while_active(
+    window: dict[str, object], found: list[str]
+) -> None:
+    lane = {**LANE, "schedule": [window]}
+    registry = registry_of(
+        {"id": "cam-s", "source": "http://s/1.jpg", "zones": [lane], "timezone": "UTC"}
+    )
+    rig = fakes.rig(registry, {"http://s/1.jpg": jpeg("car1.jpg")})
+    answer = rig.processor.process("cam-s").as_answer()
+    assert [v["zone"] for v in answer["violations"]] == found
+    assert len(rig.warehouse.rows.get("violations", [])) == len(found)
+
+
+def test_a_mask_over_the_car_drops_it_before_zones_and_tracks() -> None:
+    corner = [[0, 0], [0.1, 0], [0.1, 0.1], [0, 0.1]]  # holds the car's anchor (15.5, 40)
+    registry = registry_of(
+        {"id": "cam-m", "source": "http://m/1.jpg", "zones": [LANE], "rules": {"masks": [corner]}}
+    )
+    rig = fakes.rig(registry, {"http://m/1.jpg": jpeg("car1.jpg")})
+    answer = rig.processor.process("cam-m").as_answer()
+    assert answer["violations"] == []
+    assert answer["counts"]["car"] == 0

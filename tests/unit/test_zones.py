@@ -5,12 +5,15 @@ The rule on the demo bus camera with the real SSD is in ``tests/model/test_ssd.p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
 from shared.domain.detections import Detections
 from shared.domain.registry import Zone, ZoneType
-from shared.domain.zones import Anchor, PolygonZone, find_violations
+from shared.domain.schedules import Day, Window
+from shared.domain.zones import Anchor, PolygonZone, confidence, find_violations
 
 SIZE = (200, 100)  # width, height
 # The lower-left quarter of the frame.
@@ -76,3 +79,39 @@ def test_bus_lane_rule(rows, expected) -> None:
 def test_unrestricted_zone_types_never_violate() -> None:
     crosswalk = Zone(name="x", type=ZoneType.ROADWAY, polygon=LANE.polygon)
     assert find_violations(dets(("car", 0.9, (10, 60, 40, 90))), [crosswalk], SIZE) == []
+
+
+@pytest.mark.parametrize(
+    ("score", "overlap", "dwell", "expected"),
+    [
+        (0.8, 1.0, 1.0, 0.8),  # wholly inside: the score itself
+        (0.8, 0.5, 1.0, 0.6),  # half inside: 0.8 x 0.75
+        (0.8, 0.0, 1.0, 0.4),  # anchor in, box barely: half the score
+        (0.8, 1.5, 1.0, 0.8),  # overlap clipped to 1
+        (0.8, -0.2, 1.0, 0.4),  # and to 0
+        (0.8, 1.0, 0.5, 0.4),  # the dwell slot scales it (dwell rules, a later slice)
+        (0.8, 1.0, 2.0, 0.8),  # dwell clipped to 1
+    ],
+)
+def test_confidence_formula(score, overlap, dwell, expected) -> None:
+    got = confidence(np.array([score], np.float32), np.array([overlap], np.float32), dwell)
+    assert got[0] == pytest.approx(expected, abs=1e-6)
+
+
+PEAK_LANE = LANE.model_copy(
+    update={"schedule": [Window(days=[Day.MON], start="07:00", end="10:00")]}
+)
+
+
+@pytest.mark.parametrize(
+    ("at", "found"),
+    [
+        (datetime(2026, 3, 9, 11, 0, tzinfo=UTC), 1),  # Monday 07:00 in New York: active
+        (datetime(2026, 3, 9, 14, 0, tzinfo=UTC), 0),  # Monday 10:00 there: ended
+        (datetime(2026, 3, 14, 12, 0, tzinfo=UTC), 0),  # a Saturday
+        (None, 1),  # no time given: every zone counts
+    ],
+)
+def test_a_scheduled_lane_counts_only_while_active(at, found) -> None:
+    car = dets(("car", 0.8, (10, 60, 40, 90)))
+    assert len(find_violations(car, [PEAK_LANE], SIZE, at, "America/New_York")) == found
