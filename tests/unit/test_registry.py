@@ -195,6 +195,10 @@ def test_demo_registry_is_valid_and_large_enough() -> None:
     assert len(registry.cameras) >= 20
     kinds = {c.source.split("://")[0] if "://" in c.source else "file" for c in registry.cameras}
     assert {"http", "gs", "file"} <= kinds
+    scheduled = registry.get("cam-002-market-6th")  # a peak-hours bus lane, a mask
+    assert scheduled.timezone == "America/Los_Angeles"
+    assert any(z.schedule for z in scheduled.zones)
+    assert scheduled.rules.masks
     video = registry.get("cam-020-plaza-recorder").source
     assert Path(video).is_absolute()
     assert Path(video).is_file()
