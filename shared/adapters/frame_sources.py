@@ -31,6 +31,7 @@ from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
+    FrameError,
     FrameTooLargeError,
     FrameUnreachableError,
 )
@@ -206,7 +207,26 @@ class FrameFetcher:
         if self._is_video(source):
             path = source if source.startswith("rtsp://") else source.removeprefix("file://")
             return self._video.fetch_many(path, frames)
-        return poll(lambda: self.fetch(source), frames, spacing_s, self._deadline_s)
+        first: list[RawFrame | FrameError] = []
+        if urlsplit(source).scheme.lower() in ("http", "https"):
+            try:
+                head = self._http.fetch_parts(source, frames)
+            except FrameError as exc:
+                first.append(exc)
+            else:
+                if head[0].raw.source_kind == "mjpeg":  # consecutive parts of one connection
+                    return head
+                first.append(head[0].raw)  # the answer told a snapshot or HLS: poll the rest
+
+        def fetch() -> RawFrame:
+            if not first:
+                return self.fetch(source)
+            got = first.pop()
+            if isinstance(got, FrameError):
+                raise got
+            return got
+
+        return poll(fetch, frames, spacing_s, self._deadline_s)
 
     def _is_video(self, source: str) -> bool:
         scheme = urlsplit(source).scheme.lower()

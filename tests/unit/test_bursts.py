@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -12,14 +13,17 @@ import numpy as np
 import pytest
 
 from shared.adapters.bursts import BURST_BUDGET_S, poll
+from shared.adapters.frame_sources import FileSource, FrameFetcher, GcsSource, VideoSource
+from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.detection.remote import _Remote
+from shared.devstack.camera_server import CameraServer
 from shared.domain.frames import RawFrame
 from shared.errors import FrameError, FrameTimeoutError, FrameUnreachableError, ModelError
 from shared.service_layer.idempotency import tracks_key
 from tests.unit import fakes
 from tests.unit.fakes import FakeClock, Rig, registry_of
 from tests.unit.test_remote_detectors import IMAGE, PREDICTION, Scripted
-from tests.unit.test_sources import CLIP, fetcher
+from tests.unit.test_sources import CLIP, FakeBlobs, fetcher
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "http://a/1.jpg"
@@ -194,3 +198,48 @@ def test_a_remote_answer_short_of_the_burst_is_a_model_error() -> None:
     remote: _Remote = Scripted([(200, [PREDICTION])])
     with pytest.raises(ModelError, match="1 of 2"):
         remote.detect_many([IMAGE, IMAGE])
+
+
+def streams() -> FrameFetcher:
+    """A fetcher for the demo camera server: private addresses, frame-sized limits."""
+    return FrameFetcher(
+        HttpSnapshotSource(2.0, 2.0, 10**6, True),
+        GcsSource(FakeBlobs(), 1024),
+        VideoSource(1.0),
+        FileSource(10**6),
+        True,
+        deadline_s=4.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def cameras() -> Iterator[CameraServer]:
+    """The demo camera server on 127.0.0.1 (clip, MJPEG and HLS)."""
+    server = CameraServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_snapshot_burst_polls_successive_clip_frames(cameras: CameraServer) -> None:
+    taken = streams().fetch_burst(f"{cameras.url}/clip/burst.jpg", 3, 0.1)
+    assert [t.raw.source_kind for t in taken] == ["http"] * 3
+    assert len({t.raw.data for t in taken}) == 3  # the clip moved on between polls
+    assert taken[2].offset_s >= 0.2
+
+
+def test_an_mjpeg_burst_reads_consecutive_parts_of_one_connection(cameras: CameraServer) -> None:
+    taken = streams().fetch_burst(f"{cameras.url}/mjpeg/burst", 3, 4.0)
+    assert [t.raw.source_kind for t in taken] == ["mjpeg"] * 3
+    assert len({t.raw.data for t in taken}) == 3
+    assert taken[2].offset_s < 2.0  # the stream's pace (10 a second), not the 4 s spacing
+
+
+def test_an_hls_burst_is_polled(cameras: CameraServer) -> None:
+    taken = streams().fetch_burst(f"{cameras.url}/hls/burst.m3u8", 2, 0.1)
+    assert [t.raw.source_kind for t in taken] == ["hls"] * 2
+
+
+def test_a_snapshot_burst_survives_a_failed_first_poll() -> None:
+    # nothing listens on port 9: every poll fails, and the first error is the burst's
+    with pytest.raises(FrameUnreachableError):
+        streams().fetch_burst("http://127.0.0.1:9/x.jpg", 2, 0.01)
