@@ -2,9 +2,10 @@
 
 A camera with ``burst`` in the registry gives ``frames`` frames per job instead of one.
 ``rtsp://`` streams and video files read consecutive frames from one open capture
-(:meth:`shared.adapters.frame_sources.VideoSource.fetch_many`); every other source is polled,
-one ordinary fetch (same byte, pixel and address limits, same deadline) every ``spacing_s``
-seconds from the first.
+(:meth:`shared.adapters.frame_sources.VideoSource.fetch_many`) and an MJPEG stream consecutive
+parts of one connection under its one deadline (``mjpeg.read_parts``); every other source
+(snapshots, HLS, ``gs://``, image files) is polled, one ordinary fetch (same byte, pixel and
+address limits, same deadline) every ``spacing_s`` seconds from the first.
 
 The burst as a whole is bounded: a frame is only asked for if the spacing still to wait plus
 one fetch deadline ends within :data:`BURST_BUDGET_S` of the burst's start, so a burst takes
