@@ -152,8 +152,9 @@ class VideoSource:
             fps = capture.get(cv2.CAP_PROP_FPS) or 1.0
             if is_file:
                 count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-                if count > 0:
-                    capture.set(cv2.CAP_PROP_POS_FRAMES, int(time.time() * fps) % count)
+                if count > 0:  # a burst near the end starts early enough to fit
+                    at = min(int(time.time() * fps) % count, max(0, count - frames))
+                    capture.set(cv2.CAP_PROP_POS_FRAMES, at)
             for _ in range(frames):
                 ok, image = capture.read()
                 if not ok or image is None:

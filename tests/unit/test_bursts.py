@@ -243,3 +243,13 @@ def test_a_snapshot_burst_survives_a_failed_first_poll() -> None:
     # nothing listens on port 9: every poll fails, and the first error is the burst's
     with pytest.raises(FrameUnreachableError):
         streams().fetch_burst("http://127.0.0.1:9/x.jpg", 2, 0.01)
+
+
+def test_a_video_burst_near_the_end_of_the_file_still_has_every_frame(monkeypatch) -> None:
+    capture = cv2.VideoCapture(CLIP)
+    count, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    last = (count - 1) / fps  # "now" plays the clip's last frame
+    monkeypatch.setattr("shared.adapters.frame_sources.time.time", lambda: last)
+    taken = fetcher().fetch_burst(CLIP, 3, 0.0)
+    assert len(taken) == 3
