@@ -157,6 +157,7 @@ def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:
         VideoSource(s.connect_timeout_s + s.read_timeout_s),
         FileSource(s.max_frame_bytes),
         s.allow_file_sources,
+        deadline_s=s.connect_timeout_s + s.read_timeout_s,
     )
 
 

@@ -5,7 +5,8 @@ URL scheme.
   (:mod:`shared.adapters.http_snapshot`, told apart by the answer): one deadline, byte limits,
   redirects and segment URIs re-checked hop by hop, address checks.
 * ``gs://bucket/object`` through google-cloud-storage (the emulator via STORAGE_EMULATOR_HOST).
-* ``rtsp://`` streams and local video files through OpenCV (grab one frame).
+* ``rtsp://`` streams and local video files through OpenCV (grab one frame, or consecutive
+  frames for a burst).
 * local image files, up to the byte limit.
 
 Local files and videos must be regular files: a FIFO, a device (``/dev/zero``) or a directory
@@ -25,10 +26,12 @@ import cv2
 import numpy as np
 
 from shared.adapters.blobstore import BlobReader
+from shared.adapters.bursts import BurstFrame, poll
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
+    FrameError,
     FrameTooLargeError,
     FrameUnreachableError,
 )
@@ -48,6 +51,10 @@ class FrameSource(Protocol):
 
     def fetch(self, source: str) -> RawFrame:
         """The current frame, or a :class:`shared.errors.FrameError` subclass."""
+        ...
+
+    def fetch_burst(self, source: str, frames: int, spacing_s: float) -> list[BurstFrame]:
+        """A burst of frames in order (see :mod:`shared.adapters.bursts`); one: ``fetch``."""
         ...
 
 
@@ -114,33 +121,54 @@ class VideoSource:
 
     def fetch(self, source: str) -> RawFrame:
         """Open, grab one frame, release. A file plays at its own fps from the epoch."""
+        return self.fetch_many(source, 1)[0].raw
+
+    def fetch_many(self, source: str, frames: int) -> list[BurstFrame]:
+        """Open, read ``frames`` consecutive frames, release; offsets at the stream's fps.
+
+        A stream that ends early gives the frames it had (none: ``FrameUnreachableError``).
+        """
         if source.startswith("rtsp://"):
-            return RawFrame("rtsp", image=self._grab(source, source, is_file=False))
+            images, fps = self._grab(source, source, False, frames)
+            return _timed("rtsp", images, fps)
         fd = open_regular_file(source)
         try:
             checked = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else source
-            return RawFrame("video", image=self._grab(checked, source, is_file=True))
+            images, fps = self._grab(checked, source, True, frames)
+            return _timed("video", images, fps)
         finally:
             os.close(fd)
 
-    def _grab(self, location: str, source: str, is_file: bool) -> np.ndarray:
+    def _grab(
+        self, location: str, source: str, is_file: bool, frames: int
+    ) -> tuple[list[np.ndarray], float]:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._timeout_ms]
         params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._timeout_ms]
         capture = cv2.VideoCapture(location, cv2.CAP_FFMPEG, params)
+        images: list[np.ndarray] = []
         try:
             if not capture.isOpened():
                 raise FrameUnreachableError(f"cannot open video source {source}")
+            fps = capture.get(cv2.CAP_PROP_FPS) or 1.0
             if is_file:
                 count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-                fps = capture.get(cv2.CAP_PROP_FPS) or 1.0
-                if count > 0:
-                    capture.set(cv2.CAP_PROP_POS_FRAMES, int(time.time() * fps) % count)
-            ok, image = capture.read()
+                if count > 0:  # a burst near the end starts early enough to fit
+                    at = min(int(time.time() * fps) % count, max(0, count - frames))
+                    capture.set(cv2.CAP_PROP_POS_FRAMES, at)
+            for _ in range(frames):
+                ok, image = capture.read()
+                if not ok or image is None:
+                    break
+                images.append(np.ascontiguousarray(image))
         finally:
             capture.release()
-        if not ok or image is None:
+        if not images:
             raise FrameUnreachableError(f"video source {source} gave no frame")
-        return np.ascontiguousarray(image)
+        return images, fps
+
+
+def _timed(kind: str, images: list[np.ndarray], fps: float) -> list[BurstFrame]:
+    return [BurstFrame(RawFrame(kind, image=im), round(i / fps, 3)) for i, im in enumerate(images)]
 
 
 class GcsSource:
@@ -169,9 +197,44 @@ class FrameFetcher:
         video: VideoSource,
         files: FileSource,
         allow_files: bool,
+        deadline_s: float = 10.0,
     ) -> None:
         self._http, self._gcs, self._video, self._files = http, gcs, video, files
-        self._allow_files = allow_files
+        self._allow_files, self._deadline_s = allow_files, deadline_s
+
+    def fetch_burst(self, source: str, frames: int, spacing_s: float) -> list[BurstFrame]:
+        """``frames`` frames of ``source`` in order: consecutive ones of a video or RTSP
+        stream, else polled ``spacing_s`` apart within the burst budget (``bursts.poll``)."""
+        if self._is_video(source):
+            path = source if source.startswith("rtsp://") else source.removeprefix("file://")
+            return self._video.fetch_many(path, frames)
+        first: list[RawFrame | FrameError] = []
+        if urlsplit(source).scheme.lower() in ("http", "https"):
+            try:
+                head = self._http.fetch_parts(source, frames)
+            except FrameError as exc:
+                first.append(exc)
+            else:
+                if head[0].raw.source_kind == "mjpeg":  # consecutive parts of one connection
+                    return head
+                first.append(head[0].raw)  # the answer told a snapshot or HLS: poll the rest
+
+        def fetch() -> RawFrame:
+            if not first:
+                return self.fetch(source)
+            got = first.pop()
+            if isinstance(got, FrameError):
+                raise got
+            return got
+
+        return poll(fetch, frames, spacing_s, self._deadline_s)
+
+    def _is_video(self, source: str) -> bool:
+        scheme = urlsplit(source).scheme.lower()
+        if scheme == "rtsp":
+            return True
+        path = source.removeprefix("file://")
+        return scheme in ("", "file") and self._allow_files and _is_video_path(path)
 
     def fetch(self, source: str) -> RawFrame:
         """The current frame of ``source``."""
@@ -186,7 +249,11 @@ class FrameFetcher:
             if not self._allow_files:
                 raise ForbiddenSourceError("local file sources are disabled")
             path = source.removeprefix("file://")
-            if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            if _is_video_path(path):
                 return self._video.fetch(path)
             return self._files.fetch(path)
         raise ForbiddenSourceError(f"unsupported camera source scheme {scheme!r}")
+
+
+def _is_video_path(path: str) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES

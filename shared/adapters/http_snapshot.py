@@ -19,6 +19,7 @@ import urllib3
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
 from urllib3.util import parse_url
 
+from shared.adapters.bursts import BurstFrame
 from shared.adapters.hls import (
     MAX_PLAYLIST_BYTES,
     Playlist,
@@ -27,7 +28,7 @@ from shared.adapters.hls import (
     parse_playlist,
 )
 from shared.adapters.http_transport import PinnedAdapter, Watchdog
-from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart
+from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart, read_parts
 from shared.domain.frames import RawFrame
 from shared.errors import (
     ForbiddenSourceError,
@@ -176,6 +177,11 @@ class HttpSnapshotSource:
         (by content type or a ``.m3u8`` path) gives a frame of its newest segment, fetched
         under the same deadline and checks.
         """
+        return self.fetch_parts(source, 1)[0].raw
+
+    def fetch_parts(self, source: str, parts: int) -> list[BurstFrame]:
+        """As :meth:`fetch`; an MJPEG stream gives up to ``parts`` consecutive parts of its one
+        connection (a burst) under the same deadline, keeping those read when one fails."""
         with Watchdog(self._connect_s + self._read_s) as watchdog, requests.Session() as session:
             session.trust_env = False  # no proxies or netrc from the environment
             session.verify = self._ca_bundle or True
@@ -188,15 +194,14 @@ class HttpSnapshotSource:
                 if is_multipart(content_type):
                     chunks = self._chunks(response, hop.netloc, watchdog, live=True)
                     reader = PartReader(chunks, boundary_of(str(content_type)), self._max_bytes)
-                    part = reader.next_part()  # the response closes: the stream ends here
-                    return RawFrame("mjpeg", data=part.data, content_type=part.content_type)
+                    return read_parts(reader, parts)  # the response closes: the stream ends
                 if not is_playlist(content_type, hop.url):
                     data = self._read(response, hop.netloc, watchdog, self._max_bytes)
-                    return RawFrame("http", data=data, content_type=content_type)
+                    return [BurstFrame(RawFrame("http", data=data, content_type=content_type), 0)]
                 playlist = parse_playlist(
                     self._read(response, hop.netloc, watchdog, MAX_PLAYLIST_BYTES), hop.url
                 )
-            return RawFrame("hls", image=self._hls_frame(fetch, playlist))
+            return [BurstFrame(RawFrame("hls", image=self._hls_frame(fetch, playlist)), 0)]
 
     def _hls_frame(self, fetch: _Fetch, playlist: Playlist) -> npt.NDArray[np.uint8]:
         """A frame of the playlist's live edge (through its lowest-bandwidth variant)."""

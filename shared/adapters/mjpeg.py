@@ -12,12 +12,16 @@ are one more call.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
+from shared.adapters.bursts import BurstFrame
+from shared.domain.frames import RawFrame
 from shared.errors import (
     FrameDecodeError,
+    FrameError,
     FrameTooLargeError,
     FrameUnreachableError,
     NotAnImageError,
@@ -158,3 +162,20 @@ def _blank_line(buffer: bytearray) -> tuple[int, int] | None:
     if lf >= 0:
         return lf, lf + 2
     return None
+
+
+def read_parts(reader: PartReader, parts: int) -> list[BurstFrame]:
+    """Up to ``parts`` consecutive parts as frames, timed from the first; a part that fails
+    after the first ends the burst with those read (the first failing is the error)."""
+    taken: list[BurstFrame] = []
+    start = time.monotonic()
+    for _ in range(parts):
+        try:
+            part = reader.next_part()
+        except FrameError:
+            if not taken:
+                raise
+            break
+        raw = RawFrame("mjpeg", data=part.data, content_type=part.content_type)
+        taken.append(BurstFrame(raw, round(time.monotonic() - start, 3)))
+    return taken

@@ -231,6 +231,12 @@ class InProcessDetector:
         """Run the model on one BGR image; boxes come back in the image's pixels."""
         return self.detect_batch([image])[0]
 
+    def detect_many(
+        self, images: list[npt.NDArray[np.uint8]], encoded: list[bytes | None] | None = None
+    ) -> list[Detections]:
+        """Several images in one batch run (the encoded bytes are not needed here)."""
+        return self.detect_batch(images)
+
     def detect_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[Detections]:
         """Run the model on several images; one run when the graph takes a batch."""
         self.load()

@@ -25,3 +25,10 @@ class Detector(Protocol):
         them instead of re-encoding the image.
         """
         ...
+
+    def detect_many(
+        self, images: list[npt.NDArray[np.uint8]], encoded: list[bytes | None] | None = None
+    ) -> list[Detections]:
+        """:meth:`detect` for several images at once (a burst), in order: one batch run in
+        process, one request of several ``instances`` to a remote service."""
+        ...

@@ -60,11 +60,24 @@ class _Remote:
 
     def detect(self, image: npt.NDArray[np.uint8], encoded: bytes | None = None) -> Detections:
         """Detections for one frame, from the service."""
-        [prediction] = self._predict([{"b64": encode(image, encoded)}])
-        model = prediction.get("model")
-        if model:
-            self._model = ModelInfo(model["name"], model["version"], model["sha256"])
-        return Detections.from_records(prediction["detections"])
+        return self.detect_many([image], [encoded])[0]
+
+    def detect_many(
+        self, images: list[npt.NDArray[np.uint8]], encoded: list[bytes | None] | None = None
+    ) -> list[Detections]:
+        """Detections for several frames, in one request of several ``instances``."""
+        blobs = encoded or [None] * len(images)
+        instances = [{"b64": encode(im, b)} for im, b in zip(images, blobs, strict=True)]
+        predictions = self._predict(instances)
+        if len(predictions) != len(images):
+            raise ModelError(f"{self._what} answered {len(predictions)} of {len(images)} frames")
+        found = []
+        for prediction in predictions:
+            model = prediction.get("model")
+            if model:
+                self._model = ModelInfo(model["name"], model["version"], model["sha256"])
+            found.append(Detections.from_records(prediction["detections"]))
+        return found
 
     def _predict(self, instances: list[dict[str, str]]) -> list[dict[str, Any]]:
         self._breaker.check()

@@ -86,6 +86,7 @@ class Observation:
     violations: tuple[ViolationRecord, ...] = ()
     recorded: bool = False
     track_ids: tuple[str, ...] = ()  # parallel to the detections (empty: not tracked)
+    burst_frames: int = 1  # frames of the camera's burst that were detected (this one last)
     latency_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -129,6 +130,7 @@ class Observation:
             "model": self.model.as_dict(),
             "violations": [v.as_row() for v in self.violations],
             "recorded": self.recorded,
+            "burst_frames": self.burst_frames,
             "latency_ms": self.latency_ms,
         }
 

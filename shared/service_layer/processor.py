@@ -1,6 +1,9 @@
 """Processing one camera: fetch, decode, dedup through the cache, detect, record.
 
 The same code serves the HTTP function (on demand) and the Pub/Sub camera worker (sweeps).
+A camera with a burst fetches several frames; the last one is processed as a lone frame is,
+and when it is new the earlier ones are decoded, detected with it in one batch and applied to
+the tracks first, each at its own time (see docs/design/detection.md).
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import numpy as np
 import numpy.typing as npt
 
 from shared import metrics
+from shared.adapters.bursts import BurstFrame
 from shared.adapters.cache import Cache
 from shared.adapters.frame_sources import FrameSource
 from shared.adapters.warehouse import Warehouse
 from shared.detection.port import Detector
 from shared.domain.detections import Detections
 from shared.domain.filters import camera_filter
-from shared.domain.frames import FramePolicy, RawFrame, bytes_hash
+from shared.domain.frames import Frame, FramePolicy, RawFrame, bytes_hash
 from shared.domain.observations import CachedResult, FrameFailure, FrameInfo, Observation
 from shared.domain.registry import ROAD_USERS, Camera, Registry
 from shared.errors import FrameError
+from shared.service_layer.bursts import decode_earlier, fetch_camera, offset_ms
 from shared.service_layer.idempotency import (
     bytes_key,
     frame_key,
@@ -101,24 +106,34 @@ class CameraProcessor:
         stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
         watch = _Stopwatch()
         try:
-            raw = self.frames.fetch(camera.source)
+            fetched = fetch_camera(self.frames, camera)
+            raw = fetched.raw
             watch.lap("fetch")
             seen = self._resolve(camera.id, raw, now_ms, 2 * stale_after, watch)
         except FrameError as exc:
             self._record_failure(camera, event_time, exc, request_id, sweep_id)
             raise
         frame = self._frame_info(camera, raw, seen, now_ms, stale_after)
+        # A burst's earlier frames with their detections (only when the last frame is new).
+        before: list[tuple[Frame, BurstFrame, Detections]] = []
         if seen.cached is not None:
             metrics.CACHE.labels("hit").inc()
             detections, model = seen.cached.detections, seen.cached.model
         else:
             metrics.CACHE.labels("miss").inc()
-            detections, model = self._detect(camera, raw, seen), self.detector.model
+            decoded = decode_earlier(self._policy, camera.id, fetched.earlier)
+            assert seen.image is not None  # a miss was decoded
+            images = [f.image for f, _ in decoded] + [seen.image]
+            each = self._detect(camera, images, [b.raw.data for _, b in decoded] + [raw.data])
+            before = [(f, b, d) for (f, b), d in zip(decoded, each, strict=False)]
+            detections, model = each[-1], self.detector.model
             watch.lap("detect")
         # Before anything is recorded: a failure leaves a miss to retry, and the retry (the same
         # frame again) moves no track. A hit of the last frame keeps its tracks alive.
         assert self.tracks is not None
-        tracked = self.tracks.observe(camera.id, frame.hash, detections, now_ms)
+        for then, item, found_then in before:
+            self.tracks.observe(camera.id, then.hash, found_then, now_ms + offset_ms(item))
+        tracked = self.tracks.observe(camera.id, frame.hash, detections, now_ms + fetched.at_ms)
         watch.lap("tracks")
         observation = Observation(
             observation_id=row_id(camera.id, frame.hash, frame.status, *filter(None, [sweep_id])),
@@ -131,6 +146,7 @@ class CameraProcessor:
             detections=detections,
             model=model,
             track_ids=tracked.track_ids,
+            burst_frames=len(before) + 1,
         )
         if seen.cached is None and seen.image is not None:  # a new frame: look for violations
             found = self.violations.record(camera, observation, raw, seen.image)
@@ -173,15 +189,25 @@ class CameraProcessor:
         width, height = seen.size
         return FrameInfo(seen.digest, width, height, raw.source_kind, status, stale_for_s)
 
-    def _detect(self, camera: Camera, raw: RawFrame, seen: _Seen) -> Detections:
-        """The road users the camera's rules keep (classes, scores, box areas, masks)."""
-        assert seen.image is not None  # a miss was decoded
+    def _detect(
+        self,
+        camera: Camera,
+        images: list[npt.NDArray[np.uint8]],
+        encoded: list[bytes | None],
+    ) -> list[Detections]:
+        """The road users the camera's rules keep (classes, scores, box areas, masks), per
+        image; several images (a burst) go to the detector in one batch."""
         rule = camera.rules.min_score
         min_score = rule if rule is not None else self.settings.score_threshold
-        found = self.detector.detect(seen.image, raw.data)
-        kept = found.keep(camera.rules.classes or ROAD_USERS, min_score)
-        height, width = seen.image.shape[:2]
-        return camera_filter(camera.rules).apply(kept, (width, height))
+        if len(images) == 1:
+            found = [self.detector.detect(images[0], encoded[0])]
+        else:
+            found = self.detector.detect_many(images, encoded)
+        keep = camera_filter(camera.rules)
+        return [
+            keep.apply(f.keep(camera.rules.classes or ROAD_USERS, min_score), _size(image))
+            for f, image in zip(found, images, strict=True)
+        ]
 
     def _remember(self, camera_id: str, seen: _Seen, observation: Observation) -> None:
         """Cache the result, and the alias from the frame's bytes to its hash."""
@@ -260,3 +286,9 @@ class CameraProcessor:
             sweep_id=sweep_id,
         )
         write_once(self.cache, self.warehouse, failure)
+
+
+def _size(image: npt.NDArray[np.uint8]) -> tuple[int, int]:
+    """``(width, height)`` of an image."""
+    height, width = image.shape[:2]
+    return width, height

@@ -106,6 +106,21 @@ def test_live_camera_misses_on_each_new_frame(client: FlaskClient, warehouse) ->
     assert len(rows(warehouse, camera_id)) == 2
 
 
+def test_bursting_camera_detects_its_frames_together(client: FlaskClient, warehouse) -> None:
+    # cam-016 bursts 3 frames 1 s apart; the clip moves a frame per request.
+    camera_id = "cam-016-union-square-west"
+    response = client.post(f"/process/camera/{camera_id}")
+    body = response.get_json()
+    assert response.status_code == 200, body
+    jsonschema.validate(body, RESPONSE)
+    assert (body["cache"], body["burst_frames"]) == ("miss", 3)
+    assert body["latency_ms"]["fetch"] >= 2000  # polled 1 s apart
+    assert all("track_id" in d for d in body["detections"])
+    second = client.post(f"/process/camera/{camera_id}").get_json()
+    assert second["frame"]["hash"] != body["frame"]["hash"]
+    assert len(rows(warehouse, camera_id)) == 2  # one row per job, not per frame
+
+
 @pytest.mark.parametrize(
     ("camera_id", "kind"),
     [

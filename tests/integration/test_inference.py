@@ -103,6 +103,36 @@ def test_remote_detections_match_in_process(backend: str, service_url: str, vert
     np.testing.assert_allclose(remote.detect(frame).xyxy, local.xyxy, atol=0.051)
 
 
+@pytest.mark.parametrize("backend", ["service", "vertex"])
+def test_a_burst_goes_as_one_request_of_several_instances(
+    backend: str, service_url: str, vertex: str, monkeypatch
+) -> None:
+    breaker = CircuitBreaker(5, 30)
+    remote = (
+        CloudRunDetector(service_url, 10, 2, breaker, auth=False)
+        if backend == "service"
+        else VertexDetector(ENDPOINT, vertex, 10, 2, breaker)
+    )
+    sizes: list[int] = []
+    send = remote._send
+
+    def counted(instances):
+        sizes.append(len(instances))
+        return send(instances)
+
+    monkeypatch.setattr(remote, "_send", counted)
+    names = ["pexels_double_decker_bus.jpg", "car1.jpg", "pexels_double_decker_bus.jpg"]
+    frames = [image(n) for n in names]
+    found = remote.detect_many(frames, [jpeg(n) for n in names])
+    assert sizes == [3]  # one request for the burst
+    local = in_process()
+    for got, frame in zip(found, frames, strict=True):
+        want = local.detect(frame)
+        assert got.class_name.tolist() == want.class_name.tolist()
+        np.testing.assert_allclose(got.xyxy, want.xyxy, atol=0.051)
+    assert found[0].class_name.tolist() != found[1].class_name.tolist()  # in order
+
+
 def test_bad_requests_and_routes(service_url: str) -> None:
     bad = requests.post(f"{service_url}/predict", json={"instances": [{"b64": "!!"}]}, timeout=5)
     assert bad.status_code == 400

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from shared.adapters.bursts import BurstFrame, poll
 from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
@@ -25,14 +26,44 @@ from shared.service_layer.violations import ViolationRecorder
 from shared.settings import Settings
 
 
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
 class FakeFrames:
-    """Serves what ``frames[source]`` holds: bytes, a decoded image (video), or an error."""
+    """Serves what ``frames[source]`` holds: bytes, a decoded image (video), or an error; a
+    list is a burst, served in order (``fetch`` gives its last item)."""
 
     def __init__(self, frames: dict[str, Any]) -> None:
         self.frames = frames
+        self.bursts: list[tuple[str, int, float]] = []
 
     def fetch(self, source: str) -> RawFrame:
         value = self.frames[source]
+        return self._raw(value[-1] if isinstance(value, list) else value)
+
+    def fetch_burst(self, source: str, frames: int, spacing_s: float) -> list[BurstFrame]:
+        self.bursts.append((source, frames, spacing_s))
+        value = self.frames[source]
+        items = iter(value if isinstance(value, list) else [value] * frames)
+        clock = FakeClock()
+        return poll(
+            lambda: self._raw(next(items)), frames, spacing_s, 1.0, 60.0, clock.now, clock.sleep
+        )
+
+    @staticmethod
+    def _raw(value: Any) -> RawFrame:
         if isinstance(value, FrameError):
             raise value
         if isinstance(value, np.ndarray):
@@ -47,9 +78,21 @@ class FakeDetector:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.batches: list[int] = []  # sizes of the detect_many calls
+
+    def detect_many(
+        self, images: list[np.ndarray], encoded: list[bytes | None] | None = None
+    ) -> list[Detections]:
+        self.batches.append(len(images))
+        self.calls += 1
+        return [self._found() for _ in images]
 
     def detect(self, image: np.ndarray, encoded: bytes | None = None) -> Detections:
         self.calls += 1
+        return self._found()
+
+    @staticmethod
+    def _found() -> Detections:
         return Detections(
             np.array([[1, 2, 30, 40], [5, 5, 50, 50], [0, 0, 9, 9]], np.float32),
             np.array([0.9, 0.45, 0.8], np.float32),
