@@ -107,8 +107,8 @@ def _walk(node):
 def test_a_video_burst_reads_consecutive_frames() -> None:
     taken = fetcher().fetch_burst(CLIP, 3, 4.0)  # the spacing is for polled sources only
     assert [t.raw.source_kind for t in taken] == ["video"] * 3
-    images = [t.raw.image for t in taken]
-    assert all(i is not None for i in images)
+    images = [t.raw.image for t in taken if t.raw.image is not None]
+    assert len(images) == 3
     assert not np.array_equal(images[0], images[1])
     assert not np.array_equal(images[1], images[2])
     assert 0 < taken[1].offset_s < 1.0  # one frame period apart, not the spacing
