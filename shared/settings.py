@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,12 +26,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import OPENCV_MAX_PIXELS
 from shared.errors import ConfigError
+from shared.setting_names import variable_of, warn_deprecated
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-# Renamed settings: the old name still works, with a warning (once per process).
-DEPRECATED = {"CAMWATCH_MAX_INSTANCES": "CAMWATCH_MAX_IMAGES_PER_REQUEST"}
-_warned: set[str] = set()
-log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -275,13 +270,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _warn_deprecated(self) -> Settings:
-        for old, new in DEPRECATED.items():
-            if old in os.environ and old not in _warned:
-                _warned.add(old)
-                log.warning(
-                    f"{old} is deprecated: use {new}",
-                    extra={"deprecated": old, "replacement": new},
-                )
+        warn_deprecated()
         return self
 
     @property
@@ -296,19 +285,7 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"{variable_of(e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{variable_of(Settings.model_fields, e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         raise ConfigError(f"invalid settings: {problems}") from exc
-
-
-def variable_of(loc: tuple[int | str, ...]) -> str:
-    """The environment variable behind an error's location (the one set, for a renamed one)."""
-    name = str(loc[0]) if loc else ""
-    for field_name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [alias]
-        if name == field_name or name in choices:
-            names = [c for c in choices if isinstance(c, str) and c.isupper()]
-            names = names or [f"CAMWATCH_{field_name.upper()}"]
-            name = next((n for n in names if n in os.environ), names[0])
-            break
-    return "_".join([name, *(str(p).upper() for p in loc[1:])])

@@ -28,7 +28,8 @@ from shared import errors, metrics
 from shared.entrypoints.edge import STATUS
 from shared.messages.topology import ROUTES
 from shared.service_layer import idempotency
-from shared.settings import DEPRECATED, Settings
+from shared.setting_names import DEPRECATED
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "python -m shared.devstack.reference"

@@ -8,7 +8,8 @@ import pytest
 
 from shared.devstack import reference
 from shared.service_layer import idempotency
-from shared.settings import DEPRECATED, Settings
+from shared.setting_names import DEPRECATED
+from shared.settings import Settings
 
 SETTINGS_PAGE = "docs/reference/settings.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import settings as settings_module
+from shared import setting_names
 from shared.errors import ConfigError
 from shared.settings import Settings, get_settings
 
@@ -61,7 +61,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_renamed_setting_keeps_its_old_name_and_warns_once(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(settings_module, "_warned", set())
+    monkeypatch.setattr(setting_names, "_warned", set())
     monkeypatch.setenv("CAMWATCH_MAX_INSTANCES", "7")
     with caplog.at_level("WARNING", logger="shared.settings"):
         assert Settings().max_images_per_request == 7
