@@ -30,7 +30,13 @@ from shared.adapters import http_snapshot
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.errors import FrameError
 from tests.conftest import jpeg
-from tests.integration.scripted_camera import Peer, Script, ScriptedCamera, endless, self_signed
+from tests.integration.scripted_camera import (
+    Peer,
+    Script,
+    ScriptedCamera,
+    endless,
+    self_signed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -381,18 +387,10 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]
 
 @pytest.fixture
 def cameras(
-    tls: tuple[ssl.SSLContext, Path],
-) -> Iterator[Callable[[Case], ScriptedCamera]]:
-    """Start a scripted camera per case; stop them all after the test."""
-    started: list[ScriptedCamera] = []
-
-    def start(case: Case) -> ScriptedCamera:
-        started.append(ScriptedCamera(case.script, case.accepting, tls[0] if case.tls else None))
-        return started[-1]
-
-    yield start
-    for camera in started:
-        camera.close()
+    scripted_cameras: Callable[..., ScriptedCamera], tls: tuple[ssl.SSLContext, Path]
+) -> Callable[[Case], ScriptedCamera]:
+    """Start a scripted camera per case (stopped after the test)."""
+    return lambda case: scripted_cameras(case.script, case.accepting, tls[0] if case.tls else None)
 
 
 @pytest.mark.timeout(30)

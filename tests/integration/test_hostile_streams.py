@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,11 @@ import pytest
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.devstack.streams import encode_segment, master_playlist, media_playlist, mjpeg_part
 from shared.errors import FrameError
-from tests.integration.scripted_camera import Peer, Script, ScriptedCamera
+from tests.integration.scripted_camera import (
+    Peer,
+    Script,
+    ScriptedCamera,
+)
 from tests.integration.test_hostile_cameras import (
     BOUND_S,
     CONNECT_S,
@@ -217,23 +221,10 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def cameras() -> Iterator[Callable[[Script], ScriptedCamera]]:
-    started: list[ScriptedCamera] = []
-
-    def start(script: Script) -> ScriptedCamera:
-        started.append(ScriptedCamera(script))
-        return started[-1]
-
-    yield start
-    for camera in started:
-        camera.close()
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("case", CASES)
-def test_hostile_stream(case: Case, cameras: Callable[[Script], ScriptedCamera]) -> None:
-    camera = cameras(case.script)
+def test_hostile_stream(case: Case, scripted_cameras: Callable[..., ScriptedCamera]) -> None:
+    camera = scripted_cameras(case.script)
     source = HttpSnapshotSource(
         CONNECT_S,
         READ_S,
@@ -261,7 +252,7 @@ def test_hostile_stream(case: Case, cameras: Callable[[Script], ScriptedCamera])
 
 
 def test_an_endless_stream_is_closed_after_its_frame(
-    cameras: Callable[[Script], ScriptedCamera],
+    scripted_cameras: Callable[..., ScriptedCamera],
 ) -> None:
     ended: list[float] = []
 
@@ -271,7 +262,7 @@ def test_an_endless_stream_is_closed_after_its_frame(
         finally:
             ended.append(time.monotonic())
 
-    camera = cameras(script)
+    camera = scripted_cameras(script)
     source = HttpSnapshotSource(CONNECT_S, READ_S, LIMIT, allow_private=True)
     assert source.fetch(camera.url("/video")).data == JPEG
     fetched = time.monotonic()
