@@ -22,6 +22,14 @@ from pydantic import (
     model_validator,
 )
 
+from shared.domain.rule_config import (
+    DEFAULT_BOX_S,
+    DEFAULT_SWEEP_INTERVAL_S,
+    Congestion,
+    burst_span_s,
+    can_measure,
+    dwell_field,
+)
 from shared.domain.schedules import Window, time_zone
 from shared.errors import CameraNotFoundError, ConfigError
 
@@ -36,6 +44,7 @@ class ZoneType(StrEnum):
     BUS_LANE = "bus_lane"
     BIKE_LANE = "bike_lane"
     CROSSWALK = "crosswalk"
+    DOUBLE_PARKING = "double_parking"
     INTERSECTION = "intersection"
     NO_STANDING = "no_standing"
     ROADWAY = "roadway"
@@ -80,6 +89,18 @@ class Zone(_Strict):
     schedule: list[Window] | None = Field(
         None, min_length=1, description="When the zone is active (local); none: always."
     )
+    dwell_s: float | None = dwell_field("Seconds the zone's rule must hold before it opens.")
+    congestion: Congestion | None = Field(
+        None, description="Congestion watch (roadway and intersection zones)."
+    )
+
+    @model_validator(mode="after")
+    def _congestion_on_roads(self) -> Zone:
+        if self.congestion and self.type not in (ZoneType.ROADWAY, ZoneType.INTERSECTION):
+            raise ValueError(
+                f"congestion is watched on roadway or intersection zones, not {self.type}"
+            )
+        return self
 
     @field_validator("polygon")
     @classmethod
@@ -103,6 +124,9 @@ class CameraRules(_Strict):
     masks: list[Polygon] | None = Field(
         None, min_length=1, description="Ignore masks: detections anchored inside are dropped."
     )
+    stop_s: float | None = dwell_field("no_standing: seconds stationary (default 60).")
+    park_s: float | None = dwell_field("double_parking: seconds stationary (default 300).")
+    box_s: float | None = dwell_field("block_the_box: seconds stationary (default 20).")
 
     @field_validator("masks")
     @classmethod
@@ -149,6 +173,30 @@ class Camera(_Strict):
     timezone: str | None = Field(
         None, description="IANA time zone (e.g. America/Los_Angeles); needed by schedules."
     )
+    sweep_interval_s: int | None = Field(
+        None, gt=0, le=86400, description="Seconds between sweeps of it (default 300)."
+    )
+
+    @model_validator(mode="after")
+    def _can_measure_the_box(self) -> Camera:
+        """block_the_box needs a burst or sweeps that can see a vehicle stay its dwell."""
+        interval = self.sweep_interval_s or DEFAULT_SWEEP_INTERVAL_S
+        span = (
+            burst_span_s(self.source, self.burst.frames, self.burst.spacing_s) if self.burst else 0
+        )
+        for zone in self.zones:
+            if zone.type is not ZoneType.INTERSECTION:
+                continue
+            dwell = next(
+                d for d in (zone.dwell_s, self.rules.box_s, DEFAULT_BOX_S) if d is not None
+            )
+            if not can_measure(dwell, span, interval):
+                raise ValueError(
+                    f"zone {zone.name!r}: block_the_box needs {dwell:g} s measured, but the "
+                    f"camera's burst spans {span:g} s and it is swept every {interval} s: add a "
+                    "burst that spans it or set sweep_interval_s to it or less"
+                )
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -1,16 +1,20 @@
 """Violations: what a rule finds in a frame, and the record kept of it.
 
-A :class:`ViolationRecord` is one ``violations`` row, the ``violations`` Pub/Sub message that
-asks for an alert (``schemas/pubsub/violation.schema.json``), and an item of the HTTP answer.
+A :class:`ViolationRecord` is one event of a violation's lifecycle (``open``, ``update``,
+``close``): one ``violations`` row, an item of the HTTP answer and, for ``open``, the
+``violations`` Pub/Sub message that asks for an alert (``schemas/pubsub/violation.schema.json``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from shared.domain.records import Box, box_dict, box_of
 from shared.domain.timestamps import canonical_timestamp
+
+
+Event = Literal["open", "update", "close"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,18 @@ class ViolationRecord:
     evidence_uri: str
     alerted: bool = False
     sweep_id: str | None = None
+    event: Event = "open"
+    event_seq: int = 0  # 0 for open, then one more per update and for the close
+    track_id: str | None = None  # None: a zone's violation (congestion)
+    started_at: str | None = None  # ISO 8601, UTC: when the rule began to hold
+    last_seen_at: str | None = None  # ISO 8601, UTC: the last frame that showed it
+    dwell_s: float | None = None  # started_at to last_seen_at
 
     @property
     def row_id(self) -> str:
-        """The row's id."""
-        return self.violation_id
+        """The row's id (and insertId): the violation id for the open event (as before
+        lifecycles), ``{violation_id}.{event_seq}`` for the later ones."""
+        return self.violation_id if self.event_seq == 0 else f"{self.violation_id}.{self.event_seq}"
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -61,6 +72,12 @@ class ViolationRecord:
             "box": box_dict(self.box),
             "observation_id": self.observation_id,
             "evidence_uri": self.evidence_uri,
+            "event": self.event,
+            "event_seq": self.event_seq,
+            "track_id": self.track_id,
+            "started_at": self.started_at,
+            "last_seen_at": self.last_seen_at,
+            "dwell_s": self.dwell_s,
         }
 
     def as_row(self) -> dict[str, Any]:
@@ -92,4 +109,14 @@ class ViolationRecord:
             evidence_uri=data["evidence_uri"],
             alerted=True,
             sweep_id=data.get("sweep_id"),
+            event=data.get("event", "open"),
+            event_seq=int(data.get("event_seq", 0)),
+            track_id=data.get("track_id"),
+            started_at=_utc(data.get("started_at")),
+            last_seen_at=_utc(data.get("last_seen_at")),
+            dwell_s=None if data.get("dwell_s") is None else float(data["dwell_s"]),
         )
+
+
+def _utc(value: str | None) -> str | None:
+    return None if value is None else canonical_timestamp(value)

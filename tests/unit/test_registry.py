@@ -14,6 +14,7 @@ import yaml
 
 from shared.domain.registry import (
     Burst,
+    Congestion,
     CameraRules,
     Location,
     Registry,
@@ -54,6 +55,23 @@ SCHEDULED["cameras"][0]["rules"] |= {
     "masks": [[[0, 0], [1, 0], [1, 0.1]]],
 }
 
+ROAD = copy.deepcopy(GOOD)  # a roadway watched for congestion, a double-parking lane
+ROAD["cameras"][0]["zones"] = [
+    {
+        "name": "road",
+        "type": "roadway",
+        "polygon": [[0, 0.5], [1, 0.5], [1, 1]],
+        "congestion": {"vehicles": 8, "share": 0.6, "observations": 2},
+        "dwell_s": 5,
+    },
+    {"name": "lane", "type": "double_parking", "polygon": [[0, 0], [1, 0], [1, 0.4]]},
+]
+ROAD["cameras"][0]["rules"] |= {"stop_s": 30, "park_s": 120.5, "box_s": 10}
+BOX = copy.deepcopy(GOOD)  # an intersection, swept every 300 s by default
+BOX["cameras"][0]["zones"] = [
+    {"name": "box", "type": "intersection", "polygon": [[0, 0.5], [1, 0.5], [1, 1]]}
+]
+
 
 def _with(path: str, value: Any) -> dict[str, Any]:
     """GOOD with one value replaced (``path`` like ``cameras.0.zones.0.type``)."""
@@ -83,7 +101,7 @@ def _model_accepts(doc: dict[str, Any]) -> bool:
     return True
 
 
-@pytest.mark.parametrize("doc", [GOOD, SCHEDULED])
+@pytest.mark.parametrize("doc", [GOOD, SCHEDULED, ROAD])
 def test_good_documents_are_accepted_by_both(doc: dict[str, Any]) -> None:
     assert _schema_accepts(doc)
     assert _model_accepts(doc)
@@ -131,12 +149,33 @@ def test_schedule_and_filters_are_parsed() -> None:
         _set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [1, 1]]]),  # two vertices
         _set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [1, 2], [1, 1]]]),  # outside 0..1
         _set(SCHEDULED, "cameras.0.rules.masks", []),  # an empty list of masks
+        _set(SCHEDULED, "cameras.0.zones.0.type", "double-parking"),  # not a zone type
+        _set(SCHEDULED, "cameras.0.zones.0.dwell_s", -1),  # negative dwell
+        _set(SCHEDULED, "cameras.0.zones.0.dwell_s", 90000),  # over a day
+        _set(SCHEDULED, "cameras.0.rules.park_s", -5),  # negative threshold
+        _set(SCHEDULED, "cameras.0.sweep_interval_s", 0),  # no interval
+        _set(SCHEDULED, "cameras.0.zones.0.congestion", {"vehicles": 0}),  # nothing is congestion
+        _set(SCHEDULED, "cameras.0.zones.0.congestion", {"share": 1.5}),  # more than the zone
+        _set(SCHEDULED, "cameras.0.zones.0.congestion", {"vehicles": 3, "observations": 0}),
         {"cameras": GOOD["cameras"], "extra": 1},  # unknown top-level key
     ],
 )
 def test_bad_documents_are_rejected_by_both(doc: dict[str, Any]) -> None:
     assert not _schema_accepts(doc)
     assert not _model_accepts(doc)
+
+
+def test_cameras_that_can_measure_the_box_are_accepted() -> None:
+    for doc in (
+        _set(BOX, "cameras.0.burst", {"frames": 3, "spacing_s": 10}),  # spans 20 s
+        _set(BOX, "cameras.0.sweep_interval_s", 20),  # sweeps bracket 20 s
+        _set(
+            _set(BOX, "cameras.0.rules.box_s", 4), "cameras.0.burst", {"frames": 3, "spacing_s": 2}
+        ),
+        _set(BOX, "cameras.0.zones.0.dwell_s", 300),  # the zone's own dwell
+    ):
+        assert _schema_accepts(doc)
+        assert _model_accepts(doc)
 
 
 @pytest.mark.parametrize(
@@ -151,6 +190,19 @@ def test_bad_documents_are_rejected_by_both(doc: dict[str, Any]) -> None:
         (_set(SCHEDULED, "cameras.0.zones.0.schedule.0.end", "07:00"), "is empty"),
         (_set(SCHEDULED, "cameras.0.rules.min_area", 0.5), "must be below max_area"),
         (_set(SCHEDULED, "cameras.0.rules.masks", [[[0, 0], [0.5, 0.5], [1, 1]]]), "no area"),
+        (_set(ROAD, "cameras.0.zones.0.congestion", {}), "needs vehicles or share"),
+        (_set(ROAD, "cameras.0.zones.0.type", "bus_lane"), "congestion is watched on roadway"),
+        (BOX, "block_the_box needs 20 s measured"),  # swept every 300 s, no burst
+        (_set(BOX, "cameras.0.burst", {"frames": 3, "spacing_s": 5}), "burst spans 10 s"),
+        (_set(BOX, "cameras.0.rules.box_s", 100), "needs 100 s measured"),
+        (  # an RTSP burst reads consecutive frames: it spans no time
+            _set(
+                _set(BOX, "cameras.0.source", "rtsp://127.0.0.1/x"),
+                "cameras.0.burst",
+                {"frames": 10, "spacing_s": 5},
+            ),
+            "burst spans 0 s",
+        ),
     ],
 )
 def test_model_checks_beyond_the_schema(doc: dict[str, Any], why: str) -> None:
@@ -171,6 +223,7 @@ def _props(defn: dict[str, Any]) -> set[str]:
         (CameraRules, "rules"),
         (Burst, "burst"),
         (Window, "window"),
+        (Congestion, "congestion"),
     ],
 )
 def test_models_and_schema_name_the_same_fields(model: Any, schema_def: str | None) -> None:
