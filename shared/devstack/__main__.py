@@ -1,8 +1,10 @@
 """``python -m shared.devstack run|up|sweep``: the local stack for people (``make run``, ...).
 
-``run`` starts the stack, publishes one camera-sweep message as Cloud Scheduler would, prints a
-line per camera as its row lands in BigQuery, then a summary (detections, violations, alerts
-delivered, cache, latency, dead letters), and stops everything.
+``run`` starts the stack, publishes a few camera-sweep messages seconds apart as Cloud Scheduler
+would every few minutes (the dwell rules need time), prints a line per camera as its row lands in
+BigQuery and a summary per sweep (detections, violations, alerts delivered, cache, latency, dead
+letters), then the violations by rule (opened, closed, how long) and the alerts sent, and stops
+everything.
 ``up`` starts the stack, prints ready-to-paste commands and waits for Ctrl-C.
 ``sweep`` publishes one more sweep into the stack of ``up`` and watches it the same way.
 """
@@ -23,18 +25,26 @@ from typing import Any
 from shared.devstack.procs import StartError, port_open
 from shared.devstack.stack import PROJECT, ROOT, LocalStack, start_all
 from shared.devstack.tools import MissingToolError
+from shared.devstack.violations_report import report
 from shared.domain.registry import load_registry
 from shared.settings import Settings
 
 LOGS = ROOT / ".stack" / "logs"
+DEMO_SWEEPS = 4
+DEMO_PAUSE_S = 3.0  # between sweeps (Cloud Scheduler: 300 s)
+DEMO_TRACK_GAP_S = 20  # tracks unseen this long end (900 s by default): closes in the demo
+DEMO_SETTINGS = {"CAMWATCH_TRACK_MAX_GAP_S": str(DEMO_TRACK_GAP_S)}
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]) -> int:
-    """Publish one sweep, print each camera as it finishes, then the summary; 0 if all went well."""
+def watch_sweep(
+    env: dict[str, str], cameras: list[str], payload: dict[str, Any], label: str = "sweep"
+) -> tuple[bool, str]:
+    """Publish one sweep, print each camera as it finishes, then the summary; return whether
+    all went well, and the sweep id."""
     os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
     from shared.devstack.sweep_watch import SweepWatch
     from shared.devstack.tools import read_maildir
@@ -42,8 +52,8 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
     watch = SweepWatch(env, PROJECT, cameras)
     sweep_id = watch.publish(payload)
     print(
-        f"\npublished camera-sweep message {watch.message_id} (as Cloud Scheduler does): "
-        f"sweep {sweep_id}, {len(cameras)} cameras; a line per row in BigQuery",
+        f"\n{label}: published camera-sweep message {watch.message_id} (as Cloud Scheduler "
+        f"does): sweep {sweep_id}, {len(cameras)} cameras; a line per row in BigQuery",
         flush=True,
     )
     try:
@@ -56,6 +66,16 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
         return [str(m["X-Camwatch-Violation-Id"]) for m in read_maildir(maildir)]
 
     ok = watch.summary(emails, lambda line: print(line, flush=True)) and complete
+    if not ok:
+        print(
+            f"error: the sweep did not complete as expected (see above and the logs in {LOGS})",
+            file=sys.stderr,
+        )
+    return ok, sweep_id
+
+
+def detector_health(env: dict[str, str]) -> None:
+    """A line about the inference service, when the stack runs one."""
     if url := env.get("CAMWATCH_INFERENCE_URL"):
         with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
             health = json.loads(response.read())
@@ -65,18 +85,46 @@ def watch_sweep(env: dict[str, str], cameras: list[str], payload: dict[str, Any]
             f"{health['refused']} refused",
             flush=True,
         )
-    if not ok:
-        print(
-            f"error: the sweep did not complete as expected (see above and the logs in {LOGS})",
-            file=sys.stderr,
-        )
-    return 0 if ok else 1
 
 
-def run(local: LocalStack) -> int:
-    """One sweep of every demo camera through Pub/Sub, the workers and the alert dispatcher."""
+def _pause(n: int, sweeps: int, first_done: float) -> tuple[float, str]:
+    """How long to wait before sweep ``n``, and why."""
+    if n < sweeps or sweeps < 3:
+        return DEMO_PAUSE_S, "dwell rules need time (stationary seconds, observations in a row)"
+    wait = max(DEMO_PAUSE_S, first_done + DEMO_TRACK_GAP_S + 2 - time.monotonic())
+    return wait, (
+        f"tracks unseen for {DEMO_TRACK_GAP_S} s end (CAMWATCH_TRACK_MAX_GAP_S={DEMO_TRACK_GAP_S} "
+        "in this demo, 900 by default): people lost since sweep 1 close their violations"
+    )
+
+
+def run(local: LocalStack, sweeps: int = DEMO_SWEEPS) -> int:
+    """A few sweeps of every demo camera through Pub/Sub, the workers and the alert dispatcher,
+    seconds apart; then the violations by rule and the alerts sent."""
     registry = load_registry(Settings().registry_path, env={**os.environ, **local.env})
-    return watch_sweep({**local.env, **local.backend_env()}, [c.id for c in registry.cameras], {})
+    env, cameras = {**local.env, **local.backend_env()}, [c.id for c in registry.cameras]
+    print(
+        f"\n{sweeps} sweeps of every camera, {DEMO_PAUSE_S:g} s or more apart (Cloud Scheduler "
+        "sweeps every 300 s): the dwell rules (no_standing, double_parking, block_the_box, "
+        "congestion) need a road user seen over time; the clip cameras give a new frame each "
+        "sweep, the snapshot cameras the same one (a cache hit, no rules)",
+        flush=True,
+    )
+    ok, ids, first_done = True, [], 0.0
+    for n in range(1, sweeps + 1):
+        if n > 1:
+            wait, why = _pause(n, sweeps, first_done)
+            print(f"\nsweep {n} of {sweeps} in {wait:.0f} s: {why}", flush=True)
+            time.sleep(wait)
+        done, sweep_id = watch_sweep(env, cameras, {}, f"sweep {n} of {sweeps}")
+        ok, first_done = ok and done, first_done or time.monotonic()
+        ids.append(sweep_id)
+    detector_health(env)
+    from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+
+    client = bigquery_client(PROJECT, env["CAMWATCH_BIGQUERY_ENDPOINT"])
+    report(BigQueryWarehouse(client, "camwatch", "US", 10), ids, lambda s: print(s, flush=True))
+    return 0 if ok else 1
 
 
 def sweep(cameras: list[str]) -> int:
@@ -102,7 +150,9 @@ def sweep(cameras: list[str]) -> int:
         print(f"error: unknown cameras {unknown}; known: {known}", file=sys.stderr)
         return 2
     payload: dict[str, Any] = {"cameras": cameras} if cameras else {}
-    return watch_sweep(env, cameras or known, payload)
+    ok, _ = watch_sweep(env, cameras or known, payload)
+    detector_health(env)
+    return 0 if ok else 1
 
 
 def up(local: LocalStack) -> int:
@@ -140,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.devstack", description=__doc__)
     parser.add_argument("command", choices=["run", "up", "sweep"])
     parser.add_argument("cameras", nargs="*", help="sweep: only these camera ids")
+    parser.add_argument(
+        "--sweeps", type=int, default=DEMO_SWEEPS, help="run: how many sweeps (default 4)"
+    )
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return sweep(args.cameras)
@@ -154,7 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.perf_counter()
     try:
-        local = start_all(LOGS, function=args.command == "up", events=True, inference=True)
+        local = start_all(
+            LOGS,
+            function=args.command == "up",
+            events=True,
+            inference=True,
+            settings=DEMO_SETTINGS if args.command == "run" else None,
+        )
     except (MissingToolError, StartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -170,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             flush=True,
         )
-        return run(local) if args.command == "run" else up(local)
+        return run(local, max(1, args.sweeps)) if args.command == "run" else up(local)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

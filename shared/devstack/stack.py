@@ -261,10 +261,17 @@ class LocalStack:
 
 
 def start_all(
-    log_dir: Path, function: bool = True, events: bool = False, inference: bool = False
+    log_dir: Path,
+    function: bool = True,
+    events: bool = False,
+    inference: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> LocalStack:
-    """Start the whole stack; on any failure stop what was started and re-raise."""
-    local = LocalStack(Stack(log_dir))
+    """Start the whole stack; on any failure stop what was started and re-raise.
+
+    ``settings`` are extra ``CAMWATCH_*`` variables for every function (demo values).
+    """
+    local = LocalStack(Stack(log_dir), env=dict(settings or {}))
     try:
         local.start_redis()
         local.start_bigquery()

@@ -159,7 +159,8 @@ class SweepWatch:
     def violations(self) -> list[dict[str, Any]]:
         """The sweep's violations (joined through its observations)."""
         return self.warehouse.query(
-            "SELECT v.violation_id, v.camera_id, v.type, v.class_name, v.confidence, v.alerted "
+            "SELECT v.violation_id, v.camera_id, v.type, v.class_name, v.confidence, v.alerted, "
+            "v.event "
             f"FROM `{self.warehouse.table_id('violations')}` v JOIN "
             f"`{self.warehouse.table_id('observations')}` o "
             "ON v.observation_id = o.observation_id WHERE o.sweep_id = @sweep",
@@ -213,10 +214,12 @@ class SweepWatch:
         say("detections:   " + ", ".join(f"{c} {n}" for c, n in totals.items()))
         violations = self.violations()
         by_type = Counter(v["type"] for v in violations)
+        events = Counter(v["event"] or "open" for v in violations)  # no event: before lifecycles
         alerted = [v for v in violations if v["alerted"]]
         say(
-            f"violations:   {len(violations)} ({dict(sorted(by_type.items()))}); "
-            f"{len(alerted)} new, published for alerting"
+            f"violations:   {len(violations)} rows ({dict(sorted(by_type.items()))}; "
+            + ", ".join(f"{events[e]} {e}" for e in ("open", "update", "close"))
+            + f"); {len(alerted)} new, published for alerting"
         )
         alerts = self.alerts(len(alerted))
         severity = Counter(a["severity"] or "below 0.6" for a in alerts)

@@ -14,11 +14,12 @@ import yaml
 
 from shared.domain.registry import (
     Burst,
-    Congestion,
     CameraRules,
+    Congestion,
     Location,
     Registry,
     Zone,
+    ZoneType,
     load_registry,
     parse_registry,
 )
@@ -255,6 +256,15 @@ def test_demo_registry_is_valid_and_large_enough() -> None:
     video = registry.get("cam-020-plaza-recorder").source
     assert Path(video).is_absolute()
     assert Path(video).is_file()
+    # Every rule has a zone on a camera that shows time (a clip: a new frame per request),
+    # so `make run` fires each one: no_standing, double_parking, block_the_box (intersection),
+    # pedestrian_in_roadway (roadway beside a crosswalk) and congestion.
+    clips = [c for c in registry.cameras if "/clip/" in c.source]
+    on_clips = {z.type for c in clips for z in c.zones}
+    assert set(ZoneType) - {ZoneType.BUS_LANE, ZoneType.BIKE_LANE} <= on_clips
+    assert any(z.congestion for c in clips for z in c.zones)
+    everywhere = {z.type for c in registry.cameras for z in c.zones}
+    assert set(ZoneType) <= everywhere  # bus and bike lanes on the snapshot cameras
 
 
 def test_unset_variable_is_a_clear_error() -> None:
