@@ -145,8 +145,8 @@ def test_a_stationary_vehicle_over_a_burst_is_stationary_after_it() -> None:
     assert doc["frame"] == answer["frame"]["hash"]
     assert [d["track_id"] for d in answer["detections"]] == ["t1", "t2"]  # one track each
     for track in doc["tracks"]:
-        # stationary since the second frame (1 s after the first), seen last at the third (2 s)
-        assert track["last_seen_ms"] - track["stationary_since_ms"] == 1000
+        # stationary since the first frame (in place then), seen last at the third (2 s)
+        assert track["last_seen_ms"] - track["stationary_since_ms"] == 2000
 
 
 def test_failures_within_a_burst() -> None:

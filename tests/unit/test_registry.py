@@ -14,7 +14,6 @@ import yaml
 
 from shared.domain.registry import (
     Burst,
-    Congestion,
     CameraRules,
     Location,
     Registry,
@@ -22,6 +21,7 @@ from shared.domain.registry import (
     load_registry,
     parse_registry,
 )
+from shared.domain.rule_config import Congestion
 from shared.domain.schedules import Window
 from shared.errors import CameraNotFoundError, ConfigError
 from shared.settings import ASSETS
