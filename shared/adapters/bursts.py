@@ -2,9 +2,11 @@
 
 A camera with ``burst`` in the registry gives ``frames`` frames per job instead of one.
 ``rtsp://`` streams and video files read consecutive frames from one open capture
-(:meth:`shared.adapters.frame_sources.VideoSource.fetch_many`) and an MJPEG stream consecutive
-parts of one connection under its one deadline (``mjpeg.read_parts``); every other source
-(snapshots, HLS, ``gs://``, image files) is polled, one ordinary fetch (same byte, pixel and
+(:meth:`shared.adapters.frame_sources.VideoSource.fetch_many`), an MJPEG stream consecutive
+parts of one connection under its one deadline (``mjpeg.read_parts``) and an HLS stream frames
+of its newest segments, about ``spacing_s`` apart in stream time, else consecutive, decoded
+from the segments fetched under its one deadline (:mod:`shared.adapters.hls_fetch`); every
+other source (snapshots, ``gs://``, image files) is polled, one ordinary fetch (same byte, pixel and
 address limits, same deadline) every ``spacing_s`` seconds from the first.
 
 The burst as a whole is bounded: a frame is only asked for if the spacing still to wait plus

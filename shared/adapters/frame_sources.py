@@ -203,21 +203,21 @@ class FrameFetcher:
         self._allow_files, self._deadline_s = allow_files, deadline_s
 
     def fetch_burst(self, source: str, frames: int, spacing_s: float) -> list[BurstFrame]:
-        """``frames`` frames of ``source`` in order: consecutive ones of a video or RTSP
-        stream, else polled ``spacing_s`` apart within the burst budget (``bursts.poll``)."""
+        """``frames`` frames of ``source`` in order: consecutive ones of a video, RTSP, MJPEG or
+        HLS stream, else polled ``spacing_s`` apart within the burst budget (``bursts.poll``)."""
         if self._is_video(source):
             path = source if source.startswith("rtsp://") else source.removeprefix("file://")
             return self._video.fetch_many(path, frames)
         first: list[RawFrame | FrameError] = []
         if urlsplit(source).scheme.lower() in ("http", "https"):
             try:
-                head = self._http.fetch_parts(source, frames)
+                head = self._http.fetch_parts(source, frames, spacing_s)
             except FrameError as exc:
                 first.append(exc)
             else:
-                if head[0].raw.source_kind == "mjpeg":  # consecutive parts of one connection
+                if head[0].raw.source_kind in ("mjpeg", "hls"):  # consecutive stream frames
                     return head
-                first.append(head[0].raw)  # the answer told a snapshot or HLS: poll the rest
+                first.append(head[0].raw)  # the answer told a snapshot: poll the rest
 
         def fetch() -> RawFrame:
             if not first:

@@ -6,13 +6,15 @@ segment URIs of a media playlist, about thirty lines, where the ``m3u8`` package
 not a dependency yet) would add a pinned dependency and a ``load()`` that fetches URIs by
 itself. Segments are decoded with PyAV from bytes already fetched and checked; the demuxer is
 chosen from the bytes (MPEG-TS or ISO BMFF, neither of which opens anything), so ffmpeg never
-fetches anything itself. ``Playlist.segments`` lists the segments in order, so reading
-several consecutive segments is a loop over its tail.
+fetches anything itself. A burst reads the frames of the newest segments
+(:mod:`shared.adapters.hls_fetch`): their times from the packets, then the frames it picks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -139,6 +141,63 @@ def decode_segment(data: bytes, max_pixels: int) -> npt.NDArray[np.uint8]:
         FrameDecodeError: not a video segment, no video stream or frame, or ffmpeg refused it.
         FrameTooLargeError: the video is over ``max_pixels``.
     """
+    return decode_frames(data, [0], max_pixels)[0]
+
+
+def frame_times(data: bytes, max_pixels: int) -> list[float]:
+    """The presentation times (s, the stream's clock) of a segment's frames, in order.
+
+    Read from the packets without decoding them; the declared size is checked first.
+
+    Raises:
+        FrameDecodeError: not a video segment, no video stream or frame, or ffmpeg refused it.
+        FrameTooLargeError: the declared video size is over ``max_pixels``.
+    """
+    with _opened(data, max_pixels) as (container, stream):
+        base = float(stream.time_base or 0)
+        packets = [p for p in container.demux(stream) if p.size]
+        if not packets:
+            raise FrameDecodeError("HLS segment has no video frame")
+        if base and all(p.pts is not None for p in packets):
+            return sorted(float(p.pts or 0) * base for p in packets)
+        rate = float(stream.guessed_rate or 1)  # no timestamps: the nominal frame rate
+        return [i / rate for i in range(len(packets))]
+
+
+def decode_frames(
+    data: bytes, positions: Collection[int], max_pixels: int
+) -> dict[int, npt.NDArray[np.uint8]]:
+    """The segment's frames at ``positions`` (0: its first, in presentation order) as BGR images.
+
+    Decoding stops after the last position asked; frames in between are decoded (the codec
+    needs them) but not converted. The sizes are checked as in :func:`decode_segment`.
+
+    Raises:
+        FrameDecodeError: as :func:`decode_segment`, or a position past the last frame.
+        FrameTooLargeError: the video is over ``max_pixels``.
+    """
+    images: dict[int, npt.NDArray[np.uint8]] = {}
+    wanted = set(positions)
+    with _opened(data, max_pixels) as (container, stream):
+        for position, frame in enumerate(container.decode(stream)):
+            _check_size(frame.width, frame.height, max_pixels)
+            if position in wanted:
+                image = frame.to_ndarray(format="bgr24")
+                images[position] = np.ascontiguousarray(image, dtype=np.uint8)
+            if len(images) == len(wanted):
+                return images
+    raise FrameDecodeError(
+        "HLS segment has no video frame"
+        if not images
+        else f"HLS segment has {len(images)} of {len(wanted)} frames asked"
+    )
+
+
+@contextlib.contextmanager
+def _opened(
+    data: bytes, max_pixels: int
+) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
+    """The segment opened from memory, its video stream checked; ffmpeg's errors mapped."""
     options = {"probesize": str(PROBE_BYTES), "analyzeduration": "1000000"}
     try:
         with av.open(io.BytesIO(data), "r", format=_demuxer(data), options=options) as container:
@@ -152,17 +211,13 @@ def decode_segment(data: bytes, max_pixels: int) -> npt.NDArray[np.uint8]:
             stream.codec_context.options = {
                 "max_pixels": str(BACKSTOP_FACTOR * max_pixels + BACKSTOP_MARGIN)
             }
-            for frame in container.decode(stream):
-                _check_size(frame.width, frame.height, max_pixels)
-                image = frame.to_ndarray(format="bgr24")
-                return np.ascontiguousarray(image, dtype=np.uint8)
+            yield container, stream
     except av.error.MemoryError as exc:  # the backstop, where ffmpeg allocates (else EINVAL)
         raise FrameTooLargeError(
             f"ffmpeg refused an HLS frame over {max_pixels} px: {exc}"
         ) from exc
     except av.FFmpegError as exc:
         raise FrameDecodeError(f"HLS segment could not be decoded: {exc}") from exc
-    raise FrameDecodeError("HLS segment has no video frame")
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

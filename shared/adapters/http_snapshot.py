@@ -12,21 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-import numpy as np
-import numpy.typing as npt
 import requests
 import urllib3
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
 from urllib3.util import parse_url
 
 from shared.adapters.bursts import BurstFrame
-from shared.adapters.hls import (
-    MAX_PLAYLIST_BYTES,
-    Playlist,
-    decode_segment,
-    is_playlist,
-    parse_playlist,
-)
+from shared.adapters.hls import MAX_PLAYLIST_BYTES, is_playlist, parse_playlist
+from shared.adapters.hls_fetch import Limits, live_frames
 from shared.adapters.http_transport import PinnedAdapter, Watchdog
 from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart, read_parts
 from shared.domain.frames import RawFrame
@@ -36,7 +29,6 @@ from shared.errors import (
     FrameTimeoutError,
     FrameTooLargeError,
     FrameUnreachableError,
-    NotAnImageError,
 )
 
 MAX_REDIRECTS = 3
@@ -140,6 +132,11 @@ class _Fetch:
                 return
         raise FrameUnreachableError(f"camera {start!r} redirected more than {MAX_REDIRECTS} times")
 
+    def read(self, url: str, limit: int) -> tuple[bytes, str]:
+        """The body of ``url`` (at most ``limit`` bytes) and the URL it came from."""
+        with self.get(url) as (response, hop):
+            return self._source._read(response, hop.netloc, self.watchdog, limit), hop.url
+
 
 class HttpSnapshotSource:
     """One GET per frame against a JPEG snapshot URL, under one deadline.
@@ -179,9 +176,11 @@ class HttpSnapshotSource:
         """
         return self.fetch_parts(source, 1)[0].raw
 
-    def fetch_parts(self, source: str, parts: int) -> list[BurstFrame]:
+    def fetch_parts(self, source: str, parts: int, spacing_s: float = 0.0) -> list[BurstFrame]:
         """As :meth:`fetch`; an MJPEG stream gives up to ``parts`` consecutive parts of its one
-        connection (a burst) under the same deadline, keeping those read when one fails."""
+        connection (a burst) under the same deadline, keeping those read when one fails, and
+        an HLS stream up to ``parts`` frames of its newest segments, about ``spacing_s`` apart
+        in stream time (:mod:`shared.adapters.hls_fetch`), under the same deadline."""
         with Watchdog(self._connect_s + self._read_s) as watchdog, requests.Session() as session:
             session.trust_env = False  # no proxies or netrc from the environment
             session.verify = self._ca_bundle or True
@@ -201,19 +200,8 @@ class HttpSnapshotSource:
                 playlist = parse_playlist(
                     self._read(response, hop.netloc, watchdog, MAX_PLAYLIST_BYTES), hop.url
                 )
-            return [BurstFrame(RawFrame("hls", image=self._hls_frame(fetch, playlist)), 0)]
-
-    def _hls_frame(self, fetch: _Fetch, playlist: Playlist) -> npt.NDArray[np.uint8]:
-        """A frame of the playlist's live edge (through its lowest-bandwidth variant)."""
-        if playlist.is_master:
-            with fetch.get(playlist.variant()) as (response, hop):
-                data = self._read(response, hop.netloc, fetch.watchdog, MAX_PLAYLIST_BYTES)
-                playlist = parse_playlist(data, hop.url)
-            if playlist.is_master:
-                raise NotAnImageError("HLS variant playlist is itself a master playlist")
-        with fetch.get(playlist.live_edge()) as (response, hop):
-            segment = self._read(response, hop.netloc, fetch.watchdog, self._max_segment_bytes)
-        return decode_segment(segment, self._max_pixels)
+            limits = Limits(self._max_segment_bytes, self._max_pixels)
+            return live_frames(fetch.read, playlist, parts, spacing_s, limits)
 
     def _get(self, session: requests.Session, hop: _Hop, watchdog: Watchdog) -> requests.Response:
         remaining = watchdog.remaining()

@@ -44,7 +44,8 @@ class Congestion(_Strict):
 
 def dwell_field(what: str) -> float | None:
     """A dwell threshold field (seconds, 0 to 24 h), None meaning the default."""
-    return Field(None, ge=0, le=MAX_DWELL_S, description=what)  # type: ignore[no-any-return]
+    found: float | None = Field(None, ge=0, le=MAX_DWELL_S, description=what)
+    return found
 
 
 def burst_span_s(source: str, frames: int, spacing_s: float) -> float:

@@ -50,8 +50,9 @@ class Track:
     box: Box  # the last matched box
     first_seen_ms: int
     last_seen_ms: int  # last matched (or shown again in a repeated frame)
-    stationary_since_ms: int | None = None  # first observation that found it had not moved
+    stationary_since_ms: int | None = None  # since when it has not moved (see Tracker._seen)
     misses: int = 0  # frames in a row without it
+    box_seen_ms: int | None = None  # when ``box`` was observed in a new frame (None: first_seen)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form kept in Redis."""
@@ -63,6 +64,7 @@ class Track:
             "last_seen_ms": self.last_seen_ms,
             "stationary_since_ms": self.stationary_since_ms,
             "misses": self.misses,
+            "box_seen_ms": self.box_seen_ms,
         }
 
     @classmethod
@@ -70,6 +72,7 @@ class Track:
         """Inverse of :meth:`as_dict`."""
         x1, y1, x2, y2 = (float(v) for v in data["box"])
         since = data.get("stationary_since_ms")
+        box_seen = data.get("box_seen_ms")
         return cls(
             str(data["id"]),
             str(data["class_name"]),
@@ -78,6 +81,7 @@ class Track:
             int(data["last_seen_ms"]),
             None if since is None else int(since),
             int(data.get("misses", 0)),
+            None if box_seen is None else int(box_seen),
         )
 
 
@@ -182,12 +186,29 @@ class Tracker:
         )
 
     def _seen(self, track: Track, box: Box, iou: float, now_ms: int, repeated: bool) -> Track:
-        """A track matched again: moved, stayed, or shown again in a repeated frame."""
+        """A track matched again: moved, stayed, or shown again in a repeated frame.
+
+        It has stayed since the new frame that last showed its box there (it was already in
+        place then), unless that frame is over ``max_gap_s`` old (a camera frozen a long time
+        in between says nothing of the time between): then since now.
+        """
         if repeated:
             return replace(track, last_seen_ms=now_ms, misses=0)
         still = iou > self.config.stationary_iou
-        since = (track.stationary_since_ms or now_ms) if still else None
-        return replace(track, box=box, last_seen_ms=now_ms, stationary_since_ms=since, misses=0)
+        placed = track.first_seen_ms if track.box_seen_ms is None else track.box_seen_ms
+        if track.stationary_since_ms is not None:
+            placed = track.stationary_since_ms
+        elif now_ms - placed > self.config.max_gap_s * 1000:
+            placed = now_ms
+        since = placed if still else None
+        return replace(
+            track,
+            box=box,
+            last_seen_ms=now_ms,
+            stationary_since_ms=since,
+            misses=0,
+            box_seen_ms=now_ms,
+        )
 
 
 def counter_ids(prefix: str = "t") -> Callable[[], str]:

@@ -13,19 +13,7 @@ from typing import Any, ClassVar, Literal
 from shared.domain.records import Box, box_dict, box_of
 from shared.domain.timestamps import canonical_timestamp
 
-
 Event = Literal["open", "update", "close"]
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One road user in a zone where its class is not allowed."""
-
-    type: str
-    zone: str
-    class_name: str
-    confidence: float
-    box: Box
 
 
 @dataclass(frozen=True)

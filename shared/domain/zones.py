@@ -1,8 +1,10 @@
-"""Zones and the violation rule: small classes with one pure, vectorised method each."""
+"""Zones in a frame's pixels: which boxes are in them, how much of them boxes cover.
+
+The rules that use them are in :mod:`shared.domain.rules`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
 
 import cv2
@@ -10,16 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.domain.detections import Detections
-from shared.domain.registry import Zone, ZoneType
-from shared.domain.schedules import is_active
-from shared.domain.violations import Violation
-
-# Which road users may not be in which zone (the defaults of the generic rule).
-RESTRICTED: dict[ZoneType, tuple[str, ...]] = {
-    ZoneType.BUS_LANE: ("car", "truck", "motorcycle"),
-    ZoneType.BIKE_LANE: ("car", "truck", "bus", "motorcycle"),
-    ZoneType.NO_STANDING: ("car", "truck", "bus", "motorcycle"),
-}
+from shared.domain.registry import Zone
 
 
 class Anchor(Enum):
@@ -76,55 +69,27 @@ class PolygonZone:
         share: npt.NDArray[np.float32] = (inside / area).astype(np.float32)
         return share
 
+    def covered_share(self, xyxy: npt.NDArray[np.float32]) -> float:
+        """Share (0..1) of the zone's pixels under at least one of the ``(N, 4)`` boxes."""
+        zone_pixels = int(self._integral[-1, -1])
+        if zone_pixels == 0 or len(xyxy) == 0:
+            return 0.0
+        height, width = self._mask.shape
+        covered = np.zeros_like(self._mask)
+        for x1, y1, x2, y2 in np.round(xyxy).astype(int):
+            covered[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)] = 1
+        return float(np.count_nonzero(covered & self._mask)) / zone_pixels
+
 
 def confidence(
-    score: npt.NDArray[np.float32],
-    overlap: npt.NDArray[np.float32],
-    dwell: float = 1.0,
+    score: npt.NDArray[np.float32], overlap: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float32]:
-    """A violation's confidence: ``score x (0.5 + 0.5 x overlap) x dwell``, in 0..1.
+    """A finding's confidence before the time part: ``score x (0.5 + 0.5 x overlap)``, 0..1.
 
     ``score`` is the detection score, ``overlap`` the share of the box inside the zone (clipped
-    to 0..1: a box fully inside keeps its score, one barely inside half of it), and ``dwell``
-    the factor of the time observed, for dwell rules (1 for the one-frame rules).
+    to 0..1: a box fully inside keeps its score, one barely inside half of it). Dwell rules
+    multiply it by :func:`shared.domain.lifecycle.dwell_factor`.
     """
     factor = 0.5 + 0.5 * np.clip(overlap, 0.0, 1.0)
-    result: npt.NDArray[np.float32] = (score * factor * min(max(dwell, 0.0), 1.0)).astype(
-        np.float32
-    )
+    result: npt.NDArray[np.float32] = (score * factor).astype(np.float32)
     return result
-
-
-def find_violations(
-    detections: Detections,
-    zones: list[Zone],
-    frame_size: tuple[int, int],
-    at: datetime | None = None,
-    timezone: str | None = None,
-) -> list[Violation]:
-    """The generic rule: a restricted class whose bottom-centre is in a restricted zone that is
-    active at ``at`` (the zone's schedule, in the camera's ``timezone``; no ``at``: every zone
-    counts). Confidence: :func:`confidence`.
-    """
-    found: list[Violation] = []
-    for zone in zones:
-        classes = RESTRICTED.get(zone.type)
-        if not classes or len(detections) == 0:
-            continue
-        if at is not None and not is_active(zone.schedule, at, timezone):
-            continue
-        polygon = PolygonZone(zone, frame_size)
-        hit = polygon.contains(detections) & np.isin(detections.class_name, classes)
-        scores = confidence(detections.confidence, polygon.overlap(detections))
-        for i in np.flatnonzero(hit):
-            x1, y1, x2, y2 = (round(float(v), 1) for v in detections.xyxy[i])
-            found.append(
-                Violation(
-                    zone.type.value,
-                    zone.name,
-                    str(detections.class_name[i]),
-                    round(float(scores[i]), 4),
-                    (x1, y1, x2, y2),
-                )
-            )
-    return found

@@ -149,7 +149,9 @@ class CameraProcessor:
             burst_frames=len(before) + 1,
         )
         if seen.cached is None and seen.image is not None:  # a new frame: look for violations
-            found = self.violations.record(camera, observation, raw, seen.image)
+            found = self.violations.record(
+                camera, observation, raw, seen.image, tracked, now_ms + fetched.at_ms
+            )
             observation = replace(observation, violations=found)
             watch.lap("violations")
         # On demand, a repeated frame was recorded when first processed (a stale one once more).

@@ -1,17 +1,22 @@
-"""Recording the violations of a new frame: a row each, one evidence object, one alert each.
+"""Recording the violations of a new frame: the rules, each violation's lifecycle, its alert.
 
-Each violation is a ``violations`` row (idempotent by its id). The Redis key
-``violation:camera:{id}:type:{type}`` (24 h) lets only the first of an ongoing violation reach
-the ``violations`` topic; a failure releases it so the retry alerts. The evidence upload and
-the rows run side by side; the alerts go out once all are in.
+The camera's rules (:mod:`shared.domain.rules`) find what holds in the frame; for each rule
+type the camera has, its book of open violations (``violation:camera:{id}:type:{type}``,
+24 h, refreshed on each update) is advanced in one optimistic Redis transaction
+(:mod:`shared.domain.lifecycle`), giving the frame's open, update and close events. Each event
+is a ``violations`` row (idempotent by its id); a frame that opens a violation stores its
+evidence once, beside the rows; then each open event not yet published goes to the
+``violations`` topic for alerting and is marked published in the book. A failure before that
+leaves it unpublished, so the retry (the same frame again, which gives the same events)
+publishes it: one alert per violation, however long it lasts.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import cv2
 import numpy as np
@@ -22,16 +27,19 @@ from shared.adapters.bus import EventBus
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.frames import RawFrame
+from shared.domain.lifecycle import BOOK_TTL_S, Book, Frame, advance, published, unpublished
 from shared.domain.observations import Observation
 from shared.domain.registry import Camera
+from shared.domain.rules import Finding, Scene, evaluate, rule_types, rules_for
+from shared.domain.tracks import TrackUpdate
 from shared.domain.violations import ViolationRecord
-from shared.domain.zones import find_violations
-from shared.service_layer.idempotency import ALERT_DEDUP_S, claim, row_id, violation_key, write_once
+from shared.service_layer.idempotency import row_id, violation_key, write_once
 
 
 @dataclass
 class ViolationRecorder:
-    """Writes rows, stores evidence and publishes alerts for the violations of a frame."""
+    """Applies the rules to new frames and records, stores evidence for and alerts on what
+    they find."""
 
     cache: Cache
     warehouse: Warehouse
@@ -48,73 +56,106 @@ class ViolationRecorder:
         observation: Observation,
         raw: RawFrame,
         image: npt.NDArray[np.uint8],
+        tracked: TrackUpdate,
+        now_ms: int,
     ) -> tuple[ViolationRecord, ...]:
-        """Every violation of a new frame, recorded; the first of each ongoing one alerted."""
-        frame = observation.frame
-        size = (frame.width, frame.height)
-        at = datetime.fromisoformat(observation.event_time)
-        found = find_violations(observation.detections, camera.zones, size, at, camera.timezone)
-        if not found:
+        """The events of a new frame seen at ``now_ms``, recorded; new violations alerted.
+
+        Raises:
+            DependencyUnavailableError: Redis, BigQuery, storage or Pub/Sub is down; the retry
+                of the same frame records and alerts what this call did not.
+        """
+        types = rule_types(camera)
+        if not types:
             return ()
-        name, data, content_type = evidence_object(camera.id, frame.hash, raw, image)
-        records = [
-            ViolationRecord(
-                violation_id=row_id(
-                    camera.id, frame.hash, v.type, v.zone, v.class_name, repr(v.box)
-                ),
-                camera_id=camera.id,
-                event_time=observation.event_time,
-                type=v.type,
-                zone=v.zone,
-                class_name=v.class_name,
-                confidence=v.confidence,
-                box=v.box,
-                observation_id=observation.observation_id,
-                evidence_uri=f"gs://{self.bucket}/{name}",
-                sweep_id=observation.sweep_id,
-            )
-            for v in found
-        ]
-        with ExitStack() as stack:
-            claims = [
-                stack.enter_context(
-                    claim(
-                        self.cache,
-                        violation_key(r.camera_id, r.type),
-                        hold_s=ALERT_DEDUP_S,
-                        done_s=ALERT_DEDUP_S,
-                    )
-                )
-                for r in records
-            ]
-            records = [replace(r, alerted=c.taken) for r, c in zip(records, claims, strict=True)]
-            jobs: list[Future[object]] = [
+        info = observation.frame
+        scene = Scene(
+            observation.detections,
+            tracked.track_ids,
+            {t.track_id: t for t in tracked.state.tracks},
+            (info.width, info.height),
+            now_ms,
+        )
+        found = evaluate(rules_for(camera, datetime.fromisoformat(observation.event_time)), scene)
+        name = evidence_name(camera.id, info.hash, raw)
+        frame = Frame(
+            camera.id,
+            info.hash,
+            now_ms,
+            observation.event_time,
+            observation.observation_id,
+            f"gs://{self.bucket}/{name}",
+            observation.sweep_id,
+        )
+        alive = {t.track_id for t in tracked.state.tracks}
+        seen = set(tracked.track_ids)
+        books: dict[str, tuple[Book, list[ViolationRecord]]] = {}
+        for type_ in types:
+            change = partial(self._advance, type_, found.get(type_, []), frame, alive, seen)
+            books[type_] = self.cache.update(violation_key(camera.id, type_), change, BOOK_TTL_S)
+        events = [e for _, evs in books.values() for e in evs]
+        if not events:
+            return ()
+        jobs: list[Future[object]] = []
+        if any(e.event == "open" and e.evidence_uri == frame.evidence_uri for e in events):
+            data, content_type = evidence_bytes(raw, image)
+            jobs.append(
                 self._pool.submit(self.evidence.write, self.bucket, name, data, content_type)
-            ]
-            jobs += [self._pool.submit(write_once, self.cache, self.warehouse, r) for r in records]
-            errors = [e for e in (job.exception() for job in jobs) if e is not None]
-            if errors:
-                raise errors[0]
-            for record, held in zip(records, claims, strict=True):
-                if held.taken:
-                    self.bus.publish(
-                        "violations", [record], camera_id=record.camera_id, type=record.type
-                    )
-                    held.confirm()  # published: a later failure keeps this claim
-        return tuple(records)
+            )
+        jobs += [self._pool.submit(write_once, self.cache, self.warehouse, e) for e in events]
+        errors = [e for e in (job.exception() for job in jobs) if e is not None]
+        if errors:
+            raise errors[0]
+        for type_, (book, evs) in books.items():
+            self._publish(camera.id, type_, unpublished(book, evs))
+        return tuple(events)
+
+    @staticmethod
+    def _advance(
+        type_: str,
+        findings: list[Finding],
+        frame: Frame,
+        alive: set[str],
+        seen: set[str],
+        current: str | None,
+    ) -> tuple[str, tuple[Book, list[ViolationRecord]]]:
+        """One book's change (pure: it may run again when another writer got in first)."""
+
+        def new_id(key: str) -> str:
+            return row_id(frame.camera_id, type_, key, frame.hash)
+
+        book, events = advance(Book.from_json(current), type_, findings, frame, alive, seen, new_id)
+        return book.to_json(), (book, events)
+
+    def _publish(self, camera_id: str, type_: str, opened: list[ViolationRecord]) -> None:
+        """Publish open events for alerting, then mark them published in the book."""
+        if not opened:
+            return
+        for record in opened:
+            self.bus.publish("violations", [record], camera_id=camera_id, type=type_)
+        ids = {r.violation_id for r in opened}
+
+        def mark(current: str | None) -> tuple[str, None]:
+            return published(Book.from_json(current), ids).to_json(), None
+
+        self.cache.update(violation_key(camera_id, type_), mark, BOOK_TTL_S)
 
 
-def evidence_object(
-    camera_id: str, digest: str, raw: RawFrame, image: npt.NDArray[np.uint8]
-) -> tuple[str, bytes, str]:
-    """Object name, bytes and type of a frame's evidence: the frame as the camera sent it
-    (JPEG or PNG, unaltered); a decoded-only frame (video) is encoded as JPEG."""
+def evidence_name(camera_id: str, digest: str, raw: RawFrame) -> str:
+    """Where a frame's evidence goes: ``evidence/{camera}/{frame hash}.jpg`` (``.png`` for a
+    PNG frame)."""
+    kind = image_kind(raw.data or b"") or "jpeg"
+    return f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}"
+
+
+def evidence_bytes(raw: RawFrame, image: npt.NDArray[np.uint8]) -> tuple[bytes, str]:
+    """Bytes and type of a frame's evidence: the frame as the camera sent it (JPEG or PNG,
+    unaltered); a decoded-only frame (video) is encoded as JPEG."""
     data, kind = raw.data or b"", image_kind(raw.data or b"")
     if kind is None:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         data, kind = (jpeg.tobytes() if ok else b""), "jpeg"
-    name = f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}"
-    return name, data, f"image/{kind}"
+    return data, f"image/{kind}"
 
 
 def image_kind(data: bytes) -> str | None:

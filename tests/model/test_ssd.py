@@ -11,9 +11,9 @@ import pytest
 from shared.detection.inprocess import InProcessDetector
 from shared.detection.model_store import sha256_file
 from shared.domain.registry import ROAD_USERS, load_registry
-from shared.domain.zones import find_violations
 from shared.settings import ASSETS, Settings
 from tests.conftest import image
+from tests.rule_sim import one_frame
 
 pytestmark = pytest.mark.model
 SETTINGS = Settings()
@@ -53,10 +53,10 @@ def test_demo_bus_camera_has_a_car_in_its_bus_lane(detector: InProcessDetector) 
     camera = load_registry(ASSETS / "cameras.yaml", env=env).get("cam-001-market-5th")
     frame = image("pexels_double_decker_bus.jpg")
     found = detector.detect(frame).keep(["car", "bus"], 0.4)
-    [violation] = find_violations(found, camera.zones, (frame.shape[1], frame.shape[0]))
+    [violation] = one_frame(camera, found, size=(frame.shape[1], frame.shape[0]))
     assert (violation.type, violation.zone, violation.class_name) == (
         "bus_lane",
         "market-bus-lane",
         "car",
     )
-    assert 0.6 < violation.confidence <= 0.84  # the car's score 0.84 x overlap
+    assert 0.6 < violation.score <= 0.84  # the car's score 0.84 x overlap

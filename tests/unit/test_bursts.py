@@ -3,6 +3,7 @@ and a bursting camera through the processor (one batch, tracks frame by frame, o
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -145,8 +146,8 @@ def test_a_stationary_vehicle_over_a_burst_is_stationary_after_it() -> None:
     assert doc["frame"] == answer["frame"]["hash"]
     assert [d["track_id"] for d in answer["detections"]] == ["t1", "t2"]  # one track each
     for track in doc["tracks"]:
-        # stationary since the second frame (1 s after the first), seen last at the third (2 s)
-        assert track["last_seen_ms"] - track["stationary_since_ms"] == 1000
+        # stationary since the first frame (in place then), seen last at the third (2 s)
+        assert track["last_seen_ms"] - track["stationary_since_ms"] == 2000
 
 
 def test_failures_within_a_burst() -> None:
@@ -234,9 +235,34 @@ def test_an_mjpeg_burst_reads_consecutive_parts_of_one_connection(cameras: Camer
     assert taken[2].offset_s < 2.0  # the stream's pace (10 a second), not the 4 s spacing
 
 
-def test_an_hls_burst_is_polled(cameras: CameraServer) -> None:
-    taken = streams().fetch_burst(f"{cameras.url}/hls/burst.m3u8", 2, 0.1)
-    assert [t.raw.source_kind for t in taken] == ["hls"] * 2
+def test_an_hls_burst_reads_consecutive_frames_of_the_newest_segment(
+    cameras: CameraServer,
+) -> None:
+    taken = streams().fetch_burst(f"{cameras.url}/hls/burst.m3u8", 3, 4.0)
+    assert [t.raw.source_kind for t in taken] == ["hls"] * 3
+    images = [t.raw.image for t in taken if t.raw.image is not None]
+    assert all(not np.array_equal(a, b) for a, b in itertools.pairwise(images))
+    # consecutive frames at the segment's 10 a second, not polls 4 s apart
+    assert [t.offset_s for t in taken] == [0.0, 0.1, 0.2]
+
+
+def test_an_hls_burst_longer_than_a_segment_goes_on_into_the_one_before(
+    cameras: CameraServer,
+) -> None:
+    taken = streams().fetch_burst(f"{cameras.url}/hls/long.m3u8", 10, 0.0)
+    # 8 frames a segment: the last 2 of the one before, then the newest 8, one stream
+    assert [t.offset_s for t in taken] == [round(i / 10, 3) for i in range(10)]
+    images = [t.raw.image for t in taken if t.raw.image is not None]
+    assert len(images) == 10
+    assert not np.array_equal(images[1], images[2])  # across the segment boundary
+
+
+def test_an_hls_burst_spaces_its_frames_in_stream_time(cameras: CameraServer) -> None:
+    cameras.hls_segments()  # encoded before the clock starts
+    start = time.monotonic()
+    taken = streams().fetch_burst(f"{cameras.url}/hls/spaced.m3u8", 2, 0.7)
+    assert time.monotonic() - start < 0.5  # read from one segment, not polled 0.7 s apart
+    assert [t.offset_s for t in taken] == [0.0, 0.7]  # its first and last frames
 
 
 def test_a_snapshot_burst_survives_a_failed_first_poll() -> None:

@@ -23,6 +23,7 @@ from shared.domain.registry import (
     load_registry,
     parse_registry,
 )
+from shared.domain.rule_config import Congestion
 from shared.domain.schedules import Window
 from shared.errors import CameraNotFoundError, ConfigError
 from shared.settings import ASSETS

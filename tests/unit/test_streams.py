@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from shared.adapters import hls
-from shared.adapters.hls import decode_segment, is_playlist, parse_playlist
+from shared.adapters.hls import (
+    decode_frames,
+    decode_segment,
+    frame_times,
+    is_playlist,
+    parse_playlist,
+)
+from shared.adapters.hls_fetch import _chain, pick
 from shared.adapters.mjpeg import PartReader, boundary_of, is_multipart
 from shared.devstack.streams import encode_segment, master_playlist, media_playlist, mjpeg_part
 from shared.errors import FrameError
@@ -199,3 +206,73 @@ def test_ffmpeg_backstop_refuses_frames_the_container_did_not_declare(
     monkeypatch.setattr(hls, "BACKSTOP_MARGIN", 96 * 64)  # passes the open, not the padding
     # ffmpeg answers EINVAL or ENOMEM, depending on where it checks: decode_error or too_large.
     assert kind_of(lambda: decode_segment(segment(), 96 * 64)) in ("decode_error", "too_large")
+
+
+def test_frame_times_are_the_stream_timestamps() -> None:
+    data = encode_segment([np.full((64, 96, 3), 40 * i, np.uint8) for i in range(5)], fps=4)
+    assert frame_times(data, 96 * 64) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_decode_frames_gives_the_positions_asked() -> None:
+    images = decode_frames(segment(), [1, 2], 96 * 64)
+    assert sorted(images) == [1, 2]
+    assert int(images[1].mean()) < int(images[2].mean())  # 40, then 80
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: frame_times(segment(320, 240), 96 * 64),  # declared over the cap: no decode
+        lambda: decode_frames(segment(320, 240), [2], 96 * 64),
+    ],
+    ids=["times", "frames"],
+)
+def test_burst_reads_keep_the_pixel_cap(call) -> None:
+    assert kind_of(call) == "too_large"
+
+
+def test_decode_frames_past_the_last_frame_is_a_decode_error() -> None:
+    assert kind_of(lambda: decode_frames(segment(), [0, 7], 96 * 64)) == "decode_error"
+
+
+TENTHS = [i / 10 for i in range(10)]  # ten frames 0.1 s apart
+
+
+@pytest.mark.parametrize(
+    ("times", "frames", "spacing_s", "picked"),
+    [
+        # fewer frames than asked: all of them
+        (TENTHS[:2], 3, 1.0, [0, 1]),
+        # spacing 0 (or below the frame period): the newest consecutive frames
+        (TENTHS, 3, 0.0, [7, 8, 9]),
+        (TENTHS, 3, 0.05, [7, 8, 9]),
+        # the frames span the spacing: the newest and the ones spacing_s before it
+        (TENTHS, 3, 0.3, [3, 6, 9]),
+        (TENTHS, 2, 0.9, [0, 9]),
+        # they do not span it: consecutive, not spread
+        (TENTHS, 3, 0.5, [7, 8, 9]),
+        # uneven timestamps: the frame nearest each mark
+        ([0.0, 0.1, 0.45, 0.5, 0.6, 1.0], 3, 0.45, [1, 4, 5]),
+    ],
+)
+def test_pick(times: list[float], frames: int, spacing_s: float, picked: list[int]) -> None:
+    assert pick(times, frames, spacing_s) == picked
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "chained"),
+    [
+        # the stream's own clock goes on across segments: kept (a gap too)
+        ([10.0, 10.5], [11.0, 11.5], [11.0, 11.5]),
+        ([10.0, 10.5], [12.0, 12.5], [12.0, 12.5]),
+        # each segment starts at 0: one frame period after the one before ends
+        ([0.0, 0.25, 0.5], [0.0, 0.25], [0.75, 1.0]),
+        # a one-frame segment before: the later segment's own period
+        ([0.0], [0.0, 0.2], [0.2, 0.4]),
+    ],
+)
+def test_segments_chain_on_one_clock(
+    before: list[float], after: list[float], chained: list[float]
+) -> None:
+    _chain(before, after)
+    assert after == pytest.approx(chained)

@@ -114,7 +114,7 @@ def test_association(frames, ids, ended) -> None:
     assert [[t.track_id for t in u.ended] for u in updates] == ended
 
 
-def test_stationary_since_the_second_observation_reset_when_it_moves() -> None:
+def test_stationary_since_the_observation_before_reset_when_it_moves() -> None:
     frames: list[Frame] = [
         (0, [("car", CAR)]),
         (300, [("car", CAR_JITTER)]),
@@ -123,7 +123,7 @@ def test_stationary_since_the_second_observation_reset_when_it_moves() -> None:
         (1200, [("car", (130, 100, 230, 160))]),
     ]
     tracks = [u.state.tracks[0] for u in run(frames)]
-    assert [t.stationary_since_ms for t in tracks] == [None, 300_000, 300_000, None, 1_200_000]
+    assert [t.stationary_since_ms for t in tracks] == [None, 0, 0, None, 900_000]
     assert [t.first_seen_ms for t in tracks] == [0] * 5
     assert tracks[-1].last_seen_ms == 1_200_000
     assert tracks[-1].box == (130, 100, 230, 160)
@@ -137,7 +137,7 @@ def test_stationary_survives_an_occlusion() -> None:
         (600, [("car", CAR_JITTER)]),
     ]
     [car] = [t for t in run(frames)[-1].state.tracks if t.class_name == "car"]
-    assert (car.track_id, car.stationary_since_ms, car.misses) == ("t1", 300_000, 0)
+    assert (car.track_id, car.stationary_since_ms, car.misses) == ("t1", 0, 0)
     hidden = next(t for t in run(frames[:3])[-1].state.tracks if t.class_name == "car")
     assert (hidden.misses, hidden.last_seen_ms) == (1, 300_000)
 

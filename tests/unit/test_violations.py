@@ -1,4 +1,4 @@
-"""Violations in the service: a row for each, evidence stored, one alert per ongoing violation."""
+"""Violations in the service: a row per lifecycle event, evidence stored, one alert each."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from shared.domain.lifecycle import Book
 from shared.errors import DependencyUnavailableError
 from shared.messages.schemas import validate
 from tests.conftest import image, jpeg
@@ -56,14 +57,19 @@ def test_violation_recorded_with_evidence_and_alerted_once(rig: Rig) -> None:
     assert message["violation_id"] == v["violation_id"]
     validate("violation", message)
     assert attributes == {"camera_id": "cam-v", "type": "bus_lane"}
-    assert "violation:camera:cam-v:type:bus_lane" in rig.cache.keys
-    # The same car, a new frame: a second row, but no second alert (24 h dedup key).
+    assert (v["event"], v["event_seq"], v["track_id"]) == ("open", 0, "t1")
+    book = Book.from_json(rig.cache.get("violation:camera:cam-v:type:bus_lane"))
+    assert [(o.violation_id, o.published) for o in book.open] == [(v["violation_id"], True)]
+    assert rig.cache.strings["violation:camera:cam-v:type:bus_lane"][1] == 24 * 3600
+    # The same car, a new frame: the same violation updated, no second alert.
     rig.frames.frames["http://v/1.jpg"] = changed_jpeg()
     [again] = rig.processor.process("cam-v", sweep_id="s2").as_answer()["violations"]
-    assert again["alerted"] is False
-    assert again["violation_id"] != v["violation_id"]
+    assert (again["event"], again["event_seq"], again["alerted"]) == ("update", 1, False)
+    assert again["violation_id"] == v["violation_id"]
+    assert again["evidence_uri"] == v["evidence_uri"]  # the evidence of the open event
     assert len(rig.warehouse.rows["violations"]) == 2
     assert len(rig.bus.sent) == 1
+    assert len(rig.evidence.objects) == 1
     # A cache hit does not find them again.
     assert rig.processor.process("cam-v").as_answer()["violations"] == []
 
@@ -72,7 +78,8 @@ def test_failed_alert_is_retried_not_lost(rig: Rig) -> None:
     rig.bus.fail_next = 1
     with pytest.raises(DependencyUnavailableError, match="pubsub"):
         rig.processor.process("cam-v").as_answer()
-    assert "violation:camera:cam-v:type:bus_lane" not in rig.cache.keys  # released
+    book = Book.from_json(rig.cache.get("violation:camera:cam-v:type:bus_lane"))
+    assert [o.published for o in book.open] == [False]  # open, its alert not out yet
     retry = rig.processor.process("cam-v").as_answer()
     assert [v["alerted"] for v in retry["violations"]] == [True]
     assert len(rig.bus.sent) == 1
@@ -88,21 +95,21 @@ def test_storage_down_is_retried(rig: Rig) -> None:
 
 
 def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
-    stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
+    stand = {**LANE, "name": "corner-bikes", "type": "bike_lane"}
     r = fakes.rig(
         registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
         {"http://w/1.jpg": jpeg("car1.jpg")},
     )
     found = r.processor.process("cam-w").as_answer()["violations"]
-    # The car breaks both zones, the bus the kerb: three violations, one frame, one object.
+    # The car breaks both lanes, the bus the bike lane: three violations, one frame, one object.
     assert sorted((v["type"], v["class_name"]) for v in found) == [
+        ("bike_lane", "bus"),
+        ("bike_lane", "car"),
         ("bus_lane", "car"),
-        ("no_standing", "bus"),
-        ("no_standing", "car"),
     ]
     assert len({v["evidence_uri"] for v in found}) == 1
     assert len(r.evidence.objects) == 1
-    assert len(r.bus.sent) == 2  # one alert per camera and type
+    assert len(r.bus.sent) == 3  # one alert per violation
 
 
 def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
@@ -132,8 +139,8 @@ def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
     assert len(r.bus.sent) == 1
 
 
-def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
-    stand = {**LANE, "name": "corner-kerb", "type": "no_standing"}
+def test_a_failed_row_holds_every_alert_of_the_frame_and_the_retry_sends_them() -> None:
+    stand = {**LANE, "name": "corner-bikes", "type": "bike_lane"}
     r = fakes.rig(
         registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
         {"http://w/1.jpg": jpeg("car1.jpg")},
@@ -141,11 +148,11 @@ def test_a_failed_row_releases_every_alert_of_the_frame_and_the_retry_sends_them
     r.warehouse.fail_next = 1  # one of the three violation rows fails (they run side by side)
     with pytest.raises(DependencyUnavailableError):
         r.processor.process("cam-w", sweep_id="s1").as_answer()
-    assert not [k for k in r.cache.keys if k.startswith("violation:camera:")]
     assert r.bus.sent == []  # nothing published before every row was in
     found = r.processor.process("cam-w", sweep_id="s1").as_answer()["violations"]
-    assert sum(v["alerted"] for v in found) == 2
-    assert len(r.bus.sent) == 2
+    assert [v["event"] for v in found] == ["open"] * 3  # the retry gives the same events
+    assert sum(v["alerted"] for v in found) == 3
+    assert len(r.bus.sent) == 3
     assert len(r.warehouse.rows["violations"]) == 3  # the two that made it are not rewritten
 
 
@@ -188,3 +195,30 @@ def test_a_mask_over_the_car_drops_it_before_zones_and_tracks() -> None:
     answer = rig.processor.process("cam-m").as_answer()
     assert answer["violations"] == []
     assert answer["counts"]["car"] == 0
+
+
+def test_an_old_claim_in_the_key_is_taken_over_without_a_second_alert(rig: Rig) -> None:
+    # A worker of the seed's kind alerted this camera's bus lane and left its claim string.
+    rig.cache.strings["violation:camera:cam-v:type:bus_lane"] = ("done", 24 * 3600)
+    [v] = rig.processor.process("cam-v").as_answer()["violations"]
+    assert (v["event"], v["alerted"]) == ("open", True)  # recorded as open, alerted before
+    assert rig.bus.sent == []
+    book = Book.from_json(rig.cache.get("violation:camera:cam-v:type:bus_lane"))
+    assert [o.published for o in book.open] == [True]
+    assert not book.legacy
+
+
+def test_a_car_that_stays_in_a_no_standing_zone_opens_on_the_second_frame() -> None:
+    kerb = {**LANE, "name": "corner-kerb", "type": "no_standing"}
+    r = fakes.rig(
+        registry_of(
+            {"id": "cam-k", "source": "http://k/1.jpg", "zones": [kerb], "rules": {"stop_s": 0}}
+        ),
+        {"http://k/1.jpg": jpeg("car1.jpg")},
+    )
+    assert r.processor.process("cam-k").violations == ()  # seen once: not stationary yet
+    r.frames.frames["http://k/1.jpg"] = changed_jpeg()  # the fake finds the same boxes
+    found = r.processor.process("cam-k").violations
+    assert sorted((v.event, v.class_name) for v in found) == [("open", "bus"), ("open", "car")]
+    assert all(v.dwell_s is not None and v.dwell_s >= 0 for v in found)
+    assert len(r.bus.sent) == 2

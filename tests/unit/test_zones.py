@@ -1,19 +1,17 @@
-"""Zones and the generic violation rule, table-driven.
+"""Zones in pixels: anchors, overlap, coverage and the confidence formula, table-driven.
 
-The rule on the demo bus camera with the real SSD is in ``tests/model/test_ssd.py``.
+The rules are in ``tests/unit/test_rules.py``; the bus-lane rule on the demo bus camera with
+the real SSD in ``tests/model/test_ssd.py``.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from shared.domain.detections import Detections
 from shared.domain.registry import Zone, ZoneType
-from shared.domain.schedules import Day, Window
-from shared.domain.zones import Anchor, PolygonZone, confidence, find_violations
+from shared.domain.zones import Anchor, PolygonZone, confidence
 
 SIZE = (200, 100)  # width, height
 # The lower-left quarter of the frame.
@@ -56,62 +54,31 @@ def test_centre_anchor_and_overlap() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rows", "expected"),
+    ("score", "overlap", "expected"),
     [
-        # a car in the bus lane: a violation, confidence from score and full overlap
-        ([("car", 0.8, (10, 60, 40, 90))], [("bus_lane", "car", 0.8)]),
-        # a bus in the bus lane is allowed
-        ([("bus", 0.9, (10, 60, 40, 90))], []),
-        # a car outside the lane
-        ([("car", 0.9, (120, 60, 160, 90))], []),
-        # half the box in the lane: confidence 0.8 x (0.5 + 0.5 x 0.5)
-        ([("car", 0.8, (0, 25, 40, 75))], [("bus_lane", "car", 0.6)]),
+        (0.8, 1.0, 0.8),  # wholly inside: the score itself
+        (0.8, 0.5, 0.6),  # half inside: 0.8 x 0.75
+        (0.8, 0.0, 0.4),  # anchor in, box barely: half the score
+        (0.8, 1.5, 0.8),  # overlap clipped to 1
+        (0.8, -0.2, 0.4),  # and to 0
     ],
 )
-def test_bus_lane_rule(rows, expected) -> None:
-    found = find_violations(dets(*rows), [LANE], SIZE)
-    got = [(v.type, v.class_name, v.confidence) for v in found]
-    assert [(t, c) for t, c, _ in got] == [(t, c) for t, c, _ in expected]
-    for (_, _, conf), (_, _, want) in zip(got, expected, strict=True):
-        assert conf == pytest.approx(want, abs=0.03)
-
-
-def test_unrestricted_zone_types_never_violate() -> None:
-    crosswalk = Zone(name="x", type=ZoneType.ROADWAY, polygon=LANE.polygon)
-    assert find_violations(dets(("car", 0.9, (10, 60, 40, 90))), [crosswalk], SIZE) == []
-
-
-@pytest.mark.parametrize(
-    ("score", "overlap", "dwell", "expected"),
-    [
-        (0.8, 1.0, 1.0, 0.8),  # wholly inside: the score itself
-        (0.8, 0.5, 1.0, 0.6),  # half inside: 0.8 x 0.75
-        (0.8, 0.0, 1.0, 0.4),  # anchor in, box barely: half the score
-        (0.8, 1.5, 1.0, 0.8),  # overlap clipped to 1
-        (0.8, -0.2, 1.0, 0.4),  # and to 0
-        (0.8, 1.0, 0.5, 0.4),  # the dwell slot scales it (dwell rules, a later slice)
-        (0.8, 1.0, 2.0, 0.8),  # dwell clipped to 1
-    ],
-)
-def test_confidence_formula(score, overlap, dwell, expected) -> None:
-    got = confidence(np.array([score], np.float32), np.array([overlap], np.float32), dwell)
+def test_confidence_formula(score, overlap, expected) -> None:
+    got = confidence(np.array([score], np.float32), np.array([overlap], np.float32))
     assert got[0] == pytest.approx(expected, abs=1e-6)
 
 
-PEAK_LANE = LANE.model_copy(
-    update={"schedule": [Window(days=[Day.MON], start="07:00", end="10:00")]}
-)
-
-
 @pytest.mark.parametrize(
-    ("at", "found"),
+    ("boxes", "share"),
     [
-        (datetime(2026, 3, 9, 11, 0, tzinfo=UTC), 1),  # Monday 07:00 in New York: active
-        (datetime(2026, 3, 9, 14, 0, tzinfo=UTC), 0),  # Monday 10:00 there: ended
-        (datetime(2026, 3, 14, 12, 0, tzinfo=UTC), 0),  # a Saturday
-        (None, 1),  # no time given: every zone counts
+        ([], 0.0),  # nothing covers it
+        ([(0, 50, 100, 100)], 1.0),  # the whole lower-left quarter
+        ([(0, 50, 50, 100)], 0.5),  # half of it
+        ([(0, 50, 50, 100), (25, 50, 75, 100)], 0.75),  # overlapping boxes count once
+        ([(-50, 0, 20, 200)], 0.2),  # a box beyond the frame is clipped
+        ([(150, 0, 200, 40)], 0.0),  # elsewhere in the frame
     ],
 )
-def test_a_scheduled_lane_counts_only_while_active(at, found) -> None:
-    car = dets(("car", 0.8, (10, 60, 40, 90)))
-    assert len(find_violations(car, [PEAK_LANE], SIZE, at, "America/New_York")) == found
+def test_covered_share_of_a_zone(boxes, share) -> None:
+    got = PolygonZone(LANE, SIZE).covered_share(np.array(boxes, np.float32).reshape(-1, 4))
+    assert got == pytest.approx(share, abs=0.03)
