@@ -64,7 +64,7 @@ class Lifecycle:
 
     def line(self) -> str:
         """A line about it: where, what, when it opened and closed, how long."""
-        where = f"{self.camera_id:<34} {self.zone[:26]:<26} {self.class_name:<7}"
+        where = f"{self.camera_id:<34} {self.zone[:28]:<28} {self.class_name:<7}"
         opened = f"opened sweep {self.opened_in}" if self.opened_in else "opened before"
         closed = f", closed sweep {self.closed_in}" if self.closed_in else ", still open"
         dwell = f", {self.dwell_s:.1f} s" if self.dwell_s is not None else ""

@@ -15,7 +15,6 @@ import yaml
 from shared.domain.registry import (
     Burst,
     CameraRules,
-    Congestion,
     Location,
     Registry,
     Zone,
