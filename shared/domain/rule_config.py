@@ -7,6 +7,8 @@ See docs/design/rules.md.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Seconds a rule must hold before a violation opens, when neither the zone nor the camera says.
@@ -49,12 +51,13 @@ def dwell_field(what: str) -> float | None:
 
 
 def burst_span_s(source: str, frames: int, spacing_s: float) -> float:
-    """Seconds a burst spans. Polled sources (snapshots, ``gs://``, HLS, images) take one frame
-    every ``spacing_s``; ``rtsp://`` streams and video files read consecutive frames, which
-    span well under a second, so they count as 0. An MJPEG URL cannot be told from a snapshot
-    URL here: its burst also reads consecutive parts (declare ``sweep_interval_s`` for it)."""
-    consecutive = source.startswith("rtsp://") or source.lower().endswith(
-        (".avi", ".mp4", ".mkv", ".mov", ".ts", ".webm")
+    """Seconds a burst spans for sure. Polled sources (snapshots, ``gs://``, images) take one
+    frame every ``spacing_s``. ``rtsp://`` streams, video files and HLS playlists read frames
+    of the stream as it is (an HLS burst spreads them over the newest segment, a few seconds at
+    most), so they count as 0; so does an MJPEG stream, which reads consecutive parts but
+    cannot be told from a snapshot URL here (declare ``sweep_interval_s`` for it)."""
+    consecutive = source.startswith("rtsp://") or urlsplit(source).path.lower().endswith(
+        (".avi", ".mp4", ".mkv", ".mov", ".ts", ".webm", ".m3u8")
     )
     return 0.0 if consecutive else max(0, frames - 1) * spacing_s
 

@@ -17,7 +17,7 @@ key                                               what                          
 ``vision:camera:{camera_id}:tracks``              the camera's open tracks (JSON)        track_ttl_s
 ``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
-``violation:camera:{camera_id}:type:{type}``      one alert per ongoing violation        24 h
+``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
 ``alert:{violation_id}:{channel}``                a channel took an alert (claim: 120 s)  7 d
 ``prediction:camera:{camera_id}:horizon:{min}``   reserved: cached forecasts             30 min
 ================================================  =====================================  ====
@@ -38,7 +38,6 @@ WRITE_CLAIM_S = 60  # a writer that died mid-insert frees its claim after this
 WRITTEN_S = 24 * 3600  # how long a written row id is remembered
 JOB_CLAIM_S = 300  # longer than the camera-jobs ack deadline: a live claim means "in progress"
 JOB_DONE_S = 24 * 3600
-ALERT_DEDUP_S = 24 * 3600  # one alert per ongoing violation
 SENDING_S = 120  # a delivery in flight (longer than one webhook or SMTP try)
 SENT_S = 7 * 24 * 3600  # a sent alert is remembered longer than Pub/Sub keeps the message
 
@@ -79,7 +78,7 @@ def job_key(sweep_id: str, camera_id: str) -> str:
 
 
 def violation_key(camera_id: str, violation_type: str) -> str:
-    """An ongoing violation of a type at a camera that has been alerted."""
+    """A camera's book of open violations of a type (the seed's name; it held a claim)."""
     return f"violation:camera:{camera_id}:type:{violation_type}"
 
 

@@ -204,6 +204,14 @@ def test_cameras_that_can_measure_the_box_are_accepted() -> None:
             ),
             "burst spans 0 s",
         ),
+        (  # so does an HLS burst: frames of the newest segment
+            _set(
+                _set(BOX, "cameras.0.source", "https://127.0.0.1/live/index.m3u8?t=1"),
+                "cameras.0.burst",
+                {"frames": 5, "spacing_s": 10},
+            ),
+            "burst spans 0 s",
+        ),
     ],
 )
 def test_model_checks_beyond_the_schema(doc: dict[str, Any], why: str) -> None:
