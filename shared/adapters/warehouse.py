@@ -1,18 +1,22 @@
-"""The warehouse port and its adapter: BigQuery tables created from ``schemas/bigquery/*.json``.
+"""The warehouse port and its adapter: BigQuery tables and views from ``schemas/bigquery/``.
 
 Each table file holds ``description``, ``timePartitioning``, ``clustering`` and ``schema`` (the
-BigQuery REST field list); Terraform reads the same files.
+BigQuery REST field list); each ``views/*.sql`` file is a GoogleSQL query with ``${project}`` and
+``${dataset}`` placeholders. Terraform reads the same files (``terraform/main.tf``,
+``terraform/bigquery_views.tf``).
 """
 
 from __future__ import annotations
 
 import json
+import string
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
 from google.cloud import bigquery
 
 from shared.adapters.google_clients import client_options
@@ -21,7 +25,13 @@ from shared.errors import DependencyUnavailableError, WarehouseRejectedError
 from shared.messages.schemas import SCHEMAS
 
 TABLE_SCHEMAS = SCHEMAS / "bigquery"
+VIEW_QUERIES = TABLE_SCHEMAS / "views"
 TABLES = ("observations", "violations", "alerts")
+VIEWS = ("violations_current",)
+VIEW_PLACEHOLDERS = frozenset({"project", "dataset"})
+
+# GoogleSQL DDL names of the REST field types (ALTER TABLE ... ADD COLUMN).
+_DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 
 
 class Warehouse(Protocol):
@@ -54,6 +64,87 @@ def table_spec(name: str, table_id: str) -> bigquery.Table:
     return table
 
 
+def view_query(name: str, project: str, dataset: str) -> str:
+    """The view's SQL with ``${project}`` and ``${dataset}`` filled in."""
+    text = (VIEW_QUERIES / f"{name}.sql").read_text()
+    return string.Template(text).substitute(project=project, dataset=dataset).strip()
+
+
+def ensure_table(
+    client: bigquery.Client, spec: bigquery.Table, retry: Retry, again: bool = True
+) -> None:
+    """Create the table, or add the NULLABLE columns it lacks (one ``get_table`` when in step).
+
+    Existing columns are never dropped or changed. A REQUIRED column missing from an existing
+    table is a :class:`WarehouseRejectedError`: BigQuery cannot add one to a table with rows.
+    """
+    try:
+        table = client.get_table(spec.reference, retry=retry)
+    except gexc.NotFound:
+        client.create_table(spec, exists_ok=True, retry=retry)
+        return
+    have = {f.name for f in table.schema}
+    missing = [f for f in spec.schema if f.name not in have]
+    if not missing:
+        return
+    required = [f.name for f in missing if f.mode == "REQUIRED"]
+    if required:
+        raise WarehouseRejectedError(
+            f"BigQuery table {spec.table_id} lacks REQUIRED columns {required}: "
+            "add them by hand or recreate the table (only NULLABLE columns are added)"
+        )
+    table.schema = [*table.schema, *missing]
+    try:
+        client.update_table(table, ["schema"], retry=retry)
+    except gexc.PreconditionFailed:
+        if not again:
+            raise
+        ensure_table(client, spec, retry, again=False)  # another instance changed it first
+        return
+    _add_columns_to_storage(client, spec.reference, missing, retry)
+
+
+def _add_columns_to_storage(
+    client: bigquery.Client,
+    ref: bigquery.TableReference,
+    fields: list[bigquery.SchemaField],
+    retry: Retry,
+) -> None:
+    """Add ``fields`` by DDL where the schema patch did not reach the stored table.
+
+    BigQuery needs only the patch; the emulator (bqemulator 1.4.0) patches its metadata but not
+    its DuckDB table, and takes one ``ADD COLUMN`` per ``ALTER TABLE``. A free dry run tells.
+    """
+    table = f"`{ref.project}.{ref.dataset_id}.{ref.table_id}`"
+    probe = f"SELECT {', '.join(f.name for f in fields)} FROM {table}"
+    try:
+        client.query(probe, job_config=bigquery.QueryJobConfig(dry_run=True), retry=retry)
+        return
+    except gexc.BadRequest:
+        pass
+    for field in fields:
+        ddl = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {field.name} {ddl_type(field)}"
+        client.query(ddl, retry=retry).result(retry=retry)
+
+
+def ddl_type(field: bigquery.SchemaField) -> str:
+    """The GoogleSQL type of a REST schema field (``STRUCT<...>``, ``ARRAY<...>``)."""
+    name = _DDL_TYPES.get(field.field_type, field.field_type)
+    if name == "STRUCT":
+        name = f"STRUCT<{', '.join(f'{f.name} {ddl_type(f)}' for f in field.fields)}>"
+    return f"ARRAY<{name}>" if field.mode == "REPEATED" else name
+
+
+def ensure_view(client: bigquery.Client, view_id: str, query: str, retry: Retry) -> None:
+    """``CREATE OR REPLACE VIEW`` unless BigQuery already holds this query."""
+    try:
+        if (client.get_table(view_id, retry=retry).view_query or "").strip() == query:
+            return
+    except gexc.NotFound:
+        pass
+    client.query(f"CREATE OR REPLACE VIEW `{view_id}` AS\n{query}", retry=retry).result(retry=retry)
+
+
 class BigQueryWarehouse:
     """Streams rows with insert ids; creates the dataset and tables on first use."""
 
@@ -62,6 +153,7 @@ class BigQueryWarehouse:
     ) -> None:
         self._client = client
         self._dataset = f"{client.project}.{dataset}"
+        self._dataset_name = dataset
         self._location = location
         self._timeout = timeout_s
         self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout_s)
@@ -73,7 +165,10 @@ class BigQueryWarehouse:
         return f"{self._dataset}.{name}"
 
     def ensure_tables(self) -> None:
-        """Create the dataset and every table from ``schemas/`` (idempotent, once per instance)."""
+        """Create the dataset, tables and views from ``schemas/`` (idempotent, once per instance).
+
+        An existing table gets the NULLABLE columns it lacks (see :func:`ensure_table`).
+        """
         if self._ready:
             return
         with self._lock, _bigquery_errors():
@@ -83,9 +178,10 @@ class BigQueryWarehouse:
             dataset.location = self._location
             self._client.create_dataset(dataset, exists_ok=True, retry=self._retry)
             for name in TABLES:
-                self._client.create_table(
-                    table_spec(name, self.table_id(name)), exists_ok=True, retry=self._retry
-                )
+                ensure_table(self._client, table_spec(name, self.table_id(name)), self._retry)
+            for name in VIEWS:
+                query = view_query(name, self._client.project, self._dataset_name)
+                ensure_view(self._client, self.table_id(name), query, self._retry)
             self._ready = True
 
     def insert(self, rows: Sequence[Row]) -> None:

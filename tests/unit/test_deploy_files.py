@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.warehouse import TABLE_SCHEMAS, TABLES
+from shared.adapters.warehouse import (
+    TABLE_SCHEMAS,
+    TABLES,
+    VIEW_PLACEHOLDERS,
+    VIEW_QUERIES,
+    VIEWS,
+    view_query,
+)
 from shared.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -327,3 +334,27 @@ def test_dockerfile_comments_name_modules_that_exist() -> None:
         assert named, dockerfile
         for path in named:
             assert (ROOT / path).exists(), f"{dockerfile.relative_to(ROOT)} names {path}"
+
+
+def test_terraform_views_come_from_the_sql_files_after_the_tables() -> None:
+    text = (TF / "bigquery_views.tf").read_text()
+    assert 'fileset("${path.module}/../schemas/bigquery/views", "*.sql")' in text
+    assert {p.stem for p in VIEW_QUERIES.glob("*.sql")} == set(VIEWS)
+    assert "query = templatefile(each.value, {" in text
+    assert re.search(r"use_legacy_sql\s*=\s*false", text)
+    assert re.search(r"depends_on\s*=\s*\[google_bigquery_table\.tables\]", text)
+    # Terraform fills exactly the placeholders the code fills.
+    filled = re.search(r"templatefile\(each\.value, \{(.*?)\}\)", text, re.S)
+    assert filled is not None
+    assert set(re.findall(r"^\s*(\w+)\s*=", filled.group(1), re.M)) == VIEW_PLACEHOLDERS
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_view_placeholders_are_the_ones_code_and_terraform_fill(name: str) -> None:
+    sql = (VIEW_QUERIES / f"{name}.sql").read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", sql)) == VIEW_PLACEHOLDERS
+    # Nothing else that string.Template or templatefile would read: bare $name, $$ or %{.
+    assert not re.search(r"\$(?!\{(?:project|dataset)\})|%\{", sql)
+    query = view_query(name, "proj", "data")
+    assert "`proj.data.violations`" in query
+    assert "$" not in query
