@@ -142,9 +142,11 @@ def report(warehouse: BigQueryWarehouse, sweep_ids: list[str], say: Print) -> li
     else:
         mine = {v.violation_id: v.state for v in found}
         agree = all(states.get(k) == s for k, s in mine.items())
+        view = Counter(states.get(k) or "missing" for k in mine)
         say(
-            f"  violations_current: {Counter(states.get(k) for k in mine)} "
-            + ("(agrees with the rows)" if agree else "(DISAGREES with the rows)")
+            "  the violations_current view: "
+            + ", ".join(f"{n} {state}" for state, n in sorted(view.items(), reverse=True))
+            + (" (agrees with the rows)" if agree else " (DISAGREES with the rows)")
         )
     _alerts(warehouse, sweep_ids, found, say)
     return found
