@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.stack import LocalStack
-from tests.e2e.test_sweep import events, publish, wait_for, wait_rows, warehouse
+from tests.e2e.test_sweep import events, publish, wait_alerts, wait_rows, warehouse
 
 pytestmark = pytest.mark.e2e
 __all__ = ["events", "warehouse"]  # the fixtures of the sweep tests, shared
@@ -64,15 +64,8 @@ def test_consecutive_sweeps_open_double_parking_once_and_alert_once(
     assert updates
 
     # One alert per violation, dispatched and delivered once each.
-    def dispatched() -> list[dict[str, Any]]:
-        found = warehouse.query(
-            f"SELECT violation_id FROM `{warehouse.table_id('alerts')}` "
-            "WHERE camera_id = @camera AND type = 'double_parking'",
-            {"camera": CAMERA},
-        )
-        return found if len(found) >= len(before) else []
-
-    alerts = wait_for(dispatched)
+    where = "camera_id = @camera AND type = 'double_parking'"
+    alerts = wait_alerts(warehouse, where, {"camera": CAMERA}, len(before))
     assert sorted(r["violation_id"] for r in alerts) == sorted(before)
     receiver = event_stack.webhooks
     assert receiver is not None

@@ -137,15 +137,7 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     alerted = {v["violation_id"]: v["camera_id"] for v in violations if v["alerted"]}
 
     # Every alerted violation is dispatched; the alerts table says with which severity.
-    def dispatched() -> list[dict[str, Any]]:
-        rows = warehouse.query(
-            f"SELECT violation_id, camera_id, severity FROM `{warehouse.table_id('alerts')}` "
-            "WHERE sweep_id = @sweep",
-            {"sweep": sweep_id},
-        )
-        return rows if len(rows) >= len(alerted) else []
-
-    rows = wait_for(dispatched)
+    rows = wait_alerts(warehouse, "sweep_id = @sweep", {"sweep": sweep_id}, len(alerted))
     assert {r["violation_id"] for r in rows} == set(alerted)
     severity = {r["camera_id"]: r["severity"] for r in rows}
     assert {c: severity[c] for c in EXPECTED_VIOLATIONS} == {
@@ -167,6 +159,24 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     emails = {m["X-Camwatch-Violation-Id"] for m in event_stack.emails()} & set(alerted)
     assert emails == {r["violation_id"] for r in rows if r["severity"] == "HIGH"}
     assert any(alerted[e] == "cam-009-market-van-ness" for e in emails)
+
+
+def wait_alerts(
+    warehouse: BigQueryWarehouse, where: str, params: dict[str, Any], wanted: int
+) -> list[dict[str, Any]]:
+    """The ``alerts`` rows (violation, camera, severity) matching ``where``, once at least
+    ``wanted`` are in (none when time runs out)."""
+
+    def dispatched() -> list[dict[str, Any]]:
+        rows = warehouse.query(
+            f"SELECT violation_id, camera_id, severity FROM `{warehouse.table_id('alerts')}` "
+            f"WHERE {where}",
+            params,
+        )
+        return rows if len(rows) >= wanted else []
+
+    found: list[dict[str, Any]] = wait_for(dispatched)
+    return found
 
 
 def violation_message(camera_id: str, confidence: float) -> dict[str, Any]:

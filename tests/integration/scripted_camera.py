@@ -11,20 +11,66 @@ import datetime
 import functools
 import ipaddress
 import itertools
+import re
 import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from shared.domain.frames import RawFrame
+from shared.errors import FrameError
+
 Script = Callable[["Peer"], None]
 HEAD_LIMIT = 64 * 1024
+
+
+class Expected(Protocol):
+    """What a hostile-camera case expects of a fetch."""
+
+    @property
+    def outcome(self) -> str:
+        """``ok``, or the kind of the FrameError the caller gets."""
+        ...
+
+    @property
+    def within_s(self) -> float:
+        """How long the fetch may take at most."""
+        ...
+
+    @property
+    def match(self) -> str:
+        """A regex the error message must match (``{netloc}``: the camera's)."""
+        ...
+
+    @property
+    def host(self) -> str:
+        """The host the camera is reached at."""
+        ...
+
+
+def check_fetch(case: Expected, port: int, fetch: Callable[[], RawFrame]) -> RawFrame | None:
+    """Fetch, and check the outcome, the time bound and the message; the frame when ``ok``."""
+    start = time.monotonic()
+    raw: RawFrame | None = None
+    try:
+        raw = fetch()
+        outcome, message = "ok", ""
+    except FrameError as exc:
+        outcome, message = exc.kind, exc.message
+    elapsed = time.monotonic() - start
+    assert outcome == case.outcome, message
+    assert elapsed <= case.within_s, f"took {elapsed:.2f} s, bound {case.within_s} s: {message}"
+    assert re.search(case.match.format(netloc=f"{case.host}:{port}"), message), message
+    return raw
 
 
 class Peer:
