@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from shared.domain.detections import Detections
-from shared.domain.lifecycle import Book, Frame, advance, published, unpublished
+from shared.domain.lifecycle import Book, EventFrame, advance, published, unpublished
 from shared.domain.registry import Camera, Zone
 from shared.domain.rules import Finding, Scene, evaluate, rule_types, rules_for
 from shared.domain.tracks import CameraTracks, TrackConfig, Tracker, counter_ids
@@ -86,7 +86,7 @@ class Simulation:
         )
         at = datetime.fromtimestamp(now_ms / 1000, UTC)
         findings = evaluate(rules_for(self.cam, at), scene)
-        info = Frame(
+        info = EventFrame(
             self.cam.id,
             frame_hash,
             now_ms,

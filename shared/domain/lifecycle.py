@@ -106,7 +106,7 @@ class Book:
 
 
 @dataclass(frozen=True)
-class Frame:
+class EventFrame:
     """The frame the findings come from, as the rows name it."""
 
     camera_id: str
@@ -122,7 +122,7 @@ def advance(
     book: Book,
     type_: str,
     findings: list[Finding],
-    frame: Frame,
+    frame: EventFrame,
     alive: Collection[str],
     seen: Collection[str],
     new_id: Callable[[str], str],
@@ -213,7 +213,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
-def _event(v: OpenViolation, event: Event, type_: str, frame: Frame) -> ViolationRecord:
+def _event(v: OpenViolation, event: Event, type_: str, frame: EventFrame) -> ViolationRecord:
     return ViolationRecord(
         violation_id=v.violation_id,
         camera_id=frame.camera_id,

@@ -6,6 +6,7 @@ only adapters (and the HTTP edge, for JSON) turn them into plain dicts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Protocol
 
 
@@ -40,6 +41,12 @@ Box = tuple[float, float, float, float]
 def box_dict(box: Box) -> dict[str, float]:
     """``(x1, y1, x2, y2)`` as the JSON/BigQuery record ``{"x1": .., ..}``."""
     return dict(zip(("x1", "y1", "x2", "y2"), box, strict=True))
+
+
+def rounded_box(row: Sequence[float] | Iterable[Any]) -> Box:
+    """A box from four numbers (a numpy row too), rounded to 0.1 px as rows and keys keep it."""
+    x1, y1, x2, y2 = (round(float(v), 1) for v in row)
+    return (x1, y1, x2, y2)
 
 
 def box_of(data: dict[str, Any]) -> Box:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.domain.detections import Detections
-from shared.domain.records import Box
+from shared.domain.records import Box, rounded_box
 from shared.domain.registry import Camera, Zone, ZoneType
 from shared.domain.rule_config import DEFAULT_BOX_S, DEFAULT_PARK_S, DEFAULT_STOP_S, Congestion
 from shared.domain.schedules import is_active
@@ -91,17 +91,11 @@ class Rule(Protocol):
         ...
 
 
-def _box(row: npt.NDArray[np.float32]) -> Box:
-    x1, y1, x2, y2 = (round(float(v), 1) for v in row)
-    return (x1, y1, x2, y2)
-
-
 def _anchored(
-    scene: Scene, zone: Zone, classes: tuple[str, ...]
+    scene: Scene, polygon: PolygonZone, classes: tuple[str, ...]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
     """Indices of detections of ``classes`` anchored (bottom-centre) in the zone, and every
     detection's confidence from score and overlap."""
-    polygon = PolygonZone(zone, scene.frame_size)
     d = scene.detections
     hit = polygon.contains(d) & np.isin(d.class_name, classes)
     return np.flatnonzero(hit), confidence(d.confidence, polygon.overlap(d))
@@ -123,7 +117,7 @@ class _TrackRule:
     def find(self, scene: Scene) -> list[Finding]:
         """A finding per road user of the classes anchored in the zone."""
         found: list[Finding] = []
-        hits, scores = _anchored(scene, self.zone, self.classes)
+        hits, scores = _anchored(scene, PolygonZone(self.zone, scene.frame_size), self.classes)
         for i in hits:
             track_id = scene.track_ids[i]
             track = scene.tracks.get(track_id)
@@ -136,7 +130,7 @@ class _TrackRule:
                     track_id,
                     track_id,
                     str(scene.detections.class_name[i]),
-                    _box(scene.detections.xyxy[i]),
+                    rounded_box(scene.detections.xyxy[i]),
                     round(float(scores[i]), 4),
                     since,
                     self.needed_s,
@@ -192,7 +186,7 @@ class CongestionRule:
     def find(self, scene: Scene) -> list[Finding]:
         """One finding while the zone is over either threshold."""
         polygon = PolygonZone(self.zone, scene.frame_size)
-        hits, scores = _anchored(scene, self.zone, VEHICLES)
+        hits, scores = _anchored(scene, polygon, VEHICLES)
         if len(hits) == 0:
             return []
         boxes = scene.detections.xyxy[hits]
@@ -211,7 +205,7 @@ class CongestionRule:
                 "zone",
                 None,
                 names.most_common(1)[0][0],
-                _box(union),
+                rounded_box(union),
                 round(float(scores[hits].mean()), 4),
                 None,
                 0.0,

@@ -9,7 +9,7 @@ largest total IoU (``scipy.optimize.linear_sum_assignment``). A track left unmat
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,8 +18,8 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from shared.domain.detections import Detections
+from shared.domain.records import Box, rounded_box
 
-Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in original-image pixels
 _FORBIDDEN = 0.0  # a pair that may not match (other class, too little overlap) adds nothing
 
 
@@ -171,12 +171,12 @@ class Tracker:
             if i in matched:
                 j = matched[i]
                 ids[j] = track.track_id
-                kept.append(self._seen(track, _box(boxes[j]), iou[i, j], now_ms, repeated))
+                kept.append(self._seen(track, rounded_box(boxes[j]), iou[i, j], now_ms, repeated))
             else:
                 kept.append(replace(track, misses=track.misses + 1))
         for j, name in enumerate(names):
             if ids[j] is None:
-                track = Track(self.new_id(), name, _box(boxes[j]), now_ms, now_ms)
+                track = Track(self.new_id(), name, rounded_box(boxes[j]), now_ms, now_ms)
                 ids[j] = track.track_id
                 kept.append(track)
         return TrackUpdate(
@@ -221,8 +221,3 @@ def counter_ids(prefix: str = "t") -> Callable[[], str]:
         return f"{prefix}{n}"
 
     return new_id
-
-
-def _box(row: Sequence[float] | npt.NDArray[Any]) -> Box:
-    x1, y1, x2, y2 = (round(float(v), 1) for v in row)
-    return (x1, y1, x2, y2)

@@ -27,7 +27,7 @@ from shared.adapters.bus import EventBus
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.frames import RawFrame
-from shared.domain.lifecycle import BOOK_TTL_S, Book, Frame, advance, published, unpublished
+from shared.domain.lifecycle import BOOK_TTL_S, Book, EventFrame, advance, published, unpublished
 from shared.domain.observations import Observation
 from shared.domain.registry import Camera
 from shared.domain.rules import Finding, Scene, evaluate, rule_types, rules_for
@@ -78,7 +78,7 @@ class ViolationRecorder:
         )
         found = evaluate(rules_for(camera, datetime.fromisoformat(observation.event_time)), scene)
         name = evidence_name(camera.id, info.hash, raw)
-        frame = Frame(
+        frame = EventFrame(
             camera.id,
             info.hash,
             now_ms,
@@ -114,7 +114,7 @@ class ViolationRecorder:
     def _advance(
         type_: str,
         findings: list[Finding],
-        frame: Frame,
+        frame: EventFrame,
         alive: set[str],
         seen: set[str],
         current: str | None,
