@@ -26,7 +26,15 @@ from shared.messages.schemas import SCHEMAS
 
 TABLE_SCHEMAS = SCHEMAS / "bigquery"
 VIEW_QUERIES = TABLE_SCHEMAS / "views"
-TABLES = ("observations", "violations", "alerts")
+TABLES = (
+    "observations",
+    "violations",
+    "alerts",
+    "forecasts",
+    "anomalies",
+    "forecast_components",
+    "forecast_status",
+)
 VIEWS = ("violations_current",)
 VIEW_PLACEHOLDERS = frozenset({"project", "dataset"})
 

@@ -1,0 +1,207 @@
+"""The forecast job: per metric, decide each camera's model, let the backend fit and write, and
+record what happened to every camera (``forecast_status``), with the reason when it got none.
+
+One run reads the training window (``forecast_history_days``) of the ``forecast_series`` view,
+and writes rows stamped with its run id and training time; a forecast starts after the last
+bucket with data, so the job is scheduled (docs/forecasting.md).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.domain.forecasts import (
+    METRICS,
+    Evaluation,
+    Metric,
+    Plan,
+    Policy,
+    SeriesStatus,
+    coverage_of,
+    plan_series,
+)
+from shared.forecasting import sql
+from shared.forecasting.port import Backend, ForecastBackend, MetricJob, MetricResult, Tables
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """What a run does (from the settings object: ``CAMWATCH_FORECAST_*``)."""
+
+    project: str
+    dataset: str
+    metrics: tuple[str, ...] = ("vehicles", "persons", "violations")
+    horizon_h: int = 24
+    history_days: int = 28
+    policy: Policy = field(default_factory=Policy)
+    holiday_region: str = "US"
+    anomaly_threshold: float = 0.99
+    anomaly_window_h: int = 24
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown forecast metrics {unknown}; known: {sorted(METRICS)}")
+
+
+@dataclass
+class RunSummary:
+    """What one run did: every camera's status per metric, and each backend result."""
+
+    run_id: str
+    trained_at: str
+    backend: str
+    statuses: list[SeriesStatus] = field(default_factory=list)
+    results: dict[str, MetricResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Series per status, over all metrics."""
+        out: dict[str, int] = {}
+        for s in self.statuses:
+            out[s.plan.status] = out.get(s.plan.status, 0) + 1
+        return out
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(value: Any) -> float:
+    """A TIMESTAMP from a query row (datetime, or ISO text) as epoch seconds."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def summarise(
+    tables: Tables, config: ForecastConfig, metric: Metric, window_start: str
+) -> list[dict[str, Any]]:
+    """Per camera with data: points, first and last bucket (``series_summary.sql``)."""
+    query = sql.render(
+        "series_summary",
+        project=sql.ident(config.project),
+        dataset=sql.ident(config.dataset),
+        metric=sql.ident(metric.name),
+        window_start=sql.timestamp(window_start),
+    )
+    return tables.query(query)
+
+
+def plan_metric(
+    rows: Sequence[dict[str, Any]],
+    cameras: Sequence[str],
+    metric: Metric,
+    now_s: float,
+    policy: Policy,
+) -> dict[str, tuple[Plan, dict[str, Any]]]:
+    """Each known camera's plan and history figures; cameras without rows get 'no frames'."""
+    by_camera = {str(r["camera_id"]): r for r in rows}
+    plans: dict[str, tuple[Plan, dict[str, Any]]] = {}
+    for camera in sorted(set(cameras) | set(by_camera)):
+        row = by_camera.get(camera)
+        if row is None:
+            plans[camera] = (plan_series(metric, 0, 0, 0, now_s, policy), {})
+            continue
+        points, first, last = (
+            int(row["points"]),
+            _epoch(row["first_bucket"]),
+            _epoch(row["last_bucket"]),
+        )
+        figures = {
+            "history_points": points,
+            "history_start": _iso(datetime.fromtimestamp(first, UTC)),
+            "history_end": _iso(datetime.fromtimestamp(last, UTC)),
+            "coverage": round(coverage_of(metric, points, first, now_s), 4),
+        }
+        plans[camera] = (plan_series(metric, points, first, last, now_s, policy), figures)
+    return plans
+
+
+def run_forecasts(
+    tables: Tables,
+    backend: ForecastBackend,
+    config: ForecastConfig,
+    cameras: Sequence[str],
+    now: datetime | None = None,
+    progress: Progress = lambda _: None,
+) -> RunSummary:
+    """One run over every metric: plan, fit and write, then one status row per camera."""
+    started = time.perf_counter()
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    run = RunSummary(f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", _iso(now), backend.name)
+    for name in config.metrics:
+        metric = METRICS[name]
+        window_start = _iso(now - timedelta(days=config.history_days))
+        plans = plan_metric(
+            summarise(tables, config, metric, window_start),
+            cameras,
+            metric,
+            now.timestamp(),
+            config.policy,
+        )
+        job = MetricJob(
+            run_id=run.run_id,
+            metric=metric,
+            trained_at=run.trained_at,
+            window_start=window_start,
+            full=tuple(c for c, (p, _) in plans.items() if p.status == "forecast"),
+            short=tuple(c for c, (p, _) in plans.items() if p.status == "short_history"),
+            horizon=config.horizon_h * 3600 // metric.bucket_s,
+            anomaly_since=_iso(now - timedelta(hours=config.anomaly_window_h)),
+            anomaly_threshold=config.anomaly_threshold,
+            holiday_region=config.holiday_region,
+        )
+        progress(
+            f"{metric.name}: {len(job.full)} cameras with a full model, {len(job.short)} with "
+            f"short history, {len(plans) - len(job.full) - len(job.short)} without; "
+            f"fitting with {backend.name} ..."
+        )
+        t0 = time.perf_counter()
+        result = backend.run(job) if job.full or job.short else MetricResult()
+        run.results[metric.name] = result
+        progress(
+            f"{metric.name}: {result.forecasts} forecast rows, {result.anomalies} anomalies, "
+            f"{result.components} component rows in {time.perf_counter() - t0:.1f} s"
+        )
+        statuses = [
+            _status(run, backend.name, metric, camera, plan, figures, result)
+            for camera, (plan, figures) in plans.items()
+        ]
+        tables.insert(statuses)
+        run.statuses.extend(statuses)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _status(
+    run: RunSummary,
+    backend: Backend,
+    metric: Metric,
+    camera: str,
+    plan: Plan,
+    figures: dict[str, Any],
+    result: MetricResult,
+) -> SeriesStatus:
+    if camera in result.failed:
+        plan = Plan("none", f"the backend failed: {result.failed[camera]}")
+    elif plan.status != "none" and camera not in result.models:
+        plan = Plan("none", "the backend returned no forecast for it")
+    return SeriesStatus(
+        run_id=run.run_id,
+        camera_id=camera,
+        metric=metric.name,
+        plan=plan,
+        backend=backend,
+        trained_at=run.trained_at,
+        model=result.models.get(camera) if plan.status != "none" else None,
+        evaluation=result.evaluations.get(camera, Evaluation()),
+        **figures,
+    )
