@@ -30,11 +30,14 @@ from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_cli
 from shared.adapters.webhook import WebhookSender
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
+from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
+from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.camera_job import handle_job
+from shared.service_layer.forecasting import ForecastConfig
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.sweep import fan_out
 from shared.service_layer.violations import ViolationRecorder
@@ -201,3 +204,50 @@ def reset() -> None:
     """Forget the cached services (tests)."""
     global _services
     _services = None
+
+
+def forecasting(
+    settings: Settings, tables: Tables | None = None
+) -> tuple[Tables, ForecastBackend, ForecastConfig]:
+    """The forecast job's warehouse, backend and configuration (``CAMWATCH_FORECAST_*``).
+
+    ``auto`` picks the local backend when BigQuery is an emulator (no emulator trains models),
+    BigQuery ML otherwise. The local backend's library (statsforecast) is a development
+    dependency: the cloud image never imports it.
+    """
+    s = settings
+    tables = tables or BigQueryWarehouse(
+        bigquery_client(s.project_id, s.bigquery_endpoint),
+        s.bigquery_dataset,
+        s.bigquery_location,
+        s.bigquery_timeout_s * 30,  # training and DML take longer than a row insert
+    )
+    kind = s.forecast_backend
+    if kind == "auto":
+        kind = "local" if s.bigquery_endpoint else "bigquery_ml"
+    backend: ForecastBackend
+    if kind == "local":
+        from shared.forecasting.local import LocalBackend
+
+        backend = LocalBackend(tables, s.project_id, s.bigquery_dataset)
+    else:
+        from shared.forecasting.bqml import BigQueryMLBackend
+
+        backend = BigQueryMLBackend(tables, s.project_id, s.bigquery_dataset)
+    config = ForecastConfig(
+        project=s.project_id,
+        dataset=s.bigquery_dataset,
+        metrics=tuple(m.strip() for m in s.forecast_metrics.split(",") if m.strip()),
+        horizon_h=s.forecast_horizon_h,
+        history_days=s.forecast_history_days,
+        policy=Policy(
+            min_days=s.forecast_min_days,
+            short_min_days=s.forecast_short_min_days,
+            min_coverage=s.forecast_min_coverage,
+            max_silence_h=s.forecast_max_silence_h,
+        ),
+        holiday_region=s.forecast_holiday_region,
+        anomaly_threshold=s.anomaly_threshold,
+        anomaly_window_h=s.anomaly_window_h,
+    )
+    return tables, backend, config
