@@ -35,7 +35,15 @@ TABLES = (
     "forecast_components",
     "forecast_status",
 )
-VIEWS = ("violations_current",)
+# In dependency order: a view is created after the views it reads.
+VIEWS = (
+    "violations_current",
+    "counts_15min",
+    "violations_hourly",
+    "camera_coverage",
+    "camera_latest",
+    "forecast_series",
+)
 VIEW_PLACEHOLDERS = frozenset({"project", "dataset"})
 
 # GoogleSQL DDL names of the REST field types (ALTER TABLE ... ADD COLUMN).
