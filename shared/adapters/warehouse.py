@@ -231,6 +231,15 @@ class BigQueryWarehouse:
             job = self._client.query(sql, job_config=config, retry=self._retry)
             return [dict(row.items()) for row in job.result(timeout=self._timeout)]
 
+    def model_version(self, model_id: str) -> str:
+        """A BigQuery ML model's version: its etag (new with every ``CREATE OR REPLACE``),
+        else its last-modified time."""
+        with _bigquery_errors():
+            model = self._client.get_model(model_id, retry=self._retry)
+        if model.etag:
+            return str(model.etag)
+        return model.modified.isoformat() if model.modified else "unknown"
+
     def ping(self) -> None:
         """List at most one dataset of the project (reachable even before the first write)."""
         with _bigquery_errors():
