@@ -237,7 +237,7 @@ class BigQueryWarehouse:
         with _bigquery_errors():
             model = self._client.get_model(model_id, retry=self._retry)
         if model.etag:
-            return str(model.etag)
+            return str(model.etag).strip('"')  # an HTTP etag, quoted
         return model.modified.isoformat() if model.modified else "unknown"
 
     def ping(self) -> None:
