@@ -6,7 +6,7 @@
 -- camera's first day counts from midnight too: it reads low until a full day has passed.
 -- health: 'ok' (coverage >= 0.8, the forecast policy's minimum), 'degraded' (>= 0.2), 'down'.
 -- violations_opened: violations that opened that day (distinct ids of the open rows).
--- Divisions are plain: every group has at least one row (the emulator has no SAFE_DIVIDE).
+-- Divisions are plain (no SAFE_DIVIDE needed): every group has at least one row.
 WITH observations AS (
   -- A row streamed twice (insertIds are best-effort) counts once.
   SELECT
