@@ -188,4 +188,3 @@ def test_create_model_is_accepted_and_checked(filled: BigQueryWarehouse) -> None
             f"SELECT * FROM ML.FORECAST(MODEL `{filled.table_id('forecast_vehicles')}`, "
             "STRUCT(3 AS horizon, 0.95 AS confidence_level))"
         )
-
