@@ -204,7 +204,7 @@ def replace_ml_calls(text: str, schema: Schema) -> str:
 def check_file(text: str) -> None:
     """Check one ``ml/*.sql`` text (placeholders filled)."""
     schema = _schema()
-    if text.lstrip().startswith(("-- train", "CREATE")) or "CREATE OR REPLACE MODEL" in text:
+    if "CREATE OR REPLACE MODEL" in text:
         tree = sqlglot.parse_one(text, read="bigquery")
         assert isinstance(tree, exp.Create)
         assert tree.kind == "MODEL"
