@@ -22,3 +22,19 @@ output "inference_url" {
   description = "Base URL of the GPU inference service (POST /predict, GET /health); null when disabled."
   value       = var.inference.enabled ? google_cloud_run_v2_service.inference[0].uri : null
 }
+
+output "views" {
+  description = "Fully qualified BigQuery views, by name."
+  value = {
+    for k, t in merge(google_bigquery_table.views, google_bigquery_table.derived_views) :
+    k => "${var.project_id}.${t.dataset_id}.${t.table_id}"
+  }
+}
+
+output "forecast_job" {
+  description = "The Cloud Run job that retrains the forecasting models, and its schedule."
+  value = {
+    job      = google_cloud_run_v2_job.forecast.name
+    schedule = google_cloud_scheduler_job.forecast.schedule
+  }
+}

@@ -110,3 +110,17 @@ variable "inference" {
     error_message = "inference.image (built from functions/inference/Dockerfile) is required when inference.enabled."
   }
 }
+
+variable "forecast" {
+  type = object({
+    schedule    = optional(string, "0 */6 * * *")
+    time_zone   = optional(string, "Etc/UTC")
+    cpu         = optional(string, "1")
+    memory      = optional(string, "1Gi")
+    timeout_s   = optional(number, 3600)
+    max_retries = optional(number, 1)
+    settings    = optional(map(string), {})
+  })
+  description = "The scheduled forecast job (Cloud Run job, BigQuery ML backend): cron schedule (default every 6 hours) and time zone, resources, and extra CAMWATCH_* settings of the job only, e.g. { FORECAST_HORIZON_H = \"48\" }."
+  default     = {}
+}

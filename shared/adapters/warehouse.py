@@ -35,7 +35,15 @@ TABLES = (
     "forecast_components",
     "forecast_status",
 )
-VIEWS = ("violations_current",)
+# In dependency order: a view is created after the views it reads.
+VIEWS = (
+    "violations_current",
+    "counts_15min",
+    "violations_hourly",
+    "camera_coverage",
+    "camera_latest",
+    "forecast_series",
+)
 VIEW_PLACEHOLDERS = frozenset({"project", "dataset"})
 
 # GoogleSQL DDL names of the REST field types (ALTER TABLE ... ADD COLUMN).
@@ -157,13 +165,21 @@ class BigQueryWarehouse:
     """Streams rows with insert ids; creates the dataset and tables on first use."""
 
     def __init__(
-        self, client: bigquery.Client, dataset: str, location: str, timeout_s: float
+        self,
+        client: bigquery.Client,
+        dataset: str,
+        location: str,
+        timeout_s: float,
+        job_timeout_s: float | None = None,
     ) -> None:
+        """``timeout_s`` bounds each API call; ``job_timeout_s`` (default ``timeout_s``) the wait
+        for a query's result: the forecast job gives it minutes, as training a model takes."""
         self._client = client
         self._dataset = f"{client.project}.{dataset}"
         self._dataset_name = dataset
         self._location = location
         self._timeout = timeout_s
+        self._job_timeout = job_timeout_s or timeout_s
         self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout_s)
         self._ready = False
         self._lock = threading.Lock()
@@ -221,7 +237,16 @@ class BigQueryWarehouse:
         )
         with _bigquery_errors():
             job = self._client.query(sql, job_config=config, retry=self._retry)
-            return [dict(row.items()) for row in job.result(timeout=self._timeout)]
+            return [dict(row.items()) for row in job.result(timeout=self._job_timeout)]
+
+    def model_version(self, model_id: str) -> str:
+        """A BigQuery ML model's version: its etag (new with every ``CREATE OR REPLACE``),
+        else its last-modified time."""
+        with _bigquery_errors():
+            model = self._client.get_model(model_id, retry=self._retry)
+        if model.etag:
+            return str(model.etag).strip('"')  # an HTTP etag, quoted
+        return model.modified.isoformat() if model.modified else "unknown"
 
     def ping(self) -> None:
         """List at most one dataset of the project (reachable even before the first write)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from statistics import NormalDist
 from typing import Any, ClassVar, Literal
 
@@ -216,9 +217,17 @@ class ForecastRow:
 
 
 def anomaly_id(camera_id: str, metric: str, timestamp: str) -> str:
-    """The interval's id: the same camera, metric and time step found again keep it."""
-    digest = hashlib.blake2b(f"{camera_id}|{metric}|{timestamp}".encode(), digest_size=12)
-    return digest.hexdigest()
+    """The interval's id: the same camera, metric and time step found again keep it.
+
+    The first 24 hex digits of SHA-256 of ``camera|metric|YYYY-MM-DDTHH:MM:SSZ`` (the step in
+    UTC, whatever ISO 8601 form ``timestamp`` has): BigQuery computes the same id in SQL
+    (``schemas/bigquery/ml/detect_anomalies.sql``), so both backends give a step one id.
+    """
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = f"{camera_id}|{metric}|{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

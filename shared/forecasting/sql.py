@@ -18,6 +18,8 @@ ML_QUERIES = SCHEMAS / "bigquery" / "ml"
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")  # project, dataset, metric, model, run ids
 _CAMERA = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _REGION = re.compile(r"^[A-Z]{2,6}$")
+# Model names and versions written as string literals: no quotes, backslashes or newlines.
+_LABEL = re.compile(r"^[A-Za-z0-9_.:@+/= -]{1,256}$")
 
 
 class SqlValueError(ValueError):
@@ -60,6 +62,13 @@ def region(value: str) -> str:
     """A holiday region code (``US``, ``GB``, ``GLOBAL``)."""
     if not _REGION.match(value):
         raise SqlValueError(f"not a holiday region: {value!r}")
+    return value
+
+
+def label(value: str) -> str:
+    """A model name or version, for inside a quoted string literal (``'bqml.arima_plus.m'``)."""
+    if not _LABEL.match(value):
+        raise SqlValueError(f"not a label: {value!r}")
     return value
 
 
