@@ -220,7 +220,8 @@ def forecasting(
         bigquery_client(s.project_id, s.bigquery_endpoint),
         s.bigquery_dataset,
         s.bigquery_location,
-        s.bigquery_timeout_s * 30,  # training and DML take longer than a row insert
+        s.bigquery_timeout_s,
+        job_timeout_s=3600,  # training ARIMA_PLUS takes minutes; DML over the history too
     )
     kind = s.forecast_backend
     if kind == "auto":
