@@ -134,7 +134,7 @@ def _fit(
     lo_key, hi_key = f"lo-{s.level}", f"hi-{s.level}"
     version = f"statsforecast-{statsforecast.__version__}"
     if not seasons:  # under two days: repeat yesterday, with its residual spread
-        naive = SeasonalNaive(season_length=min(daily, max(1, len(y) // 2)))
+        naive = SeasonalNaive(season_length=daily if len(y) >= daily else 1)
         f = naive.forecast(y, horizon, level=level, fitted=True)
         fitted = np.nan_to_num(f["fitted"], nan=float(y[0]))
         return Fit(

@@ -295,3 +295,12 @@ def test_group_series_reads_datetimes_and_text() -> None:
     (buckets, values) = group_series(rows)["a"]
     assert buckets.tolist() == [1_767_225_600, 1_767_226_500]
     assert values.tolist() == [1.0, 2.5]
+
+
+def test_under_two_days_a_short_series_repeats_its_last_day() -> None:
+    rows = series_rows(Profile("cam-day", outage_rate_per_day=0.0), 1.5)
+    tables, result = run(rows, job((), ("cam-day",)))
+    assert result.models["cam-day"].name == "local.statsforecast.mstl_short"
+    assert "seasonal_naive=96" in result.models["cam-day"].version
+    values = [r["forecast_value"] for r in tables.table("forecasts")]
+    assert values == pytest.approx([r["value"] for r in rows[-96:]])  # yesterday, again
