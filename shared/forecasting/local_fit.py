@@ -27,7 +27,8 @@ class FitSettings:
 
     loess_jump: int = 10  # statsmodels STL's seasonal/trend/low-pass jumps: speed, same parts
     trend_days: float | None = 7.0  # fit the trend model on the last days only (None: all)
-    max_order: int = 3  # AutoARIMA's largest p and q
+    max_order: int = 2  # AutoARIMA's largest p and q
+    approximation: bool = True  # AutoARIMA's order search by conditional sum of squares
     spike_z: float | None = 5.0  # clean spikes and dips beyond this robust z (None: keep all)
     level: int = LEVEL
 
@@ -117,7 +118,9 @@ def fit_series(
 
 def _trend_model(kind: Kind, s: FitSettings) -> AutoARIMA | AutoETS:
     if kind == "full":
-        return AutoARIMA(max_p=s.max_order, max_q=s.max_order, seasonal=False)
+        return AutoARIMA(
+            max_p=s.max_order, max_q=s.max_order, seasonal=False, approximation=s.approximation
+        )
     return AutoETS(model="ZZN")
 
 

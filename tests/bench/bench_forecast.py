@@ -69,11 +69,19 @@ def peak_rss_mib() -> tuple[float, float]:
     return me, kids
 
 
+def _cpu_s() -> float:
+    """User plus system CPU seconds of this process and its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def speed(n: int, workers: int) -> list[str]:
     """Fit and forecast ``n`` simulated 4-week series on ``workers`` processes."""
     from shared.forecasting.local import Task, fit_many
     from shared.forecasting.local_fit import FitSettings
 
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     series = camera_series(n)
     made = time.perf_counter() - t0
@@ -81,9 +89,9 @@ def speed(n: int, workers: int) -> list[str]:
     tasks: list[Task] = [
         (s.name, "full", s.buckets_s, s.values, 900, 96, 672, 96, settings) for s in series
     ]
-    t1 = time.perf_counter()
+    t1, cpu1 = time.perf_counter(), _cpu_s()
     outcomes = fit_many(tasks, workers)
-    took = time.perf_counter() - t1
+    took, cpu = time.perf_counter() - t1, _cpu_s() - cpu1
     failed = sum(1 for o in outcomes if len(o) == 2)
     me, kids = peak_rss_mib()
     return [
@@ -93,6 +101,8 @@ def speed(n: int, workers: int) -> list[str]:
         f"fit + forecast (96 steps, 0.95 intervals, in-sample fit): {took:.1f} s, "
         f"{n / took:.2f} series/s, {took * workers / n:.2f} s per series per core, "
         f"{failed} failed",
+        f"CPU time: {cpu / n:.2f} s per series (the figure that does not depend on what else "
+        f"runs on the machine; load average before: {load:.1f})",
         f"peak RSS: {me:.0f} MiB (this process), {kids:.0f} MiB (largest worker)",
     ]
 
