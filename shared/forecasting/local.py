@@ -1,0 +1,283 @@
+"""The local forecasting backend: statsforecast in place of BigQuery ML, the same output rows.
+
+It reads one metric's training rows (``series_values.sql``), fits each camera's series with
+:mod:`shared.forecasting.local_fit` (in a process pool when there are many), and writes
+``ML.FORECAST``-, ``ML.DETECT_ANOMALIES``- and ``ML.EXPLAIN_FORECAST``-shaped rows through the
+:class:`~shared.forecasting.port.Tables` port. A series that cannot be fitted is reported in
+``MetricResult.failed`` with the reason; the others go on. See docs/design/forecasting-local.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from shared.domain.forecasts import (
+    FORECAST_CONFIDENCE,
+    AnomalyRow,
+    ComponentRow,
+    Evaluation,
+    ForecastRow,
+    ModelInfo,
+    detect,
+    standard_error_from_interval,
+)
+from shared.domain.records import Row
+from shared.forecasting import sql
+from shared.forecasting.local_fit import Fit, FitSettings, Kind, fit_series
+from shared.forecasting.port import Backend, MetricJob, MetricResult, Tables
+
+MODEL_NAMES: dict[Kind, str] = {
+    "full": "local.statsforecast.mstl_autoarima",
+    "short": "local.statsforecast.mstl_short",
+}
+BATCH_ROWS = 500  # rows per insert call
+_POOL_MIN_SERIES = 4  # fewer series are fitted in this process (a pool costs ~1 s to start)
+
+Series = tuple[np.ndarray, np.ndarray]  # bucket starts (epoch s), values
+Task = tuple[str, Kind, np.ndarray, np.ndarray, int, int, int, int, FitSettings]
+Outcome = tuple[str, np.ndarray, Fit] | tuple[str, str]
+
+
+def iso(epoch_s: float) -> str:
+    """Epoch seconds as ISO 8601 UTC text (``...Z``)."""
+    return datetime.fromtimestamp(float(epoch_s), UTC).isoformat().replace("+00:00", "Z")
+
+
+def epoch(value: Any) -> int:
+    """A TIMESTAMP from a query row (datetime or ISO text) as epoch seconds."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def group_series(rows: Iterable[dict[str, Any]]) -> dict[str, Series]:
+    """Query rows (camera_id, bucket, value) as one array pair per camera; null values dropped."""
+    buckets: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        if row.get("value") is None:
+            continue
+        camera = str(row["camera_id"])
+        buckets.setdefault(camera, []).append(epoch(row["bucket"]))
+        values.setdefault(camera, []).append(float(row["value"]))
+    return {
+        c: (np.asarray(buckets[c], dtype=np.int64), np.asarray(values[c], dtype=float))
+        for c in buckets
+    }
+
+
+def fit_task(task: Task) -> Outcome:
+    """Fit one camera's series (a process-pool task): the fit, or the reason it failed."""
+    camera, kind, buckets, values, bucket_s, daily, weekly, horizon, settings = task
+    try:
+        grid, fit = fit_series(buckets, values, bucket_s, daily, weekly, horizon, kind, settings)
+    except Exception as exc:  # a series that cannot be fitted must not stop the others
+        return camera, f"{type(exc).__name__}: {exc}"
+    return camera, grid, fit
+
+
+def fit_many(tasks: Sequence[Task], workers: int | None = None) -> list[Outcome]:
+    """Fit tasks, in a process pool of ``workers`` (default: the CPUs) when there are several."""
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(tasks) < _POOL_MIN_SERIES:
+        return [fit_task(t) for t in tasks]
+    with ProcessPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fit_task, tasks, chunksize=max(1, len(tasks) // (8 * n))))
+
+
+def evaluation(fit: Fit, daily: int) -> Evaluation:
+    """``ML.ARIMA_EVALUATE``'s figures of a fit (from its AutoARIMA trend model, if any)."""
+    periods = tuple("DAILY" if s == daily else "WEEKLY" for s in fit.seasons)
+    a = fit.arima
+    if a is None:
+        return Evaluation(seasonal_periods=periods)
+    return Evaluation(
+        non_seasonal_p=a["p"],
+        non_seasonal_d=a["d"],
+        non_seasonal_q=a["q"],
+        has_drift=a["has_drift"],
+        log_likelihood=a["log_likelihood"],
+        aic=a["aic"],
+        variance=a["variance"],
+        seasonal_periods=periods,
+    )
+
+
+class LocalBackend:
+    """Fits each series with statsforecast and writes BigQuery ML's output rows."""
+
+    name: Backend = "local"
+
+    def __init__(
+        self,
+        tables: Tables,
+        project: str,
+        dataset: str,
+        workers: int | None = None,
+        settings: FitSettings | None = None,
+    ) -> None:
+        self.tables = tables
+        self.project = sql.ident(project)
+        self.dataset = sql.ident(dataset)
+        self.workers = workers
+        self.settings = settings or FitSettings()
+
+    def read(self, job: MetricJob) -> dict[str, Series]:
+        """The training rows of the job's cameras, per camera."""
+        query = sql.render(
+            "series_values",
+            project=self.project,
+            dataset=self.dataset,
+            metric=sql.ident(job.metric.name),
+            window_start=sql.timestamp(job.window_start),
+            cameras=sql.cameras((*job.full, *job.short)),
+        )
+        return group_series(self.tables.query(query))
+
+    def run(self, job: MetricJob) -> MetricResult:
+        """Fit every camera of ``job`` and write its forecasts, anomalies and components."""
+        result = MetricResult()
+        series = self.read(job)
+        m = job.metric
+        tasks: list[Task] = []
+        groups: tuple[tuple[Kind, tuple[str, ...]], ...] = (
+            ("full", job.full),
+            ("short", job.short),
+        )
+        for kind, cameras in groups:
+            for camera in cameras:
+                if camera not in series:
+                    result.failed[camera] = "no rows in the training window"
+                    continue
+                b, v = series[camera]
+                tasks.append(
+                    (camera, kind, b, v, m.bucket_s, m.daily, m.weekly, job.horizon, self.settings)
+                )
+        out: dict[str, list[Row]] = {"forecasts": [], "anomalies": [], "components": []}
+        for outcome in fit_many(tasks, self.workers):
+            if len(outcome) == 2:
+                result.failed[outcome[0]] = outcome[1]
+                continue
+            camera, grid, fit = outcome
+            model = ModelInfo(MODEL_NAMES[fit.kind], fit.model, "local", job.trained_at, job.run_id)
+            result.models[camera] = model
+            if fit.arima is not None or fit.seasons:
+                result.evaluations[camera] = evaluation(fit, m.daily)
+            out["forecasts"].extend(forecast_rows(job, camera, grid, fit, model))
+            out["anomalies"].extend(anomaly_rows(job, camera, grid, fit, model))
+            out["components"].extend(component_rows(job, camera, grid, fit, model))
+        for rows in out.values():
+            self._write(rows)
+        result.forecasts = len(out["forecasts"])
+        result.anomalies = len(out["anomalies"])
+        result.components = len(out["components"])
+        return result
+
+    def _write(self, rows: Sequence[Row]) -> None:
+        for start in range(0, len(rows), BATCH_ROWS):
+            self.tables.insert(rows[start : start + BATCH_ROWS])
+
+
+def _future(job: MetricJob, grid: np.ndarray) -> list[str]:
+    step = job.metric.bucket_s
+    return [iso(int(grid[-1]) + step * (k + 1)) for k in range(job.horizon)]
+
+
+def forecast_rows(
+    job: MetricJob, camera: str, grid: np.ndarray, fit: Fit, model: ModelInfo
+) -> list[ForecastRow]:
+    """``ML.FORECAST``'s rows: ``job.horizon`` steps after the last bucket, at 0.95."""
+    return [
+        ForecastRow(
+            camera_id=camera,
+            metric=job.metric.name,
+            forecast_timestamp=ts,
+            forecast_value=float(fit.mean[k]),
+            standard_error=standard_error_from_interval(
+                float(fit.lo[k]), float(fit.hi[k]), FORECAST_CONFIDENCE
+            ),
+            prediction_interval_lower_bound=float(fit.lo[k]),
+            prediction_interval_upper_bound=float(fit.hi[k]),
+            model=model,
+        )
+        for k, ts in enumerate(_future(job, grid))
+    ]
+
+
+def anomaly_rows(
+    job: MetricJob, camera: str, grid: np.ndarray, fit: Fit, model: ModelInfo
+) -> list[AnomalyRow]:
+    """``ML.DETECT_ANOMALIES``' anomalous rows among the observed steps since ``anomaly_since``.
+
+    The expected value is the in-sample one-step fit, its standard error that of the fit's
+    0.95 interval; interpolated (missing) buckets are never judged.
+    """
+    since = epoch(job.anomaly_since)
+    rows = []
+    for i in np.flatnonzero((grid >= since) & fit.observed):
+        lo, hi, expected = fit.fitted_lo[i], fit.fitted_hi[i], fit.fitted[i]
+        if not np.isfinite([lo, hi, expected]).all():
+            continue
+        se = standard_error_from_interval(float(lo), float(hi), FORECAST_CONFIDENCE)
+        verdict = detect(float(fit.y[i]), float(expected), se, job.anomaly_threshold)
+        if verdict.is_anomaly:
+            rows.append(
+                AnomalyRow(
+                    camera_id=camera,
+                    metric=job.metric.name,
+                    time_series_timestamp=iso(int(grid[i])),
+                    time_series_data=float(fit.y[i]),
+                    verdict=verdict,
+                    threshold=job.anomaly_threshold,
+                    model=model,
+                )
+            )
+    return rows
+
+
+def _part(values: np.ndarray | None, i: int) -> float | None:
+    return None if values is None else float(values[i])
+
+
+def component_rows(
+    job: MetricJob, camera: str, grid: np.ndarray, fit: Fit, model: ModelInfo
+) -> list[ComponentRow]:
+    """``ML.EXPLAIN_FORECAST``'s rows: the last history steps and the forecast, in parts."""
+    m, name = job.metric, job.metric.name
+    daily, weekly = fit.seasonal.get(m.daily), fit.seasonal.get(m.weekly)
+    rows = []
+    for i in range(max(0, len(grid) - job.explain_history), len(grid)):
+        parts = {
+            "time_series_data": float(fit.y[i]),
+            "time_series_adjusted_data": float(fit.adjusted[i]),
+            "spikes_and_dips": float(fit.y[i] - fit.adjusted[i]),
+            "trend": _part(fit.trend, i),
+            "seasonal_period_daily": _part(daily, i),
+            "seasonal_period_weekly": _part(weekly, i),
+            "residual": _part(fit.remainder, i),
+        }
+        rows.append(ComponentRow(camera, name, iso(int(grid[i])), "history", model, parts))
+    daily_fc, weekly_fc = fit.seasonal_forecast.get(m.daily), fit.seasonal_forecast.get(m.weekly)
+    for k, ts in enumerate(_future(job, grid)):
+        lo, hi = float(fit.lo[k]), float(fit.hi[k])
+        parts = {
+            "time_series_data": float(fit.mean[k]),
+            "standard_error": standard_error_from_interval(lo, hi, FORECAST_CONFIDENCE),
+            "confidence_level": FORECAST_CONFIDENCE,
+            "prediction_interval_lower_bound": lo,
+            "prediction_interval_upper_bound": hi,
+            "trend": _part(fit.trend_forecast, k),
+            "seasonal_period_daily": _part(daily_fc, k),
+            "seasonal_period_weekly": _part(weekly_fc, k),
+        }
+        rows.append(ComponentRow(camera, name, ts, "forecast", model, parts))
+    return rows
