@@ -92,6 +92,7 @@ bench: deps ## benchmarks: detector per model, process_camera, inference service
 	$(PY) -m tests.bench.bench_service
 	$(PY) -m tests.bench.bench_gpu --seconds 3 --clients 1,8,32
 	$(PY) -m tests.bench.bench_sweep
+	$(PY) -m tests.bench.bench_forecast
 
 clean: ## remove the venv and local stack logs
 	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info
