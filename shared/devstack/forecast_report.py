@@ -7,7 +7,7 @@ Reads one run's rows (``forecast_status``, ``forecasts``, ``anomalies``) and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -254,3 +254,23 @@ def draw_charts(reports: Sequence[SeriesReport], out_dir: Path, tz: ZoneInfo) ->
         for camera, metrics in by_camera(reports).items()
         if any(m in CHART_METRICS and s.status != "none" for m, s in metrics.items())
     ]
+
+
+def show(
+    tables: Tables,
+    dataset_id: str,
+    run_id: str,
+    out_dir: Path,
+    tz: ZoneInfo,
+    say: Callable[[str], None] = print,
+) -> list[Path]:
+    """Print the run's table and save its charts in ``out_dir``; the charts' paths."""
+    reports = load_report(tables, dataset_id, run_id)
+    for line in format_table(reports, tz):
+        say(line)
+    charts = draw_charts(reports, out_dir, tz)
+    say(
+        f"\n{len(charts)} charts (last 7 days, forecast, 95 % band, anomalies in red) in "
+        f"{out_dir}/" + (f": open {charts[0]}" if charts else "")
+    )
+    return charts

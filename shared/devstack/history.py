@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from shared.adapters.warehouse import BigQueryWarehouse
 from shared.devstack.simulate import CLASSES, SWEEP_S, History, Incident, Profile, simulate
 from shared.domain.registry import Camera
 from shared.domain.rules import rules_for
@@ -29,26 +31,6 @@ FLAKY_DOWN_SHARE = 0.45
 SHORT_HISTORY_DAYS = 3.0
 SIM_MODEL = {"name": "simulated", "version": "simulate.py", "sha256": ""}
 Progress = Callable[[str], None]
-
-
-class Rows(Protocol):
-    """What the writer needs of the warehouse (``BigQueryWarehouse``)."""
-
-    def insert_rows(self, table: str, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
-        """Stream rows with their insertIds."""
-        ...
-
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run a query; rows as dicts."""
-        ...
-
-    def table_id(self, name: str) -> str:
-        """``project.dataset.table``."""
-        ...
-
-    def ensure_tables(self) -> None:
-        """Create the dataset, tables and views."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -201,7 +183,7 @@ def violation_rows(camera: Camera, history: History) -> Iterator[dict[str, Any]]
         }
 
 
-def delete_simulated(warehouse: Rows) -> int:
+def delete_simulated(warehouse: BigQueryWarehouse) -> int:
     """Delete the simulated rows of ``observations`` and ``violations``; how many there were."""
     deleted = 0
     for table in ("observations", "violations"):
@@ -215,7 +197,11 @@ def delete_simulated(warehouse: Rows) -> int:
 
 
 def _insert(
-    warehouse: Rows, table: str, rows: Iterator[dict[str, Any]], id_key: str, batch: int
+    warehouse: BigQueryWarehouse,
+    table: str,
+    rows: Iterator[dict[str, Any]],
+    id_key: str,
+    batch: int,
 ) -> int:
     written, chunk = 0, []
     for row in rows:
@@ -230,7 +216,7 @@ def _insert(
 
 
 def write_history(
-    warehouse: Rows,
+    warehouse: BigQueryWarehouse,
     cameras: Sequence[Camera],
     days: float,
     end_s: int,
@@ -272,4 +258,64 @@ def write_history(
         )
     result.cameras = len(live)
     result.seconds = time.perf_counter() - started
+    return result
+
+
+def summary(result: HistoryResult, injected: Injected, tz: str = DEFAULT_TZ) -> list[str]:
+    """What was written and what was planted, for people."""
+    zone = ZoneInfo(tz)
+
+    def local(epoch_s: int) -> str:
+        return f"{datetime.fromtimestamp(epoch_s, zone):%a %d %b %H:%M}"
+
+    rate = (result.observations + result.violations) / max(result.seconds, 1e-6)
+    lines = [
+        f"history: {result.cameras} cameras, {result.observations:,} observations "
+        f"({result.failed:,} failed sweeps), {result.violations:,} violations opened, "
+        f"{result.seconds:.1f} s ({rate:,.0f} rows/s)",
+        f"  span: {local(result.start_s)} to {local(result.end_s)} ({tz}), every 5 minutes; "
+        "every row simulated = TRUE, sweep ids history-...",
+    ]
+    if result.deleted:
+        lines.append(f"  replaced the previous simulated history ({result.deleted:,} rows deleted)")
+    if injected.skipped:
+        lines.append(
+            f"  no history (offline or broken demo cameras): {', '.join(injected.skipped)}"
+        )
+    if injected.flaky:
+        lines.append(
+            f"  flaky camera: {injected.flaky} ({FLAKY_DOWN_SHARE:.0%} of its sweeps fail): "
+            "low coverage, left out of the forecasts"
+        )
+    if injected.short:
+        lines.append(
+            f"  short history: {injected.short} (the last {SHORT_HISTORY_DAYS:g} days only): "
+            "a forecast without training"
+        )
+    for camera, incident in injected.incidents:
+        lines.append(
+            f"  incident: {camera} x{incident.factor:g} from {local(incident.start_s)} for "
+            f"{incident.duration_s // 60} min (an anomaly to find)"
+        )
+    return lines
+
+
+def make_history(
+    warehouse: BigQueryWarehouse,
+    cameras: Sequence[Camera],
+    weeks: float,
+    seed: int = 0,
+    say: Progress = print,
+) -> HistoryResult:
+    """``make history``: replace the simulated history up to now, saying what was done."""
+    end_s = end_of_history()
+    injected = plan_injected(cameras, end_s)
+    say(
+        f"writing {weeks:g} weeks of 5-minute observations for "
+        f"{len(cameras) - len(injected.skipped)} demo cameras in batches of {BATCH_ROWS:,} rows "
+        "(the previous simulated rows are deleted first) ..."
+    )
+    result = write_history(warehouse, cameras, weeks * 7, end_s, seed, injected, say)
+    for line in summary(result, injected):
+        say(line)
     return result
