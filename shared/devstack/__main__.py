@@ -205,9 +205,11 @@ environment of the stack (for your own scripts): source {env_file}
 
 
 def _demo_cameras() -> list[Camera]:
-    """The demo registry's cameras (their sources need not resolve: no frame is fetched)."""
-    fill = {"CAMWATCH_DEMO_CAMERA_URL": "http://127.0.0.1:9", "CAMWATCH_DEMO_BUCKET": DEMO_BUCKET}
-    return list(load_registry(Settings().registry_path, {**fill, **os.environ}).cameras)
+    """The demo registry's cameras; their sources need not resolve (no frame is fetched), so
+    its placeholders get stand-ins, in this process's environment for the forecast job too."""
+    os.environ.setdefault("CAMWATCH_DEMO_CAMERA_URL", "http://127.0.0.1:9")
+    os.environ.setdefault("CAMWATCH_DEMO_BUCKET", DEMO_BUCKET)
+    return list(load_registry(Settings().registry_path).cameras)
 
 
 def _warehouse(env: dict[str, str]) -> BigQueryWarehouse:
@@ -250,7 +252,9 @@ def forecast(project: str | None, dataset: str) -> int:
     the table per camera and save the charts (``make forecast``)."""
     from shared.devstack.forecast_report import show
     from shared.devstack.history import DEFAULT_TZ
+    from shared.errors import CamwatchError
 
+    _demo_cameras()  # stand-ins for the registry's placeholders, which the job reads
     local, env = None, {"CAMWATCH_FORECAST_BACKEND": "bigquery_ml"}
     if project:
         os.environ.pop("CAMWATCH_BIGQUERY_ENDPOINT", None)
@@ -260,9 +264,9 @@ def forecast(project: str | None, dataset: str) -> int:
             "Credentials, no emulator) ...",
             flush=True,
         )
-    elif (local := _emulator()) is None:
-        return 2
     else:
+        if (local := _emulator()) is None:
+            return 2
         env = {**local.env, "CAMWATCH_FORECAST_BACKEND": "local"}
     try:
         warehouse = _warehouse(env)
@@ -272,8 +276,13 @@ def forecast(project: str | None, dataset: str) -> int:
                 file=sys.stderr,
             )
             return 2
+        warehouse.ensure_tables()  # the views the job reads (Terraform makes them in the cloud)
         job = importlib.import_module("shared.entrypoints.forecast_job")
-        run: RunSummary = job.run_job(Settings(), partial(print, flush=True))
+        try:
+            run: RunSummary = job.run_job(Settings(), partial(print, flush=True))
+        except CamwatchError as exc:
+            print(f"error: the forecast run failed: {exc}", file=sys.stderr)
+            return 1
         print(f"\nrun {run.run_id} ({run.backend}, {run.seconds:.1f} s): {run.counts()}\n")
         dataset_id = warehouse.table_id("x").rsplit(".", 1)[0]
         show(

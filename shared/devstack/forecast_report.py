@@ -162,7 +162,7 @@ def format_table(reports: Sequence[SeriesReport], tz: ZoneInfo, hours: int = 3) 
     """A block per camera (one line per metric), then each series without a forecast and why."""
     lines: list[str] = []
     header = (
-        f"    {'metric':<11}{'status':<15}{'model':<30}{'points':>7}{'cover':>7}  "
+        f"    {'metric':<11}{'status':<15}{'model':<36}{'points':>7}{'cover':>7}  "
         f"{'anom':>4}  next {hours} h (95 % interval, {tz.key} time)"
     )
     for camera, metrics in by_camera(reports).items():
@@ -172,7 +172,7 @@ def format_table(reports: Sequence[SeriesReport], tz: ZoneInfo, hours: int = 3) 
             points = "-" if s.history_points is None else str(s.history_points)
             nxt = _next_steps(s, hours, tz) if s.status != "none" else f"none: {s.reason}"
             lines.append(
-                f"    {metric:<11}{s.status:<15}{(s.model_name or '-')[:29]:<30}{points:>7}"
+                f"    {metric:<11}{s.status:<15}{(s.model_name or '-')[:35]:<36}{points:>7}"
                 f"{cover:>7}  {len(s.anomalies):>4}  {nxt}"
             )
     without = [s for s in reports if s.status == "none"]

@@ -27,7 +27,8 @@ from shared.service_layer.idempotency import row_id
 BATCH_ROWS = 1000
 DEFAULT_TZ = "America/Los_Angeles"  # the demo cameras are in San Francisco
 BROKEN_MARKERS = ("offline", "maintenance")  # demo cameras that never give a frame
-FLAKY_DOWN_SHARE = 0.45
+FLAKY_DOWN_SHARE = 0.45  # of its sweeps fail at random ...
+FLAKY_OUTAGES_PER_DAY = 2.0  # ... and outages of 1 to 6 h: about 2/3 of its buckets hold data
 SHORT_HISTORY_DAYS = 3.0
 SIM_MODEL = {"name": "simulated", "version": "simulate.py", "sha256": ""}
 Progress = Callable[[str], None]
@@ -98,7 +99,9 @@ def profile_for(camera: Camera, injected: Injected, seed: int) -> Profile:
         vehicles=float(rng.uniform(4.0, 22.0)),
         persons=float(rng.uniform(1.0, 9.0)),
         bicycles=float(rng.uniform(0.2, 1.5)),
-        outage_rate_per_day=float(rng.uniform(0.0, 0.2)),
+        outage_rate_per_day=(
+            FLAKY_OUTAGES_PER_DAY if camera.id == injected.flaky else float(rng.uniform(0.0, 0.2))
+        ),
         down_share=FLAKY_DOWN_SHARE if camera.id == injected.flaky else 0.0,
         history_days=SHORT_HISTORY_DAYS if camera.id == injected.short else None,
         violation_types=types,
@@ -284,8 +287,9 @@ def summary(result: HistoryResult, injected: Injected, tz: str = DEFAULT_TZ) -> 
         )
     if injected.flaky:
         lines.append(
-            f"  flaky camera: {injected.flaky} ({FLAKY_DOWN_SHARE:.0%} of its sweeps fail): "
-            "low coverage, left out of the forecasts"
+            f"  flaky camera: {injected.flaky} ({FLAKY_DOWN_SHARE:.0%} of its sweeps fail at "
+            f"random, {FLAKY_OUTAGES_PER_DAY:g} outages of 1 to 6 h a day): low coverage, "
+            "left out of the forecasts"
         )
     if injected.short:
         lines.append(

@@ -78,15 +78,17 @@ def test_history_is_simulated_replaced_on_rerun_and_plants_its_features(
         f"SELECT MAX(event_time) AS t FROM `{warehouse.table_id('observations')}` WHERE simulated"
     )
     assert last[0]["t"] == datetime.fromtimestamp(END, UTC)
-    # the flaky camera fails about FLAKY_DOWN_SHARE of its sweeps, as unreachable rows
+    # the flaky camera fails FLAKY_DOWN_SHARE of its sweeps and more (outages), as unreachable
+    # rows with an error; the others few
     failed = warehouse.query(
         f"SELECT camera_id, COUNTIF(frame_status = 'unreachable') / COUNT(*) AS share, "
         f"COUNTIF(frame_status = 'unreachable' AND error IS NULL) AS no_error "
         f"FROM `{warehouse.table_id('observations')}` WHERE simulated GROUP BY camera_id"
     )
     share = {r["camera_id"]: float(r["share"]) for r in failed}
-    assert FLAKY_DOWN_SHARE - 0.08 < share[flaky] < FLAKY_DOWN_SHARE + 0.12
-    assert all(share[c] < 0.25 for c in share if c != flaky)
+    others = [share[c] for c in share if c != flaky]
+    assert share[flaky] > FLAKY_DOWN_SHARE - 0.08
+    assert max(others) < 0.25 < share[flaky]
     assert all(r["no_error"] == 0 for r in failed)
     # violations: open events of the cameras' own rule types, each on an observation it names
     opened = warehouse.query(
