@@ -15,6 +15,7 @@ from shared.devstack.history import (
     plan_injected,
     write_history,
 )
+from shared.devstack.violations_report import lifecycles
 from shared.domain.registry import Camera, load_registry
 from shared.settings import Settings
 
@@ -104,6 +105,14 @@ def test_history_is_simulated_replaced_on_rerun_and_plants_its_features(
     for row in opened:
         assert row["type"] in _types_of(zones[row["camera_id"]]), row
     assert _count(warehouse, "observations", "NOT COALESCE(simulated, FALSE)") == 1
+    # make run's report reads its own sweeps only: the history is not in it
+    assert lifecycles(warehouse, ["sweep-of-make-run"]) == []
+    [one] = warehouse.query(
+        f"SELECT o.sweep_id FROM `{warehouse.table_id('violations')}` v JOIN "
+        f"`{warehouse.table_id('observations')}` o ON v.observation_id = o.observation_id LIMIT 1"
+    )
+    assert str(one["sweep_id"]).startswith("history-")
+    assert lifecycles(warehouse, [one["sweep_id"]])  # (by a history sweep's id, it would be)
 
 
 def _types_of(zone_types: set[str]) -> set[str]:
