@@ -276,7 +276,8 @@ def forecast(project: str | None, dataset: str) -> int:
                 file=sys.stderr,
             )
             return 2
-        warehouse.ensure_tables()  # the views the job reads (Terraform makes them in the cloud)
+        if local is not None:
+            warehouse.ensure_tables()  # the views the job reads (Terraform makes them in the cloud)
         job = importlib.import_module("shared.entrypoints.forecast_job")
         try:
             run: RunSummary = job.run_job(Settings(), partial(print, flush=True))
@@ -324,14 +325,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "sweep":
         return sweep(args.cameras)
-    if args.command == "history":
-        return history(args.weeks, args.seed)
-    if args.command == "forecast":
-        return forecast(args.project, args.dataset)
     # Own handlers even where the parent left SIGINT ignored (a background job of a script).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
+    if args.command in ("history", "forecast"):
+        try:
+            if args.command == "history":
+                return history(args.weeks, args.seed)
+            return forecast(args.project, args.dataset)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
     print(
         "starting the local stack: Redis, the BigQuery, Cloud Storage and Pub/Sub emulators, "
         "camera server, webhook receiver, SMTP sink, functions ...",
