@@ -49,10 +49,10 @@ sweep: venv ## publish a camera-sweep into the stack of `make up` and watch it (
 	$(PY) -m shared.devstack sweep $(CAMERAS)
 
 WEEKS ?= 4
-history: deps ## write WEEKS (4) weeks of simulated observations into the local BigQuery (.stack/bigquery)
+history: deps ## write WEEKS=4 weeks of simulated observations into the local BigQuery (.stack/bigquery)
 	$(PY) -m shared.devstack history --weeks $(WEEKS) $(if $(SEED),--seed $(SEED))
 
-forecast: deps ## forecast every demo camera, print a table, save charts in .stack/forecasts (PROJECT=... DATASET=...: BigQuery ML)
+forecast: deps ## forecast the demo cameras: a table and charts in .stack/forecasts (PROJECT=p DATASET=d: BigQuery ML)
 	$(PY) -m shared.devstack forecast $(if $(PROJECT),--project $(PROJECT)) $(if $(DATASET),--dataset $(DATASET))
 
 lint: venv ## the pre-commit hooks on every file: ruff, ruff format, mypy, import contracts, docs, terraform fmt

@@ -24,7 +24,7 @@ from shared.domain.registry import Camera
 from shared.domain.rules import rules_for
 from shared.service_layer.idempotency import row_id
 
-BATCH_ROWS = 1000
+BATCH_ROWS = 2000
 DEFAULT_TZ = "America/Los_Angeles"  # the demo cameras are in San Francisco
 BROKEN_MARKERS = ("offline", "maintenance")  # demo cameras that never give a frame
 FLAKY_DOWN_SHARE = 0.45  # of its sweeps fail at random ...
