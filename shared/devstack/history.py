@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,20 +70,32 @@ def is_broken(camera: Camera) -> bool:
     return any(marker in camera.id for marker in BROKEN_MARKERS)
 
 
-def plan_injected(cameras: Sequence[Camera], end_s: int) -> Injected:
+def last_local(end_s: int, hour: float, before_s: int, tz: str = DEFAULT_TZ) -> int:
+    """The latest time at ``hour`` o'clock (local) that is at least ``before_s`` before the end."""
+    zone = ZoneInfo(tz)
+    day = datetime.fromtimestamp(end_s - before_s, zone).replace(hour=0, minute=0, second=0)
+    for back in range(3):
+        moment = (day - timedelta(days=back)).replace(hour=int(hour), minute=int(hour % 1 * 60))
+        if moment.timestamp() <= end_s - before_s:
+            return int(moment.timestamp())
+    raise ValueError(f"no {hour} o'clock in the last days")  # pragma: no cover
+
+
+def plan_injected(cameras: Sequence[Camera], end_s: int, tz: str = DEFAULT_TZ) -> Injected:
     """The flaky camera (the last), the short-history one (the one before), and three incidents
-    in the last day (the first, fourth and seventh cameras, where present)."""
+    in the last day at busy hours, where anomaly detection can see them (the first, fourth and
+    seventh cameras, where present); one may still be going on at the end."""
     live = [c.id for c in cameras if not is_broken(c)]
     skipped = tuple(c.id for c in cameras if is_broken(c))
     flaky = live[-1] if len(live) >= 3 else None
     short = live[-2] if len(live) >= 3 else None
-    starts_h = (20.0, 9.0, 3.5)  # hours before the end
-    durations_min = (90, 60, 45)
-    factors = (3.0, 2.5, 0.25)  # a crash jam, congestion, a closed road
+    hours = (8.0, 12.5, 17.0)  # local clock: morning rush, midday, evening rush
+    durations_min = (90, 60, 60)
+    factors = (3.0, 2.5, 0.2)  # a crash jam, congestion, a closed road
     incidents = tuple(
-        (camera, Incident(end_s - int(h * 3600), minutes * 60, factor))
+        (camera, Incident(last_local(end_s, h, 1800, tz), minutes * 60, factor))
         for camera, h, minutes, factor in zip(
-            live[0:7:3], starts_h, durations_min, factors, strict=False
+            live[0:7:3], hours, durations_min, factors, strict=False
         )
         if camera not in (flaky, short)
     )
