@@ -91,7 +91,7 @@ def plan_injected(cameras: Sequence[Camera], end_s: int, tz: str = DEFAULT_TZ) -
     short = live[-2] if len(live) >= 3 else None
     hours = (8.0, 12.5, 17.0)  # local clock: morning rush, midday, evening rush
     durations_min = (90, 60, 60)
-    factors = (3.0, 2.5, 0.2)  # a crash jam, congestion, a closed road
+    factors = (3.0, 2.5, 2.5)  # a crash jam, congestion, an event (a dip to 0 hides in noise)
     incidents = tuple(
         (camera, Incident(last_local(end_s, h, 1800, tz), minutes * 60, factor))
         for camera, h, minutes, factor in zip(
