@@ -228,8 +228,19 @@ def _emulator() -> LocalStack | None:
     try:
         return start_warehouse(LOGS, BIGQUERY_DIR)
     except (MissingToolError, StartError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _start_failed(exc)
         return None
+
+
+def _start_failed(exc: Exception) -> None:
+    """Say why the stack did not start; a held data file is another stack's (one at a time)."""
+    print(f"error: {exc}", file=sys.stderr)
+    if "Conflicting lock" in str(exc):
+        print(
+            f"error: another BigQuery emulator holds {BIGQUERY_DIR} (is `make up` running?): "
+            "stop it first, one local stack at a time",
+            file=sys.stderr,
+        )
 
 
 def history(weeks: float, seed: int) -> int:
@@ -353,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             bigquery_dir=BIGQUERY_DIR,
         )
     except (MissingToolError, StartError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _start_failed(exc)
         return 2
     try:
         print(
