@@ -261,6 +261,8 @@ def history(weeks: float, seed: int) -> int:
 def forecast(project: str | None, dataset: str) -> int:
     """Run the forecast job on the emulator's history (or BigQuery ML in a real project), print
     the table per camera and save the charts (``make forecast``)."""
+    from google.auth.exceptions import DefaultCredentialsError
+
     from shared.devstack.forecast_report import show
     from shared.devstack.history import DEFAULT_TZ
     from shared.errors import CamwatchError
@@ -280,7 +282,15 @@ def forecast(project: str | None, dataset: str) -> int:
             return 2
         env = {**local.env, "CAMWATCH_FORECAST_BACKEND": "local"}
     try:
-        warehouse = _warehouse(env)
+        try:
+            warehouse = _warehouse(env)
+        except DefaultCredentialsError as exc:
+            print(
+                f"error: no Application Default Credentials ({exc}): run `gcloud auth "
+                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS",
+                file=sys.stderr,
+            )
+            return 2
         if local is not None and not _has_history(warehouse):
             print(
                 "error: no observations in the local BigQuery: run `make history` first",
