@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.history import (
+    DEFAULT_TZ,
     FLAKY_DOWN_SHARE,
     end_of_history,
     plan_injected,
@@ -126,3 +128,17 @@ def _types_of(zone_types: set[str]) -> set[str]:
         "bike_lane": "bike_lane",
     }
     return {rename[t] for t in zone_types if t in rename} | {"congestion"}
+
+
+@pytest.mark.parametrize("hour", range(0, 24, 3))  # the end at every time of day (UTC)
+def test_incidents_fall_at_busy_hours_of_the_last_day(stack_settings: Settings, hour: int) -> None:
+    end = end_of_history(datetime(2026, 11, 30, hour, 7, tzinfo=UTC))
+    injected = plan_injected(load_registry(stack_settings.registry_path).cameras, end)
+    assert len(injected.incidents) == 3
+    zone = ZoneInfo(DEFAULT_TZ)
+    starts = sorted(
+        datetime.fromtimestamp(i.start_s, zone).strftime("%H:%M") for _, i in injected.incidents
+    )
+    assert starts == ["08:00", "12:30", "17:00"]
+    for _, incident in injected.incidents:
+        assert 1800 <= end - incident.start_s < 86_400  # in the job's 24-hour anomaly window
