@@ -15,7 +15,7 @@ COV := --cov=shared --cov=functions --cov-report=term:skip-covered --cov-fail-un
 LOCK := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
 	--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 
-.PHONY: help deps venv system run up sweep test lint fmt unit model integration e2e bench \
+.PHONY: help deps venv system run up sweep history forecast test lint fmt unit model integration e2e bench \
 	terraform-check docs lock clean
 
 help: ## list the targets
@@ -47,6 +47,13 @@ up: deps ## start the stack and keep it running (Ctrl-C stops it)
 
 sweep: venv ## publish a camera-sweep into the stack of `make up` and watch it (CAMERAS="id ...")
 	$(PY) -m shared.devstack sweep $(CAMERAS)
+
+WEEKS ?= 4
+history: deps ## write WEEKS=4 weeks of simulated observations into the local BigQuery (.stack/bigquery)
+	$(PY) -m shared.devstack history --weeks $(WEEKS) $(if $(SEED),--seed $(SEED))
+
+forecast: deps ## forecast the demo cameras: a table and charts in .stack/forecasts (PROJECT=p DATASET=d: BigQuery ML)
+	$(PY) -m shared.devstack forecast $(if $(PROJECT),--project $(PROJECT)) $(if $(DATASET),--dataset $(DATASET))
 
 lint: venv ## the pre-commit hooks on every file: ruff, ruff format, mypy, import contracts, docs, terraform fmt
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
@@ -94,5 +101,5 @@ bench: deps ## benchmarks: detector per model, process_camera, inference service
 	$(PY) -m tests.bench.bench_sweep
 	$(PY) -m tests.bench.bench_forecast
 
-clean: ## remove the venv and local stack logs
+clean: ## remove the venv, the local stack's logs, BigQuery data (.stack/bigquery) and charts
 	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info

@@ -68,8 +68,12 @@ class LocalStack:
         self.stack.start("redis", argv, lambda: redis_ok(port))
         self.env |= {"CAMWATCH_REDIS_HOST": "127.0.0.1", "CAMWATCH_REDIS_PORT": str(port)}
 
-    def start_bigquery(self) -> None:
-        """bqemulator (DuckDB), in memory."""
+    def start_bigquery(self, data_dir: Path | None = None) -> None:
+        """bqemulator (DuckDB): in memory, or kept in ``data_dir`` (one DuckDB file).
+
+        The file survives a stop (SIGTERM checkpoints it; even after a SIGKILL, DuckDB replays
+        its write-ahead log on the next start), so what one command writes the next one reads.
+        """
         exe = BIN / "bqemulator"
         if not exe.exists():
             raise MissingToolError("bqemulator is not installed: run `make venv`")
@@ -87,6 +91,9 @@ class LocalStack:
             "--log-level",
             "warning",
         ]
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            argv += ["--persistent", "--data-dir", str(data_dir)]
         url = f"http://127.0.0.1:{rest}"
         self.stack.start("bigquery", argv, lambda: http_ok(f"{url}/readyz"), timeout_s=60)
         self.env["CAMWATCH_BIGQUERY_ENDPOINT"] = url
@@ -266,15 +273,17 @@ def start_all(
     events: bool = False,
     inference: bool = False,
     settings: dict[str, str] | None = None,
+    bigquery_dir: Path | None = None,
 ) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise.
 
-    ``settings`` are extra ``CAMWATCH_*`` variables for every function (demo values).
+    ``settings`` are extra ``CAMWATCH_*`` variables for every function (demo values);
+    ``bigquery_dir`` keeps BigQuery's data on disk there (None: in memory, as the tests have it).
     """
     local = LocalStack(Stack(log_dir), env=dict(settings or {}))
     try:
         local.start_redis()
-        local.start_bigquery()
+        local.start_bigquery(bigquery_dir)
         local.start_storage()
         local.start_cameras()
         local.start_alert_sinks()
@@ -285,6 +294,18 @@ def start_all(
             local.start_event_functions()
         if function:
             local.start_function()
+    except BaseException:
+        local.stop()
+        raise
+    return local
+
+
+def start_warehouse(log_dir: Path, bigquery_dir: Path) -> LocalStack:
+    """Only the BigQuery emulator, keeping its data in ``bigquery_dir`` (``make history``,
+    ``make forecast``); ``env`` points camwatch at it."""
+    local = LocalStack(Stack(log_dir), env={"CAMWATCH_PROJECT_ID": PROJECT})
+    try:
+        local.start_bigquery(bigquery_dir)
     except BaseException:
         local.stop()
         raise
