@@ -33,7 +33,7 @@ from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
-from shared.forecasting.port import ForecastBackend, Tables
+from shared.forecasting.port import ForecastBackend
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.camera_job import handle_job
@@ -206,9 +206,7 @@ def reset() -> None:
     _services = None
 
 
-def forecasting(
-    settings: Settings, tables: Tables | None = None
-) -> tuple[Tables, ForecastBackend, ForecastConfig]:
+def forecasting(settings: Settings) -> tuple[BigQueryWarehouse, ForecastBackend, ForecastConfig]:
     """The forecast job's warehouse, backend and configuration (``CAMWATCH_FORECAST_*``).
 
     ``auto`` picks the local backend when BigQuery is an emulator (no emulator trains models),
@@ -216,7 +214,7 @@ def forecasting(
     dependency: the cloud image never imports it.
     """
     s = settings
-    tables = tables or BigQueryWarehouse(
+    tables = BigQueryWarehouse(
         bigquery_client(s.project_id, s.bigquery_endpoint),
         s.bigquery_dataset,
         s.bigquery_location,

@@ -15,40 +15,29 @@ prints a table per camera and saves a chart per camera in ``.stack/forecasts``.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import signal
 import sys
 import time
 import urllib.request
-from functools import partial
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
+from shared.devstack.forecast_cli import BIGQUERY_DIR, LOGS, forecast, history, start_failed
 from shared.devstack.procs import StartError, port_open
 from shared.devstack.stack import (
-    DEMO_BUCKET,
     PROJECT,
     ROOT,
     LocalStack,
     start_all,
-    start_warehouse,
 )
 from shared.devstack.tools import MissingToolError
 from shared.devstack.violations_report import report
-from shared.domain.registry import Camera, load_registry
+from shared.domain.registry import load_registry
 from shared.settings import Settings
 
-if TYPE_CHECKING:
-    from shared.adapters.warehouse import BigQueryWarehouse
-    from shared.service_layer.forecasting import RunSummary
-
-LOGS = ROOT / ".stack" / "logs"
-BIGQUERY_DIR = ROOT / ".stack" / "bigquery"  # the emulator's data, kept between commands
-CHARTS = ROOT / ".stack" / "forecasts"
 DEMO_SWEEPS = 4
 DEMO_PAUSE_S = 3.0  # between sweeps (Cloud Scheduler: 300 s)
 DEMO_TRACK_GAP_S = 20  # tracks unseen this long end (900 s by default): closes in the demo
@@ -204,133 +193,6 @@ environment of the stack (for your own scripts): source {env_file}
         time.sleep(0.5)
 
 
-def _demo_cameras() -> list[Camera]:
-    """The demo registry's cameras; their sources need not resolve (no frame is fetched), so
-    its placeholders get stand-ins, in this process's environment for the forecast job too."""
-    os.environ.setdefault("CAMWATCH_DEMO_CAMERA_URL", "http://127.0.0.1:9")
-    os.environ.setdefault("CAMWATCH_DEMO_BUCKET", DEMO_BUCKET)
-    return list(load_registry(Settings().registry_path).cameras)
-
-
-def _warehouse(env: dict[str, str]) -> BigQueryWarehouse:
-    """The warehouse of these settings (exported to this process for the forecast job too)."""
-    from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
-
-    os.environ.update(env)
-    settings = Settings()
-    client = bigquery_client(settings.project_id, settings.bigquery_endpoint)
-    return BigQueryWarehouse(client, settings.bigquery_dataset, settings.bigquery_location, 120)
-
-
-def _emulator() -> LocalStack | None:
-    """Only the BigQuery emulator, its data in ``.stack/bigquery``; None (said why) if it fails."""
-    print(f"starting the BigQuery emulator (data kept in {BIGQUERY_DIR}) ...", flush=True)
-    try:
-        return start_warehouse(LOGS, BIGQUERY_DIR)
-    except (MissingToolError, StartError) as exc:
-        _start_failed(exc)
-        return None
-
-
-def _start_failed(exc: Exception) -> None:
-    """Say why the stack did not start; a held data file is another stack's (one at a time)."""
-    print(f"error: {exc}", file=sys.stderr)
-    if "Conflicting lock" in str(exc):
-        print(
-            f"error: another BigQuery emulator holds {BIGQUERY_DIR} (is `make up` running?): "
-            "stop it first, one local stack at a time",
-            file=sys.stderr,
-        )
-
-
-def history(weeks: float, seed: int) -> int:
-    """Replace the simulated history in the emulator (``make history``)."""
-    from shared.devstack.history import make_history
-
-    cameras = _demo_cameras()
-    if (local := _emulator()) is None:
-        return 2
-    try:
-        make_history(_warehouse(local.env), cameras, weeks, seed, partial(print, flush=True))
-        print("next: make forecast (the data stays in .stack/bigquery; make clean removes it)")
-        return 0
-    finally:
-        local.stop()
-
-
-def forecast(project: str | None, dataset: str) -> int:
-    """Run the forecast job on the emulator's history (or BigQuery ML in a real project), print
-    the table per camera and save the charts (``make forecast``)."""
-    from google.auth.exceptions import DefaultCredentialsError
-
-    from shared.devstack.forecast_report import show
-    from shared.devstack.history import DEFAULT_TZ
-    from shared.errors import CamwatchError
-
-    _demo_cameras()  # stand-ins for the registry's placeholders, which the job reads
-    local, env = None, {"CAMWATCH_FORECAST_BACKEND": "bigquery_ml"}
-    if project:
-        os.environ.pop("CAMWATCH_BIGQUERY_ENDPOINT", None)
-        env |= {"CAMWATCH_PROJECT_ID": project, "CAMWATCH_BIGQUERY_DATASET": dataset}
-        print(
-            f"forecasting in {project}.{dataset} with BigQuery ML (Application Default "
-            "Credentials, no emulator) ...",
-            flush=True,
-        )
-    else:
-        if (local := _emulator()) is None:
-            return 2
-        env = {**local.env, "CAMWATCH_FORECAST_BACKEND": "local"}
-    try:
-        try:
-            warehouse = _warehouse(env)
-        except DefaultCredentialsError as exc:
-            print(
-                f"error: no Application Default Credentials ({exc}): run `gcloud auth "
-                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS",
-                file=sys.stderr,
-            )
-            return 2
-        if local is not None and not _has_history(warehouse):
-            print(
-                "error: no observations in the local BigQuery: run `make history` first",
-                file=sys.stderr,
-            )
-            return 2
-        if local is not None:
-            warehouse.ensure_tables()  # the views the job reads (Terraform makes them in the cloud)
-        job = importlib.import_module("shared.entrypoints.forecast_job")
-        try:
-            run: RunSummary = job.run_job(Settings(), partial(print, flush=True))
-        except CamwatchError as exc:
-            print(f"error: the forecast run failed: {exc}", file=sys.stderr)
-            return 1
-        print(f"\nrun {run.run_id} ({run.backend}, {run.seconds:.1f} s): {run.counts()}\n")
-        dataset_id = warehouse.table_id("x").rsplit(".", 1)[0]
-        show(
-            warehouse,
-            dataset_id,
-            run.run_id,
-            CHARTS,
-            ZoneInfo(DEFAULT_TZ),
-            partial(print, flush=True),
-        )
-        return 0
-    finally:
-        if local is not None:
-            local.stop()
-
-
-def _has_history(warehouse: BigQueryWarehouse) -> bool:
-    from shared.errors import WarehouseRejectedError
-
-    try:
-        found = warehouse.query(f"SELECT COUNT(*) AS n FROM `{warehouse.table_id('observations')}`")
-    except WarehouseRejectedError:
-        return False
-    return bool(found) and int(found[0]["n"]) > 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog="python -m shared.devstack", description=__doc__)
@@ -374,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             bigquery_dir=BIGQUERY_DIR,
         )
     except (MissingToolError, StartError) as exc:
-        _start_failed(exc)
+        start_failed(exc)
         return 2
     try:
         print(

@@ -26,6 +26,7 @@ log = logging.getLogger("camwatch.forecast")
 def run_job(settings: Settings, progress: Callable[[str], None] | None = None) -> RunSummary:
     """One forecasting run over the registry's cameras; ``progress`` gets a line per step."""
     tables, backend, config = forecasting(settings)
+    tables.ensure_tables()  # the views it reads: Terraform makes them in the cloud, not locally
     cameras = [c.id for c in load_registry(settings.registry_path).cameras]
     return run_forecasts(tables, backend, config, cameras, progress=progress or log.info)
 

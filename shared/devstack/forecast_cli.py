@@ -1,0 +1,153 @@
+"""``make history`` and ``make forecast``: the BigQuery emulator alone, its data kept on disk.
+
+``history`` writes weeks of simulated observations into the emulator (kept in ``.stack/bigquery``,
+as for ``make run`` and ``make up``); ``forecast`` runs the forecast job on them (or BigQuery ML
+in a real project), prints a table per camera and saves a chart per camera in
+``.stack/forecasts``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import partial
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from shared.devstack.procs import StartError
+from shared.devstack.stack import DEMO_BUCKET, ROOT, LocalStack, start_warehouse
+from shared.devstack.tools import MissingToolError
+from shared.domain.registry import Camera, load_registry
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.adapters.warehouse import BigQueryWarehouse
+
+LOGS = ROOT / ".stack" / "logs"
+BIGQUERY_DIR = ROOT / ".stack" / "bigquery"  # the emulator's data, kept between commands
+CHARTS = ROOT / ".stack" / "forecasts"
+
+
+def _demo_cameras() -> list[Camera]:
+    """The demo registry's cameras; their sources need not resolve (no frame is fetched), so
+    its placeholders get stand-ins, in this process's environment for the forecast job too."""
+    os.environ.setdefault("CAMWATCH_DEMO_CAMERA_URL", "http://127.0.0.1:9")
+    os.environ.setdefault("CAMWATCH_DEMO_BUCKET", DEMO_BUCKET)
+    return list(load_registry(Settings().registry_path).cameras)
+
+
+def _warehouse(env: dict[str, str]) -> BigQueryWarehouse:
+    """The warehouse of these settings (exported to this process for the forecast job too)."""
+    from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+
+    os.environ.update(env)
+    settings = Settings()
+    client = bigquery_client(settings.project_id, settings.bigquery_endpoint)
+    return BigQueryWarehouse(client, settings.bigquery_dataset, settings.bigquery_location, 120)
+
+
+def _emulator() -> LocalStack | None:
+    """Only the BigQuery emulator, its data in ``.stack/bigquery``; None (said why) if it fails."""
+    print(f"starting the BigQuery emulator (data kept in {BIGQUERY_DIR}) ...", flush=True)
+    try:
+        return start_warehouse(LOGS, BIGQUERY_DIR)
+    except (MissingToolError, StartError) as exc:
+        start_failed(exc)
+        return None
+
+
+def start_failed(exc: Exception) -> None:
+    """Say why the stack did not start; a held data file is another stack's (one at a time)."""
+    print(f"error: {exc}", file=sys.stderr)
+    if "Conflicting lock" in str(exc):
+        print(
+            f"error: another BigQuery emulator holds {BIGQUERY_DIR} (is `make up` running?): "
+            "stop it first, one local stack at a time",
+            file=sys.stderr,
+        )
+
+
+def history(weeks: float, seed: int) -> int:
+    """Replace the simulated history in the emulator (``make history``)."""
+    from shared.devstack.history import make_history
+
+    cameras = _demo_cameras()
+    if (local := _emulator()) is None:
+        return 2
+    try:
+        make_history(_warehouse(local.env), cameras, weeks, seed, partial(print, flush=True))
+        print("next: make forecast (the data stays in .stack/bigquery; make clean removes it)")
+        return 0
+    finally:
+        local.stop()
+
+
+def forecast(project: str | None, dataset: str) -> int:
+    """Run the forecast job on the emulator's history (or BigQuery ML in a real project), print
+    the table per camera and save the charts (``make forecast``)."""
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from shared.devstack.forecast_report import show
+    from shared.devstack.history import DEFAULT_TZ
+    from shared.entrypoints.forecast_job import run_job
+    from shared.errors import CamwatchError
+
+    _demo_cameras()  # stand-ins for the registry's placeholders, which the job reads
+    local, env = None, {"CAMWATCH_FORECAST_BACKEND": "bigquery_ml"}
+    if project:
+        os.environ.pop("CAMWATCH_BIGQUERY_ENDPOINT", None)
+        env |= {"CAMWATCH_PROJECT_ID": project, "CAMWATCH_BIGQUERY_DATASET": dataset}
+        print(
+            f"forecasting in {project}.{dataset} with BigQuery ML (Application Default "
+            "Credentials, no emulator) ...",
+            flush=True,
+        )
+    else:
+        if (local := _emulator()) is None:
+            return 2
+        env = {**local.env, "CAMWATCH_FORECAST_BACKEND": "local"}
+    try:
+        try:
+            warehouse = _warehouse(env)
+        except DefaultCredentialsError as exc:
+            print(
+                f"error: no Application Default Credentials ({exc}): run `gcloud auth "
+                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS",
+                file=sys.stderr,
+            )
+            return 2
+        if local is not None and not _has_history(warehouse):
+            print(
+                "error: no observations in the local BigQuery: run `make history` first",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            run = run_job(Settings(), partial(print, flush=True))
+        except CamwatchError as exc:
+            print(f"error: the forecast run failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"\nrun {run.run_id} ({run.backend}, {run.seconds:.1f} s): {run.counts()}\n")
+        dataset_id = warehouse.table_id("x").rsplit(".", 1)[0]
+        show(
+            warehouse,
+            dataset_id,
+            run.run_id,
+            CHARTS,
+            ZoneInfo(DEFAULT_TZ),
+            partial(print, flush=True),
+        )
+        return 0
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _has_history(warehouse: BigQueryWarehouse) -> bool:
+    from shared.errors import WarehouseRejectedError
+
+    try:
+        found = warehouse.query(f"SELECT COUNT(*) AS n FROM `{warehouse.table_id('observations')}`")
+    except WarehouseRejectedError:
+        return False
+    return bool(found) and int(found[0]["n"]) > 0
