@@ -60,13 +60,16 @@ def test_every_camera_with_history_is_forecast_and_the_others_say_why(
     assert status[injected.flaky].plan.reason.startswith("low coverage")
     short = status[injected.short]
     assert short.plan.status == "short_history", short.plan
-    assert short.model is not None and short.model.name == "local.statsforecast.mstl_short"
+    assert short.model is not None
+    assert short.model.name == "local.statsforecast.mstl_short"
     full = [c for c, s in status.items() if s.plan.status == "forecast"]
     live = set(status) - set(injected.skipped) - {injected.flaky, injected.short}
-    assert set(full) == live and len(full) >= 10
+    assert set(full) == live
+    assert len(full) >= 10
     for camera in full:
         model = status[camera].model
-        assert model is not None and model.name == "local.statsforecast.mstl_autoarima"
+        assert model is not None
+        assert model.name == "local.statsforecast.mstl_autoarima"
         assert status[camera].evaluation.aic is not None
 
     forecasts = _rows(warehouse, "forecasts", run.run_id)
@@ -77,7 +80,8 @@ def test_every_camera_with_history_is_forecast_and_the_others_say_why(
     for row in forecasts:
         low, high = row["prediction_interval_lower_bound"], row["prediction_interval_upper_bound"]
         assert low <= row["forecast_value"] <= high
-        assert row["confidence_level"] == 0.95 and row["standard_error"] >= 0
+        assert row["confidence_level"] == 0.95
+        assert row["standard_error"] >= 0
         # A camera without rule zones opens no violation: a constant 0, forecast exactly.
         assert row["standard_error"] > 0 or row["metric"] == "violations"
         assert row["backend"] == "local"

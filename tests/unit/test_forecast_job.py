@@ -108,7 +108,8 @@ def test_each_camera_gets_the_model_its_history_allows_and_a_reason() -> None:
     assert status["cam-none"].plan.reason == "no frames in the training window"
     (job,) = backend.jobs
     assert (job.full, job.short) == (("cam-full",), ("cam-short",))
-    assert status["cam-full"].model is not None and status["cam-full"].model.name == "local.full"
+    assert status["cam-full"].model is not None
+    assert status["cam-full"].model.name == "local.full"
     assert status["cam-full"].evaluation.aic == 10.0
     assert status["cam-tiny"].model is None
     assert [r.row_id for r in tables.inserted] == [s.row_id for s in run.statuses]
