@@ -18,7 +18,7 @@ from shared.domain.forecasts import METRICS, Metric, detect, z_score
 from shared.domain.records import Row
 from shared.forecasting import local
 from shared.forecasting.local import LocalBackend, group_series, iso
-from shared.forecasting.local_fit import regularise
+from shared.forecasting.local_fit import FitSettings, Transform, backward, forward, regularise
 from shared.forecasting.port import MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
 
@@ -81,9 +81,12 @@ def job(
     )
 
 
-def run(rows: list[dict[str, Any]], j: MetricJob) -> tuple[FakeTables, MetricResult]:
+def run(
+    rows: list[dict[str, Any]], j: MetricJob, settings: FitSettings | None = None
+) -> tuple[FakeTables, MetricResult]:
     tables = FakeTables(rows)
-    return tables, LocalBackend(tables, "camwatch-local", "camwatch", workers=1).run(j)
+    backend = LocalBackend(tables, "camwatch-local", "camwatch", workers=1, settings=settings)
+    return tables, backend.run(j)
 
 
 STEADY = 0.0  # outages per day of the incident camera: none may hide the incident
@@ -130,7 +133,7 @@ def test_forecasts_have_ml_forecast_columns(incident_run: Any) -> None:
         assert times[0] <= datetime.fromtimestamp(END + 900, UTC)  # right after the last bucket
     for r in rows:
         lo, hi = r["prediction_interval_lower_bound"], r["prediction_interval_upper_bound"]
-        assert lo < r["forecast_value"] < hi
+        assert 0 <= lo <= r["forecast_value"] < hi
         assert r["standard_error"] == pytest.approx((hi - lo) / (2 * Z95), rel=1e-6)
         assert r["confidence_level"] == 0.95
         assert r["backend"] == "local"
@@ -144,6 +147,7 @@ def test_models_say_full_or_short_and_their_settings(incident_run: Any) -> None:
     assert result.models["cam-inc"].name == "local.statsforecast.mstl_autoarima"
     assert result.models["cam-new"].name == "local.statsforecast.mstl_short"
     assert "seasons=96,672" in result.models["cam-inc"].version
+    assert "transform=anscombe" in result.models["cam-inc"].version
     assert "seasons=96 " in result.models["cam-new"].version
     assert result.models["cam-inc"].version.startswith("statsforecast-")
 
@@ -185,14 +189,22 @@ def test_anomaly_rows_follow_detect(incident_run: Any) -> None:
     assert rows
     assert result.anomalies == len(rows)
     since = datetime.fromtimestamp(END - 24 * 3600, UTC)
+    checked = 0
     for r in rows:
         assert datetime.fromisoformat(r["time_series_timestamp"]) >= since
         assert r["is_anomaly"]
         assert r["anomaly_probability"] > r["anomaly_prob_threshold"] == 0.99
-        centre = (r["lower_bound"] + r["upper_bound"]) / 2
-        se = (r["upper_bound"] - r["lower_bound"]) / (2 * z_score(0.99))
-        again = detect(r["time_series_data"], centre, se, 0.99)
+        assert not r["lower_bound"] <= r["time_series_data"] <= r["upper_bound"]
+        if r["lower_bound"] <= 0:  # clipped at zero: the model-scale bound is not recoverable
+            continue
+        # judged on the model's (Anscombe) scale, the bounds mapped back
+        lo, hi = forward(np.array([r["lower_bound"], r["upper_bound"]]), "anscombe")
+        se = (hi - lo) / (2 * z_score(0.99))
+        value = forward(np.array([r["time_series_data"]]), "anscombe")[0]
+        again = detect(value, (lo + hi) / 2, se, 0.99)
         assert again.anomaly_probability == pytest.approx(r["anomaly_probability"], abs=1e-6)
+        checked += 1
+    assert checked
 
 
 def test_components_explain_history_and_forecast(incident_run: Any) -> None:
@@ -304,3 +316,43 @@ def test_under_two_days_a_short_series_repeats_its_last_day() -> None:
     assert "seasonal_naive=96" in result.models["cam-day"].version
     values = [r["forecast_value"] for r in tables.table("forecasts")]
     assert values == pytest.approx([r["value"] for r in rows[-96:]])  # yesterday, again
+
+
+@pytest.mark.parametrize("transform", ["anscombe", "log1p", "none"])
+def test_transforms_round_trip_and_keep_order(transform: Transform) -> None:
+    y = np.array([0.0, 0.1, 0.5, 1.0, 3.0, 40.0])
+    z = forward(y, transform)
+    assert backward(z, transform) == pytest.approx(y, abs=1e-9)
+    assert np.all(np.diff(z) > 0)
+    below = backward(z - 5.0, transform)  # far below the model scale's zero
+    assert np.all(np.diff(below) >= 0)
+    if transform != "none":
+        assert np.all(below >= 0)
+
+
+def quiet_night_rows(camera: str) -> list[dict[str, Any]]:
+    """Hourly violations: a few at midday, almost none at night, 15 days."""
+    rng = np.random.default_rng(7)
+    hours = np.arange(END - 15 * 86_400, END, 3600)
+    hour = (hours % 86_400) / 3600
+    counts = rng.poisson(0.02 + 3.0 * np.exp(-0.5 * ((hour - 13) / 3) ** 2))
+    return [
+        {"camera_id": camera, "bucket": iso(int(t)), "value": float(c)}
+        for t, c in zip(hours, counts, strict=True)
+    ]
+
+
+def test_quiet_nights_forecast_nothing_negative() -> None:
+    metric = METRICS["violations"]
+    rows = quiet_night_rows("cam-q")
+    tables, _ = run(rows, job(("cam-q",), metric=metric))
+    forecasts = tables.table("forecasts")
+    assert len(forecasts) == 24
+    for r in forecasts:
+        assert r["forecast_value"] >= 0
+        assert r["prediction_interval_lower_bound"] >= 0
+    values = [r["forecast_value"] for r in forecasts]
+    assert max(values) > 1.0  # midday is still forecast busy
+    # on the raw scale (the old model) the same series goes below zero at night
+    raw, _ = run(rows, job(("cam-q",), metric=metric), FitSettings(transform="none"))
+    assert min(r["prediction_interval_lower_bound"] for r in raw.table("forecasts")) < 0
