@@ -5,9 +5,8 @@ A series is first put on its bucket grid (gaps filled by linear interpolation, a
 does), then decomposed by MSTL (STL per season, daily then weekly) and the deseasonalised series
 (trend plus remainder) forecast by AutoARIMA (full history) or AutoETS (short history); the
 seasonal parts are continued by repeating their last cycle, as statsforecast's MSTL does.
-Counts are fitted on a variance-stabilising scale (Anscombe's ``sqrt(y + 3/8)`` by default), and
-the forecast and its interval are mapped back by their end points (the point forecast becomes a
-median, never below zero).
+Counts are fitted on Anscombe's ``sqrt(y + 3/8)`` (by default); forecast and interval are mapped
+back by their end points (the point forecast becomes a median, never below zero).
 """
 
 from __future__ import annotations
@@ -140,6 +139,9 @@ def fit_series(
         with np.errstate(all="ignore"):
             fit = _fit(forward(y, s.transform), observed, seasons, daily, horizon, kind, s)
     fit.y, fit.adjusted, fit.transform = y, backward(fit.adjusted, s.transform), s.transform
+    if s.transform != "none":  # a median below 0 counts: raise it to 0, the interval with it
+        lift = np.maximum(forward(np.zeros(1), s.transform) - fit.mean, 0.0)
+        fit.mean, fit.lo, fit.hi = fit.mean + lift, fit.lo + lift, fit.hi + lift
     fit.mean, fit.lo, fit.hi = (backward(v, s.transform) for v in (fit.mean, fit.lo, fit.hi))
     if not (np.all(np.isfinite(fit.mean)) and np.all(np.isfinite(fit.lo))):
         raise ValueError("the model gave a non-finite forecast")

@@ -351,6 +351,7 @@ def test_quiet_nights_forecast_nothing_negative() -> None:
     for r in forecasts:
         assert r["forecast_value"] >= 0
         assert r["prediction_interval_lower_bound"] >= 0
+        assert r["standard_error"] > 0  # a quiet hour is still uncertain
     values = [r["forecast_value"] for r in forecasts]
     assert max(values) > 1.0  # midday is still forecast busy
     # on the raw scale (the old model) the same series goes below zero at night
