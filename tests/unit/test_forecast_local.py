@@ -18,7 +18,14 @@ from shared.domain.forecasts import METRICS, Metric, detect, z_score
 from shared.domain.records import Row
 from shared.forecasting import local
 from shared.forecasting.local import LocalBackend, group_series, iso
-from shared.forecasting.local_fit import FitSettings, Transform, backward, forward, regularise
+from shared.forecasting.local_fit import (
+    FitSettings,
+    Transform,
+    backward,
+    fit_series,
+    forward,
+    regularise,
+)
 from shared.forecasting.port import MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
 
@@ -357,3 +364,17 @@ def test_quiet_nights_forecast_nothing_negative() -> None:
     # on the raw scale (the old model) the same series goes below zero at night
     raw, _ = run(rows, job(("cam-q",), metric=metric), FitSettings(transform="none"))
     assert min(r["prediction_interval_lower_bound"] for r in raw.table("forecasts")) < 0
+
+
+def test_a_camera_gone_quiet_keeps_an_interval_above_zero() -> None:
+    """Three days without violations after busy ones: the model-scale forecast dips below the
+    value of 0 at some hour; it is raised to it with its interval, which keeps its width."""
+    rng = np.random.default_rng(0)
+    hours = np.arange(0, 15 * 86_400, 3600)
+    hour = (hours % 86_400) // 3600
+    rate = np.where((hour >= 8) & (hour < 18), 6.0, 0.5)
+    rate[-3 * 24 :] = 0.0
+    _, fit = fit_series(hours, rng.poisson(rate).astype(float), 3600, 24, 168, 24, "full")
+    assert np.all(fit.lo >= 0)
+    assert np.all(fit.mean >= fit.lo)
+    assert np.all(fit.hi > 0)
