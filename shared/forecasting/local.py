@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from shared.domain.forecasts import (
     FORECAST_CONFIDENCE,
+    Anomaly,
     AnomalyRow,
     ComponentRow,
     Evaluation,
@@ -29,7 +31,7 @@ from shared.domain.forecasts import (
 )
 from shared.domain.records import Row
 from shared.forecasting import sql
-from shared.forecasting.local_fit import Fit, FitSettings, Kind, fit_series
+from shared.forecasting.local_fit import Fit, FitSettings, Kind, backward, fit_series, forward
 from shared.forecasting.port import Backend, MetricJob, MetricResult, Tables
 
 MODEL_NAMES: dict[Kind, str] = {
@@ -97,10 +99,9 @@ def fit_many(tasks: Sequence[Task], workers: int | None = None) -> list[Outcome]
 def evaluation(fit: Fit, daily: int) -> Evaluation:
     """``ML.ARIMA_EVALUATE``'s figures of a fit (from its AutoARIMA trend model, if any)."""
     periods = tuple("DAILY" if s == daily else "WEEKLY" for s in fit.seasons)
-    a = fit.arima
-    if a is None:
+    if (a := fit.arima) is None:
         return Evaluation(seasonal_periods=periods)
-    return Evaluation(
+    return Evaluation(  # the likelihood, AIC and variance are on the model's scale
         non_seasonal_p=a["p"],
         non_seasonal_d=a["d"],
         non_seasonal_q=a["q"],
@@ -195,22 +196,30 @@ def _future(job: MetricJob, grid: np.ndarray) -> list[str]:
 def forecast_rows(
     job: MetricJob, camera: str, grid: np.ndarray, fit: Fit, model: ModelInfo
 ) -> list[ForecastRow]:
-    """``ML.FORECAST``'s rows: ``job.horizon`` steps after the last bucket, at 0.95."""
-    return [
-        ForecastRow(
-            camera_id=camera,
-            metric=job.metric.name,
-            forecast_timestamp=ts,
-            forecast_value=float(fit.mean[k]),
-            standard_error=standard_error_from_interval(
-                float(fit.lo[k]), float(fit.hi[k]), FORECAST_CONFIDENCE
-            ),
-            prediction_interval_lower_bound=float(fit.lo[k]),
-            prediction_interval_upper_bound=float(fit.hi[k]),
-            model=model,
-        )
-        for k, ts in enumerate(_future(job, grid))
-    ]
+    """``ML.FORECAST``'s rows: ``job.horizon`` steps after the last bucket, at 0.95.
+
+    The standard error is that of the back-transformed interval, so it matches the stored bounds.
+    """
+    rows = []
+    for k, ts in enumerate(_future(job, grid)):
+        lo, hi, value = float(fit.lo[k]), float(fit.hi[k]), float(fit.mean[k])
+        se = standard_error_from_interval(lo, hi, FORECAST_CONFIDENCE)
+        rows.append(ForecastRow(camera, job.metric.name, ts, value, se, lo, hi, model))
+    return rows
+
+
+def judge(fit: Fit, i: int, threshold: float) -> Anomaly | None:
+    """``detect()`` of history step ``i`` on the model's scale (where the noise is about
+    constant): observed value against the in-sample fit, with the standard error of the fit's
+    0.95 interval there; the bounds are back-transformed. None where the fit is not finite."""
+    lo, hi, expected = fit.fitted_lo[i], fit.fitted_hi[i], fit.fitted[i]
+    if not np.isfinite([lo, hi, expected]).all():
+        return None
+    se = standard_error_from_interval(float(lo), float(hi), FORECAST_CONFIDENCE)
+    observed = float(forward(fit.y[i : i + 1], fit.transform)[0])
+    verdict = detect(observed, float(expected), se, threshold)
+    bounds = backward(np.array([verdict.lower_bound, verdict.upper_bound]), fit.transform)
+    return replace(verdict, lower_bound=float(bounds[0]), upper_bound=float(bounds[1]))
 
 
 def anomaly_rows(
@@ -218,66 +227,68 @@ def anomaly_rows(
 ) -> list[AnomalyRow]:
     """``ML.DETECT_ANOMALIES``' anomalous rows among the observed steps since ``anomaly_since``.
 
-    The expected value is the in-sample one-step fit, its standard error that of the fit's
-    0.95 interval; interpolated (missing) buckets are never judged.
+    Each step is judged by :func:`judge`; interpolated (missing) buckets are never judged.
     """
-    since = epoch(job.anomaly_since)
+    since, threshold = epoch(job.anomaly_since), job.anomaly_threshold
     rows = []
     for i in np.flatnonzero((grid >= since) & fit.observed):
-        lo, hi, expected = fit.fitted_lo[i], fit.fitted_hi[i], fit.fitted[i]
-        if not np.isfinite([lo, hi, expected]).all():
-            continue
-        se = standard_error_from_interval(float(lo), float(hi), FORECAST_CONFIDENCE)
-        verdict = detect(float(fit.y[i]), float(expected), se, job.anomaly_threshold)
-        if verdict.is_anomaly:
-            rows.append(
-                AnomalyRow(
-                    camera_id=camera,
-                    metric=job.metric.name,
-                    time_series_timestamp=iso(int(grid[i])),
-                    time_series_data=float(fit.y[i]),
-                    verdict=verdict,
-                    threshold=job.anomaly_threshold,
-                    model=model,
-                )
-            )
+        verdict = judge(fit, int(i), threshold)
+        if verdict is not None and verdict.is_anomaly:
+            ts, value = iso(int(grid[i])), float(fit.y[i])
+            row = AnomalyRow(camera, job.metric.name, ts, value, verdict, threshold, model)
+            rows.append(row)
     return rows
 
 
-def _part(values: np.ndarray | None, i: int) -> float | None:
-    return None if values is None else float(values[i])
+def units(total_model: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Factors turning model-scale parts that add up to ``total_model`` into parts in the
+    series' units that add up to ``total`` (1 where the model-scale total is 0)."""
+    out = np.ones(len(total))
+    return np.asarray(np.divide(total, total_model, out=out, where=total_model != 0))
+
+
+def _part(values: np.ndarray | None, i: int, factor: float = 1.0) -> float | None:
+    return None if values is None else float(values[i] * factor)
 
 
 def component_rows(
     job: MetricJob, camera: str, grid: np.ndarray, fit: Fit, model: ModelInfo
 ) -> list[ComponentRow]:
-    """``ML.EXPLAIN_FORECAST``'s rows: the last history steps and the forecast, in parts."""
+    """``ML.EXPLAIN_FORECAST``'s rows: the last history steps and the forecast, in parts.
+
+    The MSTL parts are on the model's scale; each step's parts are scaled by one factor
+    (:func:`units`) so that they add up to the adjusted value (history) or the forecast.
+    """
     m, name = job.metric, job.metric.name
     daily, weekly = fit.seasonal.get(m.daily), fit.seasonal.get(m.weekly)
+    hist = units(forward(fit.adjusted, fit.transform), fit.adjusted)
     rows = []
     for i in range(max(0, len(grid) - job.explain_history), len(grid)):
+        f = float(hist[i])
         parts = {
             "time_series_data": float(fit.y[i]),
             "time_series_adjusted_data": float(fit.adjusted[i]),
             "spikes_and_dips": float(fit.y[i] - fit.adjusted[i]),
-            "trend": _part(fit.trend, i),
-            "seasonal_period_daily": _part(daily, i),
-            "seasonal_period_weekly": _part(weekly, i),
-            "residual": _part(fit.remainder, i),
+            "trend": _part(fit.trend, i, f),
+            "seasonal_period_daily": _part(daily, i, f),
+            "seasonal_period_weekly": _part(weekly, i, f),
+            "residual": _part(fit.remainder, i, f),
         }
         rows.append(ComponentRow(camera, name, iso(int(grid[i])), "history", model, parts))
     daily_fc, weekly_fc = fit.seasonal_forecast.get(m.daily), fit.seasonal_forecast.get(m.weekly)
+    model_parts = [p for p in (fit.trend_forecast, daily_fc, weekly_fc) if p is not None]
+    ahead = units(sum(model_parts, np.zeros(job.horizon)), fit.mean)
     for k, ts in enumerate(_future(job, grid)):
-        lo, hi = float(fit.lo[k]), float(fit.hi[k])
+        lo, hi, f = float(fit.lo[k]), float(fit.hi[k]), float(ahead[k])
         parts = {
             "time_series_data": float(fit.mean[k]),
             "standard_error": standard_error_from_interval(lo, hi, FORECAST_CONFIDENCE),
             "confidence_level": FORECAST_CONFIDENCE,
             "prediction_interval_lower_bound": lo,
             "prediction_interval_upper_bound": hi,
-            "trend": _part(fit.trend_forecast, k),
-            "seasonal_period_daily": _part(daily_fc, k),
-            "seasonal_period_weekly": _part(weekly_fc, k),
+            "trend": _part(fit.trend_forecast, k, f),
+            "seasonal_period_daily": _part(daily_fc, k, f),
+            "seasonal_period_weekly": _part(weekly_fc, k, f),
         }
         rows.append(ComponentRow(camera, name, ts, "forecast", model, parts))
     return rows

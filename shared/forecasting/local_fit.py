@@ -5,6 +5,8 @@ A series is first put on its bucket grid (gaps filled by linear interpolation, a
 does), then decomposed by MSTL (STL per season, daily then weekly) and the deseasonalised series
 (trend plus remainder) forecast by AutoARIMA (full history) or AutoETS (short history); the
 seasonal parts are continued by repeating their last cycle, as statsforecast's MSTL does.
+Counts are fitted on Anscombe's ``sqrt(y + 3/8)`` (by default); forecast and interval are mapped
+back by their end points (the point forecast becomes a median, never below zero).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statsforecast
 from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
 
 Kind = Literal["full", "short"]
+Transform = Literal["none", "anscombe", "log1p"]
 LEVEL = 95  # the interval written to the forecasts table (ML.FORECAST's 0.95)
 
 
@@ -31,6 +34,7 @@ class FitSettings:
     approximation: bool = True  # AutoARIMA's order search by conditional sum of squares
     spike_z: float | None = 5.0  # clean spikes and dips beyond this robust z (None: keep all)
     level: int = LEVEL
+    transform: Transform = "anscombe"  # the scale the model is fitted on (counts: Anscombe)
 
     def stl_kwargs(self) -> dict[str, int]:
         """The LOESS jumps passed to statsmodels' STL."""
@@ -40,7 +44,11 @@ class FitSettings:
 
 @dataclass
 class Fit:
-    """One series' fit on its bucket grid (``n`` history steps, ``h`` forecast steps)."""
+    """One series' fit on its bucket grid (``n`` history steps, ``h`` forecast steps).
+
+    ``y``, ``adjusted``, ``mean``, ``lo`` and ``hi`` are in the series' units; the in-sample fit
+    and the MSTL parts are on the model's scale (``forward(y, transform)``).
+    """
 
     kind: Kind
     model: str  # the statsforecast model, with its settings, for ModelInfo.version
@@ -48,12 +56,13 @@ class Fit:
     y: np.ndarray  # the regularised history (n)
     adjusted: np.ndarray  # the history after spike and dip cleaning (what was decomposed)
     observed: np.ndarray  # bool (n): a real bucket, not an interpolated one
-    mean: np.ndarray  # forecast (h)
-    lo: np.ndarray
+    mean: np.ndarray  # forecast (h): the back-transformed model forecast (a median)
+    lo: np.ndarray  # the model's interval, back-transformed by its end points
     hi: np.ndarray
-    fitted: np.ndarray  # in-sample one-step fit (n)
-    fitted_lo: np.ndarray
+    fitted: np.ndarray  # in-sample one-step fit (n), model scale
+    fitted_lo: np.ndarray  # model scale
     fitted_hi: np.ndarray
+    transform: Transform = "none"
     trend: np.ndarray | None = None  # MSTL parts (n), None when there is no decomposition
     seasonal: dict[int, np.ndarray] = field(default_factory=dict)  # season -> part (n)
     remainder: np.ndarray | None = None
@@ -78,6 +87,24 @@ def regularise(
     grid = np.arange(starts[0], starts[-1] + bucket_s, bucket_s, dtype=np.int64)
     observed = np.isin(grid, starts)
     return grid, np.interp(grid, starts, means), observed
+
+
+def forward(y: np.ndarray, transform: Transform) -> np.ndarray:
+    """Values on the model's scale: Anscombe's ``sqrt(y + 3/8)``, ``log1p(y)`` or as they are."""
+    if transform == "anscombe":
+        return np.asarray(np.sqrt(np.maximum(y, 0.0) + 0.375))
+    if transform == "log1p":
+        return np.asarray(np.log1p(np.maximum(y, 0.0)))
+    return np.asarray(y, dtype=float)
+
+
+def backward(z: np.ndarray, transform: Transform) -> np.ndarray:
+    """The inverse of :func:`forward`, monotone, so quantiles map to quantiles; never below 0."""
+    if transform == "anscombe":
+        return np.asarray(np.maximum(np.maximum(z, np.sqrt(0.375)) ** 2 - 0.375, 0.0))
+    if transform == "log1p":
+        return np.asarray(np.expm1(np.maximum(z, 0.0)))
+    return np.asarray(z, dtype=float)
 
 
 def _seasons(n: int, daily: int, weekly: int, kind: Kind) -> tuple[int, ...]:
@@ -110,7 +137,12 @@ def fit_series(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with np.errstate(all="ignore"):
-            fit = _fit(y, observed, seasons, daily, horizon, kind, s)
+            fit = _fit(forward(y, s.transform), observed, seasons, daily, horizon, kind, s)
+    fit.y, fit.adjusted, fit.transform = y, backward(fit.adjusted, s.transform), s.transform
+    if s.transform != "none":  # a median below 0 counts: raise it to 0, the interval with it
+        lift = np.maximum(forward(np.zeros(1), s.transform) - fit.mean, 0.0)
+        fit.mean, fit.lo, fit.hi = fit.mean + lift, fit.lo + lift, fit.hi + lift
+    fit.mean, fit.lo, fit.hi = (backward(v, s.transform) for v in (fit.mean, fit.lo, fit.hi))
     if not (np.all(np.isfinite(fit.mean)) and np.all(np.isfinite(fit.lo))):
         raise ValueError("the model gave a non-finite forecast")
     return grid, fit
@@ -142,7 +174,8 @@ def _fit(
         fitted = np.nan_to_num(f["fitted"], nan=float(y[0]))
         return Fit(
             kind,
-            f"{version} seasonal_naive={naive.season_length}",
+            f"{version} seasonal_naive={naive.season_length}"
+            + (f" transform={s.transform}" if s.transform != "none" else ""),
             (),
             y,
             y,
@@ -172,6 +205,7 @@ def _fit(
         f"trend={'auto_arima' if kind == 'full' else 'auto_ets'}"
         + (f" trend_days={s.trend_days:g}" if s.trend_days else "")
         + (f" spike_z={s.spike_z:g}" if s.spike_z else "")
+        + (f" transform={s.transform}" if s.transform != "none" else "")
     )
     return Fit(
         kind=kind,

@@ -8,7 +8,10 @@ Prints figures, asserts nothing about them:
    model against seasonal naive, on simulated camera history (4 weeks, outages filled as the
    backend fills them) and on a real public series: pmdarima's ``load_taylor()`` (half-hourly
    electricity demand of England and Wales, June to August 2000, seasons 48 and 336), shipped
-   with the package, no download;
+   with the package, no download; Taylor is not a count series, so it is fitted on the raw
+   scale, and again on ``--transform``'s scale for comparison;
+   then in-sample anomalies at 0.99 per camera per day on plain simulated history (no
+   incidents: every anomaly is a false alarm), vehicles and persons;
 3. fit and forecast of many simulated camera series (4 weeks of 15-minute buckets each) with the
    backend's fitting core in a process pool: series per second, total time, peak RSS.
 """
@@ -25,21 +28,23 @@ from collections.abc import Sequence
 import numpy as np
 
 from shared.devstack.simulate import Profile, bucket_means, simulate, vehicles
-from tests.bench.forecast_backtest import Series, backtest, report
+from shared.forecasting.local_fit import FitSettings
+from tests.bench.forecast_backtest import Series, anomalies_per_day, backtest, report
 
 END = 1_795_000_000 // 3600 * 3600
 DAYS = 28
 
 
-def camera_series(n: int, days: float = DAYS) -> list[Series]:
-    """``n`` simulated cameras' vehicle series (levels and outage rates varied)."""
+def camera_series(n: int, days: float = DAYS, persons: bool = False) -> list[Series]:
+    """``n`` simulated cameras' vehicle (or person) series (levels and outage rates varied)."""
     out = []
     for i in range(n):
         profile = Profile(
             f"cam-{i:04d}", vehicles=4.0 + (i % 7) * 2.0, outage_rate_per_day=0.05 + (i % 3) * 0.1
         )
         h = simulate(profile, END, days, seed=i)
-        starts, means = bucket_means(h.times, vehicles(h), h.ok)
+        counts = h.counts["person"] if persons else vehicles(h)
+        starts, means = bucket_means(h.times, counts, h.ok)
         out.append(Series(profile.camera_id, starts, means, 900, 96, 672))
     return out
 
@@ -76,16 +81,14 @@ def _cpu_s() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def speed(n: int, workers: int) -> list[str]:
+def speed(n: int, workers: int, settings: FitSettings) -> list[str]:
     """Fit and forecast ``n`` simulated 4-week series on ``workers`` processes."""
     from shared.forecasting.local import Task, fit_many
-    from shared.forecasting.local_fit import FitSettings
 
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     series = camera_series(n)
     made = time.perf_counter() - t0
-    settings = FitSettings()
     tasks: list[Task] = [
         (s.name, "full", s.buckets_s, s.values, 900, 96, 672, 96, settings) for s in series
     ]
@@ -115,9 +118,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cameras", type=int, default=6, help="simulated cameras backtested")
     parser.add_argument("--cutoffs", type=int, default=5, help="backtest cut-offs, a day apart")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--transform",
+        default="anscombe",
+        choices=("anscombe", "log1p", "none"),
+        help="the scale the model is fitted on (the backend's default: anscombe)",
+    )
+    parser.add_argument("--skip", nargs="*", default=(), choices=("backtest", "anomalies", "speed"))
     args = parser.parse_args(argv)
+    settings = FitSettings(transform=args.transform)
     if args.quick:
         args.series, args.cameras, args.cutoffs = 8, 1, 1
+    print(f"transform: {args.transform}")
     print(f"first fit (imports, warm-up): {warm_up():.2f} s (statsforecast without numba)")
     t0 = time.perf_counter()
     from shared.forecasting.local_fit import fit_series
@@ -125,15 +137,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     s = camera_series(1, days=15)[0]
     fit_series(s.buckets_s, s.values, s.bucket_s, s.daily, s.weekly, s.daily, "full")
     print(f"the same fit again (warm): {time.perf_counter() - t0:.2f} s")
-    t0 = time.perf_counter()
-    sim = backtest(camera_series(args.cameras), args.cutoffs)
-    title = f"simulated history, {args.cameras} cameras, {args.cutoffs} cut-offs"
-    print("\n".join(report(title, sim)), f"({time.perf_counter() - t0:.0f} s)", sep="\n")
-    t0 = time.perf_counter()
-    real = backtest([taylor()], args.cutoffs)
-    title = f"Taylor (pmdarima), half-hourly demand, {args.cutoffs} cut-offs"
-    print("\n".join(report(title, real)), f"({time.perf_counter() - t0:.0f} s)", sep="\n")
-    print("\n".join(speed(args.series, args.workers)))
+    if "backtest" not in args.skip:
+        t0 = time.perf_counter()
+        sim = backtest(camera_series(args.cameras), args.cutoffs, settings)
+        title = f"simulated history, {args.cameras} cameras, {args.cutoffs} cut-offs"
+        print("\n".join(report(title, sim)), f"({time.perf_counter() - t0:.0f} s)", sep="\n")
+        for transform in dict.fromkeys(("none", args.transform)):  # not counts: raw, then as set
+            t0 = time.perf_counter()
+            real = backtest([taylor()], args.cutoffs, FitSettings(transform=transform))
+            title = f"Taylor (pmdarima), half-hourly demand, {args.cutoffs} cut-offs, {transform}"
+            print("\n".join(report(title, real)), f"({time.perf_counter() - t0:.0f} s)", sep="\n")
+    if "anomalies" not in args.skip:
+        print(
+            f"== in-sample anomalies at 0.99, last 7 days, {args.cameras} cameras, no incidents =="
+        )
+        for label, persons in (("vehicles", False), ("persons", True)):
+            rate = anomalies_per_day(
+                camera_series(args.cameras, persons=persons), 7, 0.99, settings
+            )
+            print(f"{label}: {rate:.2f} per camera per day")
+    if "speed" not in args.skip:
+        print("\n".join(speed(args.series, args.workers, settings)))
     sys.stdout.flush()
 
 

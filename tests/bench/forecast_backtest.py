@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from statsforecast.models import SeasonalNaive
 
+from shared.forecasting.local import judge
 from shared.forecasting.local_fit import FitSettings, fit_series, regularise
 
 HORIZONS_H = (1, 6, 24)
@@ -88,6 +89,26 @@ def backtest(series: Sequence[Series], cutoffs: int, settings: FitSettings | Non
                     hits = ((actual[:n] >= lo[:n]) & (actual[:n] <= hi[:n]))[m]
                     scores.add(method, hours, errors, hits.astype(float))
     return scores
+
+
+def anomalies_per_day(
+    series: Sequence[Series], days: int, threshold: float, settings: FitSettings | None = None
+) -> float:
+    """In-sample anomalies per series per day over the last ``days`` (observed buckets only).
+
+    Each series is fitted on its whole history, as the backend does, and its last days judged
+    with the backend's :func:`~shared.forecasting.local.judge`; on history without incidents
+    every anomaly is a false alarm.
+    """
+    found = 0
+    for s in series:
+        _, fit = fit_series(
+            s.buckets_s, s.values, s.bucket_s, s.daily, s.weekly, 1, "full", settings
+        )
+        for i in np.flatnonzero(fit.observed)[-days * s.daily :]:
+            verdict = judge(fit, int(i), threshold)
+            found += verdict is not None and verdict.is_anomaly
+    return found / (len(series) * days)
 
 
 def report(title: str, scores: Scores) -> list[str]:

@@ -17,8 +17,8 @@ from shared.devstack.simulate import Incident, Profile, bucket_means, simulate, 
 from shared.domain.forecasts import METRICS, Metric, detect, z_score
 from shared.domain.records import Row
 from shared.forecasting import local
-from shared.forecasting.local import LocalBackend, group_series, iso
-from shared.forecasting.local_fit import regularise
+from shared.forecasting.local import LocalBackend, iso
+from shared.forecasting.local_fit import FitSettings, forward
 from shared.forecasting.port import MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
 
@@ -81,9 +81,12 @@ def job(
     )
 
 
-def run(rows: list[dict[str, Any]], j: MetricJob) -> tuple[FakeTables, MetricResult]:
+def run(
+    rows: list[dict[str, Any]], j: MetricJob, settings: FitSettings | None = None
+) -> tuple[FakeTables, MetricResult]:
     tables = FakeTables(rows)
-    return tables, LocalBackend(tables, "camwatch-local", "camwatch", workers=1).run(j)
+    backend = LocalBackend(tables, "camwatch-local", "camwatch", workers=1, settings=settings)
+    return tables, backend.run(j)
 
 
 STEADY = 0.0  # outages per day of the incident camera: none may hide the incident
@@ -130,7 +133,7 @@ def test_forecasts_have_ml_forecast_columns(incident_run: Any) -> None:
         assert times[0] <= datetime.fromtimestamp(END + 900, UTC)  # right after the last bucket
     for r in rows:
         lo, hi = r["prediction_interval_lower_bound"], r["prediction_interval_upper_bound"]
-        assert lo < r["forecast_value"] < hi
+        assert 0 <= lo <= r["forecast_value"] < hi
         assert r["standard_error"] == pytest.approx((hi - lo) / (2 * Z95), rel=1e-6)
         assert r["confidence_level"] == 0.95
         assert r["backend"] == "local"
@@ -144,6 +147,7 @@ def test_models_say_full_or_short_and_their_settings(incident_run: Any) -> None:
     assert result.models["cam-inc"].name == "local.statsforecast.mstl_autoarima"
     assert result.models["cam-new"].name == "local.statsforecast.mstl_short"
     assert "seasons=96,672" in result.models["cam-inc"].version
+    assert "transform=anscombe" in result.models["cam-inc"].version
     assert "seasons=96 " in result.models["cam-new"].version
     assert result.models["cam-inc"].version.startswith("statsforecast-")
 
@@ -185,14 +189,22 @@ def test_anomaly_rows_follow_detect(incident_run: Any) -> None:
     assert rows
     assert result.anomalies == len(rows)
     since = datetime.fromtimestamp(END - 24 * 3600, UTC)
+    checked = 0
     for r in rows:
         assert datetime.fromisoformat(r["time_series_timestamp"]) >= since
         assert r["is_anomaly"]
         assert r["anomaly_probability"] > r["anomaly_prob_threshold"] == 0.99
-        centre = (r["lower_bound"] + r["upper_bound"]) / 2
-        se = (r["upper_bound"] - r["lower_bound"]) / (2 * z_score(0.99))
-        again = detect(r["time_series_data"], centre, se, 0.99)
+        assert not r["lower_bound"] <= r["time_series_data"] <= r["upper_bound"]
+        if r["lower_bound"] <= 0:  # clipped at zero: the model-scale bound is not recoverable
+            continue
+        # judged on the model's (Anscombe) scale, the bounds mapped back
+        lo, hi = forward(np.array([r["lower_bound"], r["upper_bound"]]), "anscombe")
+        se = (hi - lo) / (2 * z_score(0.99))
+        value = forward(np.array([r["time_series_data"]]), "anscombe")[0]
+        again = detect(value, (lo + hi) / 2, se, 0.99)
         assert again.anomaly_probability == pytest.approx(r["anomaly_probability"], abs=1e-6)
+        checked += 1
+    assert checked
 
 
 def test_components_explain_history_and_forecast(incident_run: Any) -> None:
@@ -275,26 +287,6 @@ def test_hourly_violations_use_daily_and_weekly_seasons_of_hours() -> None:
     assert "seasons=24,168" in result.models["cam-v"].version
     assert result.forecasts == 24
     assert len(tables.table("forecasts")) == 24
-
-
-def test_regularise_fills_gaps_and_averages_duplicates() -> None:
-    buckets = np.array([0, 900, 900, 3600, 4500])
-    values = np.array([1.0, 2.0, 4.0, 6.0, 7.0])
-    grid, y, observed = regularise(buckets, values, 900)
-    assert grid.tolist() == [0, 900, 1800, 2700, 3600, 4500]
-    assert y.tolist() == [1.0, 3.0, 4.0, 5.0, 6.0, 7.0]  # 1800 and 2700 between 3 and 6
-    assert observed.tolist() == [True, True, False, False, True, True]
-
-
-def test_group_series_reads_datetimes_and_text() -> None:
-    rows: list[dict[str, Any]] = [
-        {"camera_id": "a", "bucket": datetime(2026, 1, 1, tzinfo=UTC), "value": 1},
-        {"camera_id": "a", "bucket": "2026-01-01T00:15:00Z", "value": 2.5},
-        {"camera_id": "a", "bucket": "2026-01-01T00:30:00", "value": None},
-    ]
-    (buckets, values) = group_series(rows)["a"]
-    assert buckets.tolist() == [1_767_225_600, 1_767_226_500]
-    assert values.tolist() == [1.0, 2.5]
 
 
 def test_under_two_days_a_short_series_repeats_its_last_day() -> None:
