@@ -114,4 +114,8 @@ def test_the_planted_incidents_are_found_as_anomalies(
     assert found >= 2
     incident_cameras = {c for c, _ in injected.incidents}
     quiet = Counter(r["camera_id"] for r in anomalies if r["camera_id"] not in incident_cameras)
-    assert max(quiet.values(), default=0) <= 3, quiet  # a quiet day raises (almost) nothing
+    cameras = [s.camera_id for s in run.statuses if s.metric == "vehicles" and s.model]
+    per_camera = sum(quiet.values()) / len(set(cameras) - incident_cameras)
+    # At a threshold of 0.99, about 1 of the day's 96 steps of a quiet camera is flagged by
+    # chance (intervals that ignore busy hours' larger noise flag four times as many).
+    assert per_camera <= 2.0, quiet
