@@ -22,16 +22,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared import OPENCV_MAX_PIXELS
 from shared.errors import ConfigError
 from shared.setting_names import variable_of, warn_deprecated
+from shared.settings_forecast import ForecastSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-class Settings(BaseSettings):
+class Settings(ForecastSettings):
     """camwatch configuration, read from ``CAMWATCH_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="CAMWATCH_", extra="ignore", frozen=True)
@@ -219,53 +220,6 @@ class Settings(BaseSettings):
         None, description="API endpoint, e.g. the local emulator http://127.0.0.1:9050."
     )
     bigquery_timeout_s: float = Field(10.0, gt=0, description="Deadline of one BigQuery call.")
-    # Forecasting (the forecast job; docs/forecasting.md)
-    forecast_backend: Literal["auto", "bigquery_ml", "local"] = Field(
-        "auto",
-        description="Who trains: BigQuery ML, or statsforecast locally (no emulator trains "
-        "models); auto: local when CAMWATCH_BIGQUERY_ENDPOINT points at an emulator.",
-    )
-    forecast_metrics: str = Field(
-        "vehicles,persons,violations",
-        description="Comma-separated metrics to forecast (vehicles, persons, violations).",
-    )
-    forecast_horizon_h: int = Field(
-        24, gt=0, le=168, description="How far forecasts reach, in hours."
-    )
-    forecast_history_days: int = Field(
-        28, gt=0, le=366, description="Training window: days of history each run reads."
-    )
-    forecast_min_days: float = Field(
-        14.0, gt=0, description="History a full model (daily and weekly seasonality) needs."
-    )
-    forecast_short_min_days: float = Field(
-        1.0,
-        gt=0,
-        description="History a forecast without training (AI.FORECAST, or its local stand-in) "
-        "needs; less: no forecast.",
-    )
-    forecast_min_coverage: float = Field(
-        0.8,
-        ge=0.0,
-        le=1.0,
-        description="Share of buckets with data a series needs; below, it is left out "
-        "(ARIMA_PLUS would interpolate the gaps).",
-    )
-    forecast_max_silence_h: float = Field(
-        6.0, gt=0, description="A camera silent this long gets no forecast (it would start late)."
-    )
-    forecast_holiday_region: str = Field(
-        "US", description="ARIMA_PLUS holiday_region (BigQuery ML only)."
-    )
-    anomaly_threshold: float = Field(
-        0.99,
-        gt=0.0,
-        lt=1.0,
-        description="ML.DETECT_ANOMALIES anomaly_prob_threshold: a step is anomalous above it.",
-    )
-    anomaly_window_h: int = Field(
-        24, gt=0, description="Anomalies are looked for in this much of the latest history."
-    )
     # Alerts (the alert_dispatcher function)
     webhook_url: str | None = Field(
         None, description="Where signed violation webhooks are POSTed (https in production)."

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from shared.devstack.procs import StartError
-from shared.devstack.stack import DEMO_BUCKET, ROOT, LocalStack, start_warehouse
+from shared.devstack.history import (
+    BATCH_ROWS,
+    DEFAULT_TZ,
+    FLAKY_DOWN_SHARE,
+    FLAKY_OUTAGES_PER_DAY,
+    SHORT_HISTORY_DAYS,
+    HistoryResult,
+    Injected,
+    Progress,
+    end_of_history,
+    plan_injected,
+    write_history,
+)
+from shared.devstack.procs import Stack, StartError
+from shared.devstack.stack import DEMO_BUCKET, PROJECT, ROOT, LocalStack
 from shared.devstack.tools import MissingToolError
 from shared.domain.registry import Camera, load_registry
 from shared.settings import Settings
@@ -46,6 +62,18 @@ def _warehouse(env: dict[str, str]) -> BigQueryWarehouse:
     return BigQueryWarehouse(client, settings.bigquery_dataset, settings.bigquery_location, 120)
 
 
+def start_warehouse(log_dir: Path, bigquery_dir: Path) -> LocalStack:
+    """Only the BigQuery emulator, keeping its data in ``bigquery_dir`` (``make history``,
+    ``make forecast``); ``env`` points camwatch at it."""
+    local = LocalStack(Stack(log_dir), env={"CAMWATCH_PROJECT_ID": PROJECT})
+    try:
+        local.start_bigquery(bigquery_dir)
+    except BaseException:
+        local.stop()
+        raise
+    return local
+
+
 def _emulator() -> LocalStack | None:
     """Only the BigQuery emulator, its data in ``.stack/bigquery``; None (said why) if it fails."""
     print(f"starting the BigQuery emulator (data kept in {BIGQUERY_DIR}) ...", flush=True)
@@ -69,8 +97,6 @@ def start_failed(exc: Exception) -> None:
 
 def history(weeks: float, seed: int) -> int:
     """Replace the simulated history in the emulator (``make history``)."""
-    from shared.devstack.history import make_history
-
     cameras = _demo_cameras()
     if (local := _emulator()) is None:
         return 2
@@ -151,3 +177,64 @@ def _has_history(warehouse: BigQueryWarehouse) -> bool:
     except WarehouseRejectedError:
         return False
     return bool(found) and int(found[0]["n"]) > 0
+
+
+def summary(result: HistoryResult, injected: Injected, tz: str = DEFAULT_TZ) -> list[str]:
+    """What was written and what was planted, for people."""
+    zone = ZoneInfo(tz)
+
+    def local(epoch_s: int) -> str:
+        return f"{datetime.fromtimestamp(epoch_s, zone):%a %d %b %H:%M}"
+
+    rate = (result.observations + result.violations) / max(result.seconds, 1e-6)
+    lines = [
+        f"history: {result.cameras} cameras, {result.observations:,} observations "
+        f"({result.failed:,} failed sweeps), {result.violations:,} violations opened, "
+        f"{result.seconds:.1f} s ({rate:,.0f} rows/s)",
+        f"  span: {local(result.start_s)} to {local(result.end_s)} ({tz}), every 5 minutes; "
+        "every row simulated = TRUE, sweep ids history-...",
+    ]
+    if result.deleted:
+        lines.append(f"  replaced the previous simulated history ({result.deleted:,} rows deleted)")
+    if injected.skipped:
+        lines.append(
+            f"  no history (offline or broken demo cameras): {', '.join(injected.skipped)}"
+        )
+    if injected.flaky:
+        lines.append(
+            f"  flaky camera: {injected.flaky} ({FLAKY_DOWN_SHARE:.0%} of its sweeps fail at "
+            f"random, {FLAKY_OUTAGES_PER_DAY:g} outages of 1 to 6 h a day): low coverage, "
+            "left out of the forecasts"
+        )
+    if injected.short:
+        lines.append(
+            f"  short history: {injected.short} (the last {SHORT_HISTORY_DAYS:g} days only): "
+            "a forecast without training"
+        )
+    for camera, incident in injected.incidents:
+        lines.append(
+            f"  incident: {camera} x{incident.factor:g} from {local(incident.start_s)} for "
+            f"{incident.duration_s // 60} min (an anomaly to find)"
+        )
+    return lines
+
+
+def make_history(
+    warehouse: BigQueryWarehouse,
+    cameras: Sequence[Camera],
+    weeks: float,
+    seed: int = 0,
+    say: Progress = print,
+) -> HistoryResult:
+    """``make history``: replace the simulated history up to now, saying what was done."""
+    end_s = end_of_history()
+    injected = plan_injected(cameras, end_s)
+    say(
+        f"writing {weeks:g} weeks of 5-minute observations for "
+        f"{len(cameras) - len(injected.skipped)} demo cameras in batches of {BATCH_ROWS:,} rows "
+        "(the previous simulated rows are deleted first) ..."
+    )
+    result = write_history(warehouse, cameras, weeks * 7, end_s, seed, injected, say)
+    for line in summary(result, injected):
+        say(line)
+    return result

@@ -61,16 +61,20 @@ def variables(name: str, field: FieldInfo) -> tuple[str, list[str]]:
 
 
 def _groups() -> Iterator[tuple[str, list[str]]]:
-    """The fields in class order, grouped under the ``# Comment`` lines of ``Settings``."""
-    group, names = "General", list[str]()
-    for line in inspect.getsource(Settings).splitlines():
-        if comment := re.fullmatch(r" {4}# (.+)", line):
-            if names:
-                yield group, names
-            group, names = comment[1], []
-        elif (field := re.match(r" {4}(\w+): ", line)) and field[1] in Settings.model_fields:
-            names.append(field[1])
-    yield group, names
+    """The fields in class order, grouped under the ``# Comment`` lines of ``Settings``, then
+    of the parts it inherits (``ForecastSettings``)."""
+    parts = [c for c in Settings.__mro__ if c.__module__.startswith("shared.")]
+    for part in parts:
+        group, names = "General", list[str]()
+        for line in inspect.getsource(part).splitlines():
+            if comment := re.fullmatch(r" {4}# (.+)", line):
+                if names:
+                    yield group, names
+                group, names = comment[1], []
+            elif (field := re.match(r" {4}(\w+): ", line)) and field[1] in part.__annotations__:
+                names.append(field[1])
+        if names:
+            yield group, names
 
 
 def _default(value: Any) -> str:

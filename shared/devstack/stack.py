@@ -298,15 +298,3 @@ def start_all(
         local.stop()
         raise
     return local
-
-
-def start_warehouse(log_dir: Path, bigquery_dir: Path) -> LocalStack:
-    """Only the BigQuery emulator, keeping its data in ``bigquery_dir`` (``make history``,
-    ``make forecast``); ``env`` points camwatch at it."""
-    local = LocalStack(Stack(log_dir), env={"CAMWATCH_PROJECT_ID": PROJECT})
-    try:
-        local.start_bigquery(bigquery_dir)
-    except BaseException:
-        local.stop()
-        raise
-    return local

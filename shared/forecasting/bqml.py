@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from shared.domain.forecasts import Evaluation, ModelInfo
+from shared.domain.forecast_rows import Evaluation, ModelInfo
 from shared.errors import WarehouseRejectedError
 from shared.forecasting import sql
 from shared.forecasting.port import Backend, MetricJob, MetricResult, Tables

@@ -18,14 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from shared.domain.forecast_rows import AnomalyRow, ComponentRow, Evaluation, ForecastRow, ModelInfo
 from shared.domain.forecasts import (
     FORECAST_CONFIDENCE,
     Anomaly,
-    AnomalyRow,
-    ComponentRow,
-    Evaluation,
-    ForecastRow,
-    ModelInfo,
     detect,
     standard_error_from_interval,
 )

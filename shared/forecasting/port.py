@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from shared.domain.forecasts import Evaluation, Metric, ModelInfo
+from shared.domain.forecast_rows import Evaluation, ModelInfo
+from shared.domain.forecasts import Metric
 from shared.domain.records import Row
 
 Backend = Literal["bigquery_ml", "local"]

@@ -15,16 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.forecasts import (
-    METRICS,
-    Evaluation,
-    Metric,
-    Plan,
-    Policy,
-    SeriesStatus,
-    coverage_of,
-    plan_series,
-)
+from shared.domain.forecast_rows import Evaluation, SeriesStatus
+from shared.domain.forecasts import METRICS, Metric, Plan, Policy, coverage_of, plan_series
 from shared.forecasting import sql
 from shared.forecasting.port import Backend, ForecastBackend, MetricJob, MetricResult, Tables
 

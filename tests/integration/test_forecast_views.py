@@ -19,7 +19,7 @@ import pytest
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.stack import LocalStack
-from shared.domain.forecasts import anomaly_id
+from shared.domain.forecast_rows import anomaly_id
 from shared.errors import DependencyUnavailableError, WarehouseRejectedError
 from shared.forecasting import sql
 from shared.forecasting.bqml import model_table

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.domain.forecasts import METRICS, Evaluation
+from shared.domain.forecast_rows import Evaluation
+from shared.domain.forecasts import METRICS
 from shared.domain.records import Row
 from shared.errors import WarehouseRejectedError
 from shared.forecasting import sql

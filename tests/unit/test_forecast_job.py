@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared.domain.forecasts import Evaluation, ModelInfo, Policy
+from shared.domain.forecast_rows import Evaluation, ModelInfo
+from shared.domain.forecasts import Policy
 from shared.domain.records import Row
 from shared.forecasting.port import Backend, MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
