@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -58,7 +59,9 @@ def watch_sweep(
     from shared.devstack.tools import read_maildir
 
     watch = SweepWatch(env, PROJECT, cameras)
-    sweep_id = watch.publish(payload)
+    # The emulator numbers messages from 1 at each start (the cloud's ids are unique), and the
+    # local BigQuery keeps earlier runs' rows: a sweep id of its own keeps this sweep's apart.
+    sweep_id = watch.publish({"sweep_id": f"sweep-{datetime.now(UTC):%Y%m%dT%H%M%S.%f}", **payload})
     print(
         f"\n{label}: published camera-sweep message {watch.message_id} (as Cloud Scheduler "
         f"does): sweep {sweep_id}, {len(cameras)} cameras; a line per row in BigQuery",
@@ -233,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             events=True,
             inference=True,
             settings=DEMO_SETTINGS if args.command == "run" else None,
-            bigquery_dir=BIGQUERY_DIR,
+            # `up` shares the data of `history` and `forecast`; `run` is a demo of its own sweeps
+            # and keeps its rows in memory (a large history on disk slows every insert).
+            bigquery_dir=BIGQUERY_DIR if args.command == "up" else None,
         )
     except (MissingToolError, StartError) as exc:
         start_failed(exc)
