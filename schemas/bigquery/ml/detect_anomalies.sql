@@ -1,6 +1,6 @@
 -- detect_anomalies: ML.DETECT_ANOMALIES of one metric's model over its training history, the
 -- anomalous steps since anomaly_since into the anomalies table. anomaly_id is the domain's
--- (shared/domain/forecasts.py, anomaly_id): the first 24 hex digits of SHA-256 of
+-- (shared/domain/forecast_rows.py, anomaly_id): the first 24 hex digits of SHA-256 of
 -- 'camera|metric|timestamp', the timestamp as YYYY-MM-DDTHH:MM:SSZ in UTC, so the same step
 -- found again, by either backend, keeps its id. Placeholders: project, dataset, model, metric,
 -- threshold, anomaly_since, model_name, model_version, trained_at, run_id.
