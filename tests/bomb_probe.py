@@ -4,7 +4,10 @@
     python -m tests.bomb_probe --together "jpeg 30000" ...       # all at once, one thread each
     python -m tests.bomb_probe --opencv "jpeg 30000"             # plain cv2.imdecode (baseline)
 
-Run in a fresh process per measurement: ``ru_maxrss`` is the peak of the whole process.
+Run in a fresh process per measurement. The peak is ``VmHWM`` of ``/proc/self/status``: the
+high-water mark of this program's own memory. ``ru_maxrss`` is not used where ``/proc`` is
+there: Linux carries it over ``exec`` from the parent, so a probe started by a large test
+process would report that process's size.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import resource
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 BOMBS: dict[str, Callable[[], bytes]] = {}
 
@@ -68,6 +72,16 @@ def _decoder(opencv: bool) -> Callable[[bytes], str]:
     return camwatch
 
 
+def _peak_kib() -> int:
+    """This process's peak resident memory since it started its program, in KiB."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bombs", nargs="+")
@@ -82,7 +96,7 @@ def main() -> None:
             outcomes = list(pool.map(decode, payloads))
     else:
         outcomes = [decode(p) for p in payloads]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _peak_kib() / 1024
     print(
         json.dumps(
             {
