@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from shared.domain.timestamps import row_time
+
 CHART_METRICS = ("vehicles", "persons")  # the panels of a chart, top to bottom
 CHART_SIZE_IN = (12.0, 7.0)
 CHART_DPI = 100
@@ -58,12 +60,6 @@ class SeriesReport:
     anomalies: list[tuple[datetime, float]] = field(default_factory=list)
 
 
-def _utc(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def _optional(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -88,7 +84,7 @@ def load_report(
             status=row["status"],
             reason=row.get("reason") or "",
             model_name=row.get("model_name"),
-            trained_at=_utc(row["trained_at"]) if row.get("trained_at") else None,
+            trained_at=row_time(row["trained_at"]) if row.get("trained_at") else None,
             history_points=row.get("history_points"),
             coverage=_optional(row.get("coverage")),
         )
@@ -103,7 +99,7 @@ def load_report(
         if series := reports.get((row["camera_id"], row["metric"])):
             series.forecast.append(
                 Step(
-                    _utc(row["forecast_timestamp"]),
+                    row_time(row["forecast_timestamp"]),
                     float(row["forecast_value"]),
                     _optional(row["prediction_interval_lower_bound"]),
                     _optional(row["prediction_interval_upper_bound"]),
@@ -116,7 +112,7 @@ def load_report(
     ):
         if series := reports.get((row["camera_id"], row["metric"])):
             series.anomalies.append(
-                (_utc(row["time_series_timestamp"]), float(row["time_series_data"]))
+                (row_time(row["time_series_timestamp"]), float(row["time_series_data"]))
             )
     trained = max((s.trained_at for s in reports.values() if s.trained_at), default=None)
     since = (trained or datetime.now(UTC)) - timedelta(days=history_days)
@@ -129,7 +125,7 @@ def load_report(
     ):
         key = (row["camera_id"], row["metric"])
         if key in wanted:
-            reports[key].history.append((_utc(row["bucket"]), float(row["value"])))
+            reports[key].history.append((row_time(row["bucket"]), float(row["value"])))
     return list(reports.values())
 
 

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from shared.domain.forecasts import (
     standard_error_from_interval,
 )
 from shared.domain.records import Row
+from shared.domain.timestamps import iso_utc, row_time
 from shared.forecasting import sql
 from shared.forecasting.local_fit import Fit, FitSettings, Kind, backward, fit_series, forward
 from shared.forecasting.port import Backend, MetricJob, MetricResult, Tables
@@ -42,19 +42,9 @@ Task = tuple[str, Kind, np.ndarray, np.ndarray, int, int, int, int, FitSettings]
 Outcome = tuple[str, np.ndarray, Fit] | tuple[str, str]
 
 
-def iso(epoch_s: float) -> str:
-    """Epoch seconds as ISO 8601 UTC text (``...Z``)."""
-    return datetime.fromtimestamp(float(epoch_s), UTC).isoformat().replace("+00:00", "Z")
-
-
-def epoch(value: Any) -> int:
-    """A TIMESTAMP from a query row (datetime or ISO text) as epoch seconds."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    else:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+def epoch_s(value: Any) -> int:
+    """A TIMESTAMP of a query row (see :func:`row_time`) as whole epoch seconds."""
+    return int(row_time(value).timestamp())
 
 
 def group_series(rows: Iterable[dict[str, Any]]) -> dict[str, Series]:
@@ -65,7 +55,7 @@ def group_series(rows: Iterable[dict[str, Any]]) -> dict[str, Series]:
         if row.get("value") is None:
             continue
         camera = str(row["camera_id"])
-        buckets.setdefault(camera, []).append(epoch(row["bucket"]))
+        buckets.setdefault(camera, []).append(epoch_s(row["bucket"]))
         values.setdefault(camera, []).append(float(row["value"]))
     return {
         c: (np.asarray(buckets[c], dtype=np.int64), np.asarray(values[c], dtype=float))
@@ -186,7 +176,7 @@ class LocalBackend:
 
 def _future(job: MetricJob, grid: np.ndarray) -> list[str]:
     step = job.metric.bucket_s
-    return [iso(int(grid[-1]) + step * (k + 1)) for k in range(job.horizon)]
+    return [iso_utc(int(grid[-1]) + step * (k + 1)) for k in range(job.horizon)]
 
 
 def forecast_rows(
@@ -225,12 +215,12 @@ def anomaly_rows(
 
     Each step is judged by :func:`judge`; interpolated (missing) buckets are never judged.
     """
-    since, threshold = epoch(job.anomaly_since), job.anomaly_threshold
+    since, threshold = epoch_s(job.anomaly_since), job.anomaly_threshold
     rows = []
     for i in np.flatnonzero((grid >= since) & fit.observed):
         verdict = judge(fit, int(i), threshold)
         if verdict is not None and verdict.is_anomaly:
-            ts, value = iso(int(grid[i])), float(fit.y[i])
+            ts, value = iso_utc(int(grid[i])), float(fit.y[i])
             row = AnomalyRow(camera, job.metric.name, ts, value, verdict, threshold, model)
             rows.append(row)
     return rows
@@ -270,7 +260,7 @@ def component_rows(
             "seasonal_period_weekly": _part(weekly, i, f),
             "residual": _part(fit.remainder, i, f),
         }
-        rows.append(ComponentRow(camera, name, iso(int(grid[i])), "history", model, parts))
+        rows.append(ComponentRow(camera, name, iso_utc(int(grid[i])), "history", model, parts))
     daily_fc, weekly_fc = fit.seasonal_forecast.get(m.daily), fit.seasonal_forecast.get(m.weekly)
     model_parts = [p for p in (fit.trend_forecast, daily_fc, weekly_fc) if p is not None]
     ahead = units(sum(model_parts, np.zeros(job.horizon)), fit.mean)

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.domain.forecast_rows import Evaluation, SeriesStatus
 from shared.domain.forecasts import METRICS, Metric, Plan, Policy, coverage_of, plan_series
+from shared.domain.timestamps import iso_utc, row_time
 from shared.forecasting import sql
 from shared.forecasting.port import Backend, ForecastBackend, MetricJob, MetricResult, Tables
 
@@ -62,17 +63,6 @@ class RunSummary:
         return out
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _epoch(value: Any) -> float:
-    """A TIMESTAMP from a query row (datetime, or ISO text) as epoch seconds."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-
-
 def summarise(
     tables: Tables, config: ForecastConfig, metric: Metric, window_start: str
 ) -> list[dict[str, Any]]:
@@ -104,13 +94,13 @@ def plan_metric(
             continue
         points, first, last = (
             int(row["points"]),
-            _epoch(row["first_bucket"]),
-            _epoch(row["last_bucket"]),
+            row_time(row["first_bucket"]).timestamp(),
+            row_time(row["last_bucket"]).timestamp(),
         )
         figures = {
             "history_points": points,
-            "history_start": _iso(datetime.fromtimestamp(first, UTC)),
-            "history_end": _iso(datetime.fromtimestamp(last, UTC)),
+            "history_start": iso_utc(first),
+            "history_end": iso_utc(last),
             "coverage": round(coverage_of(metric, points, first, now_s), 4),
         }
         plans[camera] = (plan_series(metric, points, first, last, now_s, policy), figures)
@@ -128,10 +118,10 @@ def run_forecasts(
     """One run over every metric: plan, fit and write, then one status row per camera."""
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    run = RunSummary(f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", _iso(now), backend.name)
+    run = RunSummary(f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", iso_utc(now), backend.name)
     for name in config.metrics:
         metric = METRICS[name]
-        window_start = _iso(now - timedelta(days=config.history_days))
+        window_start = iso_utc(now - timedelta(days=config.history_days))
         plans = plan_metric(
             summarise(tables, config, metric, window_start),
             cameras,
@@ -147,7 +137,7 @@ def run_forecasts(
             full=tuple(c for c, (p, _) in plans.items() if p.status == "forecast"),
             short=tuple(c for c, (p, _) in plans.items() if p.status == "short_history"),
             horizon=config.horizon_h * 3600 // metric.bucket_s,
-            anomaly_since=_iso(now - timedelta(hours=config.anomaly_window_h)),
+            anomaly_since=iso_utc(now - timedelta(hours=config.anomaly_window_h)),
             anomaly_threshold=config.anomaly_threshold,
             holiday_region=config.holiday_region,
         )

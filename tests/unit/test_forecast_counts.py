@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from shared.domain.forecasts import METRICS
-from shared.forecasting.local import group_series, iso
+from shared.domain.timestamps import iso_utc as iso
+from shared.forecasting.local import group_series
 from shared.forecasting.local_fit import (
     FitSettings,
     Transform,

@@ -16,8 +16,9 @@ import pytest
 from shared.devstack.simulate import Incident, Profile, bucket_means, simulate, vehicles
 from shared.domain.forecasts import METRICS, Metric, detect, z_score
 from shared.domain.records import Row
+from shared.domain.timestamps import iso_utc as iso
 from shared.forecasting import local
-from shared.forecasting.local import LocalBackend, iso
+from shared.forecasting.local import LocalBackend
 from shared.forecasting.local_fit import FitSettings, forward
 from shared.forecasting.port import MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
