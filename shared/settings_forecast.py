@@ -1,6 +1,6 @@
-"""The forecast job's part of the one settings object: :class:`shared.settings.Settings`
-inherits these fields (``CAMWATCH_FORECAST_*``, ``CAMWATCH_ANOMALY_*``), documented with the
-rest in ``docs/reference/settings.md``.
+"""The analysts' part of the one settings object: :class:`shared.settings.Settings` inherits
+these fields (``CAMWATCH_FORECAST_*``, ``CAMWATCH_ANOMALY_*``, ``CAMWATCH_PREDICTION_*``),
+documented with the rest in ``docs/reference/settings.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ForecastSettings(BaseSettings):
-    """The forecasting settings (docs/forecasting.md)."""
+    """The forecasting, anomaly-alert and predictions settings (docs/forecasting.md,
+    docs/predictions.md)."""
 
     model_config = SettingsConfigDict(env_prefix="CAMWATCH_", extra="ignore", frozen=True)
 
@@ -62,4 +63,17 @@ class ForecastSettings(BaseSettings):
     )
     anomaly_window_h: int = Field(
         24, gt=0, description="Anomalies are looked for in this much of the latest history."
+    )
+    anomaly_alert_min_steps: int = Field(
+        2,
+        ge=1,
+        description="Consecutive anomalous steps (15-minute buckets; hours for violations) an "
+        "interval needs before it raises a traffic.anomaly alert.",
+    )
+    # Predictions (the predictions HTTP function; docs/predictions.md)
+    prediction_cache_ttl_s: int = Field(
+        1800, gt=0, description="How long a camera's forecast answer stays cached in Redis."
+    )
+    prediction_max_cameras: int = Field(
+        100, ge=1, le=1000, description="Most cameras one POST /predictions/bulk may name."
     )

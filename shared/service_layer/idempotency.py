@@ -18,8 +18,8 @@ key                                               what                          
 ``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
-``alert:{violation_id}:{channel}``                a channel took an alert (claim: 120 s)  7 d
-``prediction:camera:{camera_id}:horizon:{min}``   reserved: cached forecasts             30 min
+``alert:{alert_id}:{channel}``                    a channel took an alert (claim: 120 s)  7 d
+``prediction:camera:{camera_id}:horizon:{min}``   a camera's forecasts (every metric)    30 min
 ================================================  =====================================  ====
 """
 
@@ -82,13 +82,14 @@ def violation_key(camera_id: str, violation_type: str) -> str:
     return f"violation:camera:{camera_id}:type:{violation_type}"
 
 
-def alert_key(violation_id: str, channel: str) -> str:
-    """An alert claimed or taken by one channel."""
-    return f"alert:{violation_id}:{channel}"
+def alert_key(alert_id: str, channel: str) -> str:
+    """An alert (a violation's or an anomaly's id) claimed or taken by one channel."""
+    return f"alert:{alert_id}:{channel}"
 
 
 def prediction_key(camera_id: str, horizon_minutes: int) -> str:
-    """Reserved for cached forecasts (the seed's format)."""
+    """A camera's forecasts for a horizon, every metric (the seed's format;
+    ``prediction_cache_ttl_s``)."""
     return f"prediction:camera:{camera_id}:horizon:{horizon_minutes}"
 
 
