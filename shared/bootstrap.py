@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypedDict, Unpack
 
 from shared.adapters.alert_channels import AlertSender
@@ -33,11 +34,13 @@ from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
-from shared.forecasting.port import ForecastBackend
+from shared.errors import ConfigError
+from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.forecasting import ForecastConfig
+from shared.service_layer.predictions import PredictionService
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.sweep import fan_out
 from shared.service_layer.violations import ViolationRecorder
@@ -55,6 +58,24 @@ class Services:
     warehouse: Warehouse
     blobs: BlobStore
     bus: EventBus
+    tables: Tables | None = None  # queries (the predictions read forecasts)
+
+    @cached_property
+    def predictions(self) -> PredictionService:
+        """The forecasts answered over HTTP (``predictions``)."""
+        if self.tables is None:
+            raise ConfigError("predictions need a BigQuery warehouse that answers queries")
+        s = self.settings
+        return PredictionService(
+            self.registry,
+            self.cache,
+            self.tables,
+            s.project_id,
+            s.bigquery_dataset,
+            max_minutes=s.forecast_horizon_h * 60,
+            max_cameras=s.prediction_max_cameras,
+            ttl_s=s.prediction_cache_ttl_s,
+        )
 
     @property
     def registry(self) -> Registry:
@@ -100,6 +121,7 @@ class Overrides(TypedDict, total=False):
     detector: Detector
     registry: Registry
     senders: Mapping[str, AlertSender]
+    tables: Tables
 
 
 _services: Services | None = None
@@ -117,6 +139,7 @@ def build(
     detector: Detector | None = None,
     registry: Registry | None = None,
     senders: Mapping[str, AlertSender] | None = None,
+    tables: Tables | None = None,
 ) -> Services:
     """Build the real adapters, except those given."""
     s = settings
@@ -141,7 +164,9 @@ def build(
     alerts = AlertDispatcher(
         alert_senders(s) if senders is None else senders, cache, warehouse, processor.registry
     )
-    return Services(s, processor, alerts, cache, warehouse, blobs, bus)
+    if tables is None and isinstance(warehouse, BigQueryWarehouse):
+        tables = warehouse
+    return Services(s, processor, alerts, cache, warehouse, blobs, bus, tables)
 
 
 def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:

@@ -53,8 +53,8 @@ class CameraNotFoundError(CamwatchError):
 
     kind = "camera_not_found"
 
-    def __init__(self, camera_id: str) -> None:
-        super().__init__(f"unknown camera {camera_id!r}")
+    def __init__(self, camera_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"unknown camera {camera_id!r}")
         self.camera_id = camera_id
 
 

@@ -19,6 +19,15 @@ STAGE_SECONDS = Histogram(
 CACHE = Counter("camwatch_cache", "Frame cache lookups by result (hit or miss).", ["result"])
 FRAME_ERRORS = Counter("camwatch_frame_errors", "Frames that could not be had, by kind.", ["kind"])
 STALE_FRAMES = Counter("camwatch_stale_frames", "Frames seen while the camera was stale.")
+PREDICTION_CACHE = Counter(
+    "camwatch_prediction_cache",
+    "Predictions: cached camera forecasts looked up, by result (hit or miss).",
+    ["result"],
+)
+PREDICTION_QUERIES = Counter(
+    "camwatch_prediction_queries",
+    "Predictions: BigQuery queries made (one per request with cache misses).",
+)
 # The inference service
 PREDICT_SECONDS = Histogram(
     "camwatch_predict_seconds",

@@ -111,9 +111,10 @@ resource "google_storage_bucket" "frames" {
 
 locals {
   # One Cloud Run service per function, all from the same image (FUNCTION_TARGET picks it).
-  # process_camera answers integrators; the event functions only Pub/Sub push.
+  # process_camera and predictions answer integrators; the event functions only Pub/Sub push.
+  integrator_functions = ["process_camera", "predictions"]
   functions = merge(
-    { process_camera = { ingress = "INGRESS_TRAFFIC_ALL" } },
+    { for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL" } },
     { for r in local.routes : r.function => { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY" } },
   )
 }
@@ -173,7 +174,7 @@ resource "google_cloud_run_v2_service" "functions" {
         }
       }
       dynamic "startup_probe" {
-        for_each = each.key == "process_camera" ? [1] : []
+        for_each = contains(local.integrator_functions, each.key) ? [1] : []
         content {
           http_get {
             path = "/health"

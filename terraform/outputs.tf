@@ -3,6 +3,11 @@ output "process_camera_url" {
   value       = google_cloud_run_v2_service.functions["process_camera"].uri
 }
 
+output "predictions_url" {
+  description = "Base URL of GET /predictions/{camera_id} and POST /predictions/bulk."
+  value       = google_cloud_run_v2_service.functions["predictions"].uri
+}
+
 output "tables" {
   description = "Fully qualified BigQuery tables, by name."
   value       = { for k, t in google_bigquery_table.tables : k => "${var.project_id}.${t.dataset_id}.${t.table_id}" }

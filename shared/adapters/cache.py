@@ -1,4 +1,5 @@
-"""The cache port (frame results, same-frame tracking, claims, tracks) and its adapter: Redis.
+"""The cache port (frame results, same-frame tracking, claims, tracks, cached forecasts) and its
+adapter: Redis.
 
 The adapter is told its keys (every format lives in ``shared.service_layer.idempotency``); it
 stores :class:`CachedResult` records as JSON, and read-modify-writes one string (a camera's
@@ -8,7 +9,7 @@ tracks) as an optimistic transaction (``WATCH``/``MULTI``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Protocol, TypeVar
 
@@ -52,6 +53,14 @@ class Cache(Protocol):
         self, result_key: str, result: CachedResult, ttl_s: int, aliases: Mapping[str, str]
     ) -> None:
         """Cache a result for ``ttl_s``, and each alias key -> value for as long."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Plain string values of ``keys``, in order (None where absent), in one round trip."""
+        ...
+
+    def put_many(self, values: Mapping[str, str], ttl_s: int) -> None:
+        """Set each key to its value for ``ttl_s``, in one round trip."""
         ...
 
     def claim(self, key: str, ttl_s: int) -> bool:
@@ -144,6 +153,23 @@ class RedisCache:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(result_key, json.dumps(result.as_dict()), ex=ttl_s)
             for key, value in aliases.items():
+                pipe.set(key, value, ex=ttl_s)
+            pipe.execute()
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """``MGET``: plain string values in order, None where absent."""
+        if not keys:
+            return []
+        with _redis_errors():
+            return [_text(v) for v in self._r.mget(list(keys))]
+
+    def put_many(self, values: Mapping[str, str], ttl_s: int) -> None:
+        """``SET ... EX`` for each key, pipelined."""
+        if not values:
+            return
+        with _redis_errors():
+            pipe = self._r.pipeline(transaction=False)
+            for key, value in values.items():
                 pipe.set(key, value, ex=ttl_s)
             pipe.execute()
 

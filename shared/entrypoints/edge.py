@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -78,6 +79,23 @@ def error_response(exc: CamwatchError, request_id: str) -> flask.Response:
         extra={"status": status, "error": exc.kind, "detail": exc.message},
     )
     return json_response(body, status, request_id)
+
+
+def status_response(checks: Mapping[str, Callable[[], None]], request_id: str) -> flask.Response:
+    """``GET /status``: each dependency's check, its latency, and 503 when one is down."""
+    report: dict[str, Any] = {}
+    for name, check in checks.items():
+        start = time.perf_counter()
+        try:
+            check()
+            report[name] = {"ok": True}
+        except CamwatchError as exc:
+            report[name] = {"ok": False, "error": exc.message}
+        report[name]["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
+    healthy = all(r["ok"] for r in report.values())
+    return json_response(
+        {"ok": healthy, "dependencies": report}, 200 if healthy else 503, request_id
+    )
 
 
 def not_found(request: flask.Request, request_id: str) -> flask.Response:

@@ -8,8 +8,6 @@ empty or a JSON object (``CAMWATCH_MAX_REQUEST_BYTES``, ``CAMWATCH_MAX_JSON_DEPT
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
 
 import flask
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,8 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.bootstrap import Services, bootstrap
 from shared.domain.registry import CAMERA_ID
-from shared.entrypoints.edge import json_response, not_found, read_json, serve
-from shared.errors import BadRequestError, CamwatchError, MethodNotAllowedError
+from shared.entrypoints.edge import json_response, not_found, read_json, serve, status_response
+from shared.errors import BadRequestError, MethodNotAllowedError
 
 _PROCESS = re.compile(r"^/process/camera/(?P<camera_id>[^/]*)/?$")
 _CAMERA_ID = re.compile(CAMERA_ID)
@@ -45,7 +43,7 @@ def _route(request: flask.Request, rid: str) -> flask.Response:
     if path == "/health":
         return json_response({"ok": True}, 200, rid)
     if path == "/status":
-        return _status(bootstrap(), rid)
+        return status_response(bootstrap().health_checks(), rid)
     if path == "/metrics":
         return flask.Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
     return not_found(request, rid)
@@ -65,17 +63,3 @@ def _process(
             f"request body is a JSON {type(body).__name__}: want nothing or a JSON object"
         )
     return json_response(services.process(camera_id, rid).as_answer(), 200, rid)
-
-
-def _status(services: Services, rid: str) -> flask.Response:
-    report: dict[str, Any] = {}
-    for name, check in services.health_checks().items():
-        start = time.perf_counter()
-        try:
-            check()
-            report[name] = {"ok": True}
-        except CamwatchError as exc:
-            report[name] = {"ok": False, "error": exc.message}
-        report[name]["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
-    healthy = all(r["ok"] for r in report.values())
-    return json_response({"ok": healthy, "dependencies": report}, 200 if healthy else 503, rid)

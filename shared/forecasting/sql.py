@@ -16,7 +16,7 @@ from shared.messages.schemas import SCHEMAS
 
 ML_QUERIES = SCHEMAS / "bigquery" / "ml"
 _IDENT = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")  # project, dataset, metric, model, run ids
-_CAMERA = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_CAMERA = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")  # the registry's CAMERA_ID
 _REGION = re.compile(r"^[A-Z]{2,6}$")
 # Model names and versions written as string literals: no quotes, backslashes or newlines.
 _LABEL = re.compile(r"^[A-Za-z0-9_.:@+/= -]{1,256}$")

@@ -139,6 +139,14 @@ class FakeCache:
         self.results[result_key] = result.as_dict()  # as Redis keeps it: JSON
         self.aliases.update(aliases)
 
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        self._check()
+        return [self.strings[k][0] if k in self.strings else None for k in keys]
+
+    def put_many(self, values: Mapping[str, str], ttl_s: int) -> None:
+        self._check()
+        self.strings.update({k: (v, ttl_s) for k, v in values.items()})
+
     def claim(self, key: str, ttl_s: int) -> bool:
         self._check()
         if key in self.keys:

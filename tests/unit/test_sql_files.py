@@ -44,6 +44,8 @@ SAMPLE = {
     "run_id": "run-1",
     "threshold": "0.99",
     "explain_history": "192",
+    "status_since": "TIMESTAMP '2025-12-30T00:00:00Z'",
+    "until": "TIMESTAMP '2026-01-30T00:00:00Z'",
 }
 MODEL_COLUMNS = {"model_name", "model_version", "backend", "trained_at", "run_id"}
 # The documented output columns of each function for a model with time_series_id_col =
