@@ -168,7 +168,10 @@ def sweep(cameras: list[str]) -> int:
 
 def up(local: LocalStack) -> int:
     """Print how to use the running stack and wait for Ctrl-C."""
-    url = local.function_url
+    url, forecasts = local.function_url, local.predictions_url
+    bulk = json.dumps(
+        {"cameras": ["cam-001-market-5th", "cam-004-mission-4th", "cam-021-offline"], "horizon": 60}
+    )
     env_file = ROOT / ".stack" / "env"
     env = {**local.env, **local.backend_env()}
     env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
@@ -187,6 +190,13 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
   make sweep CAMERAS="cam-001-market-5th cam-007-harrison-8th"
   curl -s {local.env["CAMWATCH_WEBHOOK_URL"].rsplit("/", 1)[0]}/deliveries | python3 -m json.tool
   ls {local.maildir}/new                       # alert emails (HIGH) received by the SMTP sink
+
+forecasts (after `make history && make forecast`; docs/predictions.md):
+  curl -s '{forecasts}/predictions/cam-001-market-5th?horizon=60&confidence=0.9'
+  curl -s -X POST {forecasts}/predictions/bulk -H 'Content-Type: application/json' \\
+    -d '{bulk}' | python3 -m json.tool
+  curl -s '{forecasts}/predictions/no-such-camera?horizon=60'    # 404
+  curl -s '{forecasts}/predictions/cam-001-market-5th?horizon=9999'  # 400: the reason
 
 environment of the stack (for your own scripts): source {env_file}
 """,
@@ -234,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             LOGS,
             function=args.command == "up",
             events=True,
+            predictions=args.command == "up",
             inference=True,
             settings=DEMO_SETTINGS if args.command == "run" else None,
             # `up` shares the data of `history` and `forecast`; `run` is a demo of its own sweeps

@@ -43,6 +43,7 @@ class LocalStack:
     webhooks: WebhookReceiver | None = None
     maildir: Path | None = None
     function_url: str | None = None
+    predictions_url: str | None = None
     event_urls: dict[str, str] = field(default_factory=dict)
     inference_url: str | None = None
 
@@ -256,6 +257,8 @@ class LocalStack:
         url = f"http://127.0.0.1:{port}"
         if target == "process_camera":
             self.function_url = url
+        elif target == "predictions":
+            self.predictions_url = url
         return url
 
     def stop(self) -> None:
@@ -271,6 +274,7 @@ def start_all(
     log_dir: Path,
     function: bool = True,
     events: bool = False,
+    predictions: bool = False,
     inference: bool = False,
     settings: dict[str, str] | None = None,
     bigquery_dir: Path | None = None,
@@ -294,6 +298,8 @@ def start_all(
             local.start_event_functions()
         if function:
             local.start_function()
+        if predictions:
+            local.start_function("predictions")
     except BaseException:
         local.stop()
         raise

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from shared.devstack.procs import port_open
 from shared.devstack.violations_report import RULES
@@ -33,7 +34,8 @@ def _ports(output: str) -> list[int]:
             "PUBSUB_EMULATOR_HOST",
         )
     ]
-    ports += [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)/process/", output)[:1]]
+    for route in ("process", "predictions"):
+        ports += [int(p) for p in re.findall(rf"http://127\.0\.0\.1:(\d+)/{route}/", output)[:1]]
     return ports
 
 
@@ -112,7 +114,7 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
             break
     output = "".join(lines)
     ports = _ports(output)
-    assert len(ports) == 8, output
+    assert len(ports) == 9, output
     assert all(port_open(p) for p in ports), output
     if sig == signal.SIGTERM:  # `make sweep` into the running stack, as a person would
         done = subprocess.run(
@@ -133,6 +135,15 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         assert ": 2 cameras, 1 processed, 1 failed, 0 dead-lettered" in done.stdout
         assert "emails received 1" in done.stdout  # cam-005: a car in a bus lane, HIGH
+        # The predictions function answers what it printed (forecasts or why there are none).
+        bulk = json.loads(re.findall(r"-d '(\{.*\})'", output)[0])
+        answer = requests.post(
+            f"http://127.0.0.1:{ports[-1]}/predictions/bulk", json=bulk, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        got = answer.json()["predictions"]
+        assert [p["camera_id"] for p in got] == bulk["cameras"]
+        assert all(p["status"] in ("ok", "no_forecast", "out_of_range") for p in got), got
     proc.send_signal(sig)
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig

@@ -347,7 +347,8 @@ def test_a_partly_cached_request_queries_only_its_misses() -> None:
     got = service(cache, tables).bulk({"cameras": list(CAMERAS[:2]), "horizon": 60})
     assert (got.hits, got.misses) == (1, 1)
     assert len(tables.queries) == 2
-    assert f"'{CAMERAS[1]}'" in tables.queries[1] and f"'{CAMERAS[0]}'" not in tables.queries[1]
+    assert f"'{CAMERAS[1]}'" in tables.queries[1]
+    assert f"'{CAMERAS[0]}'" not in tables.queries[1]
     service(cache, tables).bulk({"cameras": [CAMERAS[0]], "horizon": 30})  # another key
     assert len(tables.queries) == 3
 
@@ -357,14 +358,16 @@ def test_with_redis_down_the_answer_comes_from_bigquery() -> None:
     cache.down = True
     got = service(cache, tables).bulk({"cameras": [CAMERAS[0]], "horizon": 60})
     assert got.predictions[0].outcome == "ok"
-    assert got.misses == 1 and len(tables.queries) == 1
+    assert got.misses == 1
+    assert len(tables.queries) == 1
 
 
 def test_an_unreadable_cached_value_is_read_again() -> None:
     cache, tables = FakeCache(), CountingTables()
     cache.strings[f"prediction:camera:{CAMERAS[0]}:horizon:60"] = ("{not json", 1800)
     got = service(cache, tables).bulk({"cameras": [CAMERAS[0]], "horizon": 60})
-    assert got.misses == 1 and got.predictions[0].outcome == "ok"
+    assert got.misses == 1
+    assert got.predictions[0].outcome == "ok"
 
 
 def test_unknown_cameras_are_404_and_named() -> None:

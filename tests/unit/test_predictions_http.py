@@ -78,7 +78,8 @@ def test_get_answers_points_from_now_within_the_horizon(
     assert got.status_code == 200, got.get_json()
     body = got.get_json()
     schema_check("prediction", body)
-    assert body["status"] == "ok" and body["model"]["backend"] == "local"
+    assert body["status"] == "ok"
+    assert body["model"]["backend"] == "local"
     assert 4 <= len(body["points"]) <= 5  # the bucket under way, and those starting within 1 h
     assert body["points"][0]["lower"] == pytest.approx(20 - 1.6449 * 3, abs=1e-3)
     assert got.headers["X-Request-Id"]
@@ -188,4 +189,5 @@ def test_health_and_status(client: tuple[FlaskClient, LiveTables]) -> None:
     http, _ = client
     assert http.get("/health").get_json() == {"ok": True}
     status = http.get("/status").get_json()
-    assert set(status["dependencies"]) == {"redis", "bigquery"} and status["ok"]
+    assert set(status["dependencies"]) == {"redis", "bigquery"}
+    assert status["ok"]
