@@ -33,6 +33,7 @@ from shared.forecasting.port import Tables
 from shared.service_layer.idempotency import prediction_key
 
 log = logging.getLogger(__name__)
+OUTCOMES = ("ok", "no_forecast", "out_of_range")
 
 LOOKBACK_S = 3600  # the longest bucket (violations: an hour): its current one is still answered
 
@@ -105,6 +106,16 @@ class PredictionService:
         found, hits = self.forecasts(cameras, query.horizon)
         now = self.clock()
         predictions = tuple(answer(found[c], query, now) for c in cameras)
+        log.info(
+            "predictions answered",
+            extra={
+                "cameras": len(cameras),
+                "cache_hits": hits,
+                "horizon_minutes": query.horizon,
+                "metric": query.metric,
+                "outcomes": {o: sum(p.outcome == o for p in predictions) for o in OUTCOMES},
+            },
+        )
         return BulkAnswer(predictions, hits, len(cameras) - hits)
 
     def forecasts(
