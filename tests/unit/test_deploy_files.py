@@ -358,3 +358,19 @@ def test_view_placeholders_are_the_ones_code_and_terraform_fill(name: str) -> No
     query = view_query(name, "proj", "data")
     assert re.search(r"`proj\.data\.\w+`", query)
     assert "$" not in query
+
+
+def test_predictions_is_deployed_like_process_camera() -> None:
+    main = (TF / "main.tf").read_text()
+    found = re.search(r"integrator_functions = \[(?P<names>[^\]]*)\]", main)
+    assert found, "main.tf names the integrator-facing functions"
+    names = re.findall(r'"(\w+)"', found["names"])
+    assert names == ["process_camera", "predictions"]
+    for name in names:  # the handler the image serves by FUNCTION_TARGET
+        assert f"def {name}(" in (ROOT / "functions" / name / "main.py").read_text()
+    # public ingress and a startup probe on /health for exactly those
+    assert 'for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL" }' in main
+    assert "for_each = contains(local.integrator_functions, each.key) ? [1] : []" in main
+    assert main.count('"INGRESS_TRAFFIC_ALL"') == 1
+    outputs = (TF / "outputs.tf").read_text()
+    assert 'google_cloud_run_v2_service.functions["predictions"].uri' in outputs

@@ -275,3 +275,59 @@ def test_the_json_loader_raises_only_typed_errors(data: bytes) -> None:
     except CamwatchError:
         return
     assert depth_of(value, 4) <= 4
+
+
+@pytest.fixture(scope="module")
+def predictions() -> Iterator[FlaskClient]:
+    """predictions under functions-framework over two cameras with a forecast, for the module."""
+    from tests.unit.test_predictions_http import CAMERAS, LiveTables
+
+    fakes = wired(registry_of(*({"id": c, "source": f"http://c/{c}.jpg"} for c in CAMERAS)))
+    bootstrap.bootstrap(Settings(), **fakes.overrides(), tables=LiveTables())
+    source = str(ROOT / "functions" / "predictions" / "main.py")
+    yield create_app("predictions", source, "http").test_client()
+    bootstrap.reset()
+
+
+# Bulk bodies near the real shape: the right keys with any values, and any extra keys.
+bulk_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "cameras": st.lists(
+            camera_ids | st.sampled_from(["cam-001-market-5th"]) | json_values, max_size=5
+        )
+        | json_values,
+        "horizon": st.integers(-5, 3000) | json_values,
+        "metric": st.sampled_from(["vehicles", "persons", "violations"]) | json_values,
+        "confidence": st.floats(0, 1.5) | json_values,
+    },
+) | st.dictionaries(st.text(max_size=8), json_values, max_size=3)
+
+
+@FUZZ
+@given(bulk_bodies.map(lambda b: json.dumps(b).encode()) | bodies, content_types)
+def test_predictions_bulk_answers_every_body_without_a_500(
+    predictions: FlaskClient, body: bytes, content_type: str
+) -> None:
+    response = predictions.post(
+        "/predictions/bulk", data=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code in (200, 400, 404, 413), response.get_data()[:200]
+    assert response.is_json
+
+
+@FUZZ
+@given(
+    camera_ids | st.text(max_size=30),
+    st.dictionaries(
+        st.sampled_from(["horizon", "metric", "confidence"]) | st.text(max_size=8),
+        st.text(max_size=12) | st.integers(-10, 3000).map(str),
+        max_size=3,
+    ),
+)
+def test_predictions_get_answers_every_query_without_a_500(
+    predictions: FlaskClient, camera: str, args: dict[str, str]
+) -> None:
+    response = predictions.get(f"/predictions/{camera}", query_string=args)
+    assert response.status_code in (200, 400, 404, 405), response.get_data()[:200]
+    assert response.is_json
