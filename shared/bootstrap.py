@@ -77,6 +77,10 @@ class Services:
         """Alert on one ``violations`` message."""
         return self.alerts.dispatch(message.data)
 
+    def dispatch_anomaly(self, message: PubsubMessage) -> dict[str, str]:
+        """Alert on one ``anomalies`` message (an interval the forecast job found)."""
+        return self.alerts.dispatch_anomaly(message.data)
+
     def health_checks(self) -> dict[str, Callable[[], None]]:
         """Each dependency's check (raises DependencyUnavailableError): ``GET /status``."""
         checks: dict[str, Callable[[], None]] = {
