@@ -1,13 +1,10 @@
 """Anomalies that alert: the forecast runs' anomalous steps grouped into intervals, and the
 ``traffic.anomaly`` alert, Pub/Sub message and ``alerts`` row of an interval.
 
-Each run writes the steps it finds anomalous to ``anomalies`` (rows accumulate, one per run).
-An interval is a run of contiguous anomalous steps of one camera and metric (one bucket apart)
-over the union of every run's steps, at least ``min_steps`` long and touched by the current run.
-Its id is the ``anomaly_id`` of its first step: the union keeps that step from run to run, so the
-same interval found again has the same id, and the alert claims (``alert:{id}:{channel}``)
-send it once. An interval lasting at least an hour is HIGH (webhook and email), a shorter one
-MEDIUM (webhook only).
+An interval is a run of contiguous anomalous steps of one camera and metric over the union of
+every run's steps (``anomalies`` rows accumulate per run), at least ``min_steps`` long and touched
+by the current run. Its id, the ``anomaly_id`` of its first step, is kept by the union from run to
+run, so the alert claims (``alert:{id}:{channel}``) send it once. An hour or more is HIGH.
 """
 
 from __future__ import annotations
@@ -204,7 +201,9 @@ def _preferred(step: AnomalyStep, other: AnomalyStep, run_id: str) -> bool:
     return row_time(step.model.trained_at) > row_time(other.model.trained_at)
 
 
-def _kept(block: list[AnomalyStep], bucket_s: int, min_steps: int, run_id: str) -> list[Any]:
+def _kept(
+    block: list[AnomalyStep], bucket_s: int, min_steps: int, run_id: str
+) -> list[AnomalyInterval]:
     if len(block) >= min_steps and any(s.run_id == run_id for s in block):
         return [_interval(block, bucket_s, run_id)]
     return []
