@@ -38,6 +38,7 @@ from shared.errors import ConfigError
 from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
+from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.forecasting import ForecastConfig
 from shared.service_layer.predictions import PredictionService
@@ -97,6 +98,10 @@ class Services:
     def dispatch(self, message: PubsubMessage) -> dict[str, str]:
         """Alert on one ``violations`` message."""
         return self.alerts.dispatch(message.data)
+
+    def dispatch_anomaly(self, message: PubsubMessage) -> dict[str, str]:
+        """Alert on one ``anomalies`` message (an interval the forecast job found)."""
+        return self.alerts.dispatch_anomaly(message.data)
 
     def health_checks(self) -> dict[str, Callable[[], None]]:
         """Each dependency's check (raises DependencyUnavailableError): ``GET /status``."""
@@ -231,8 +236,12 @@ def reset() -> None:
     _services = None
 
 
-def forecasting(settings: Settings) -> tuple[BigQueryWarehouse, ForecastBackend, ForecastConfig]:
-    """The forecast job's warehouse, backend and configuration (``CAMWATCH_FORECAST_*``).
+def forecasting(
+    settings: Settings, publish: bool = True
+) -> tuple[BigQueryWarehouse, ForecastBackend, ForecastConfig, AnomalyAlerts]:
+    """The forecast job's warehouse, backend, configuration (``CAMWATCH_FORECAST_*``) and
+    anomaly alerts (``CAMWATCH_ANOMALY_*``: published on Pub/Sub, or only found when not
+    ``publish``).
 
     ``auto`` picks the local backend when BigQuery is an emulator (no emulator trains models),
     BigQuery ML otherwise. The local backend's library (statsforecast) is a development
@@ -274,4 +283,9 @@ def forecasting(settings: Settings) -> tuple[BigQueryWarehouse, ForecastBackend,
         anomaly_threshold=s.anomaly_threshold,
         anomaly_window_h=s.anomaly_window_h,
     )
-    return tables, backend, config
+    alerts = AnomalyAlerts(
+        PubSubBus(s.project_id) if publish else None,
+        s.anomaly_alert_min_steps,
+        s.anomaly_window_h,
+    )
+    return tables, backend, config, alerts

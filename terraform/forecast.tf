@@ -1,5 +1,6 @@
 # Retraining, scheduled: a forecast starts at the last training bucket, so the models are
-# retrained and the forecasts rewritten every few hours. A Cloud Run job runs the forecast job
+# retrained and the forecasts rewritten every few hours; the anomalous intervals a run finds
+# are published on the anomalies topic. A Cloud Run job runs the forecast job
 # (python -m shared.entrypoints.forecast_job) from the functions' image with the functions'
 # settings and the BigQuery ML backend; Cloud Scheduler starts it through the Cloud Run Admin
 # API (POST .../jobs/NAME:run) with an OAuth token of its own service account.
@@ -29,6 +30,13 @@ resource "google_project_iam_member" "forecast_jobs" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
   member  = "serviceAccount:${google_service_account.forecast.email}"
+}
+
+# Publishes the anomalous intervals it finds (anomaly_dispatcher alerts them): that topic only.
+resource "google_pubsub_topic_iam_member" "forecast_publisher" {
+  topic  = google_pubsub_topic.topics["anomalies"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${google_service_account.forecast.email}"
 }
 
 resource "google_cloud_run_v2_job" "forecast" {

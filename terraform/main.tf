@@ -32,7 +32,7 @@ locals {
 }
 
 locals {
-  # Secrets only the alert dispatcher reads, from Secret Manager (never in plain env or code).
+  # Secrets only the alert dispatchers read, from Secret Manager (never in plain env or code).
   secret_env = merge(
     { WEBHOOK_SECRET = var.alerts.webhook_secret_id },
     var.alerts.smtp_password_secret_id == null ? {} : { SMTP_PASSWORD = var.alerts.smtp_password_secret_id },
@@ -162,7 +162,7 @@ resource "google_cloud_run_v2_service" "functions" {
         }
       }
       dynamic "env" {
-        for_each = each.key == "alert_dispatcher" ? local.secret_env : {}
+        for_each = each.key == "alert_dispatcher" || each.key == "anomaly_dispatcher" ? local.secret_env : {}
         content {
           name = "CAMWATCH_${env.key}"
           value_source {

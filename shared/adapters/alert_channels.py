@@ -1,4 +1,6 @@
-"""The alert channel port; its adapters are ``webhook`` (Standard Webhooks) and ``smtp``."""
+"""The alert channel port; its adapters are ``webhook`` (Standard Webhooks) and ``smtp``.
+
+A channel takes any :class:`~shared.domain.alerts.Alert` (a violation's or an anomaly's)."""
 
 from __future__ import annotations
 

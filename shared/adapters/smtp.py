@@ -1,7 +1,9 @@
 """Email alert sender: SMTP (``smtplib``), one message per HIGH alert.
 
-The Message-ID is derived from the violation id, so a mail system that sees a retried
-message twice can tell it is the same alert.
+The Message-ID is derived from the alert id (a violation's, or an anomalous interval's), so a
+mail system that sees a retried message twice can tell it is the same alert. The headers
+``X-Camwatch-Alert-Id`` and ``X-Camwatch-Event`` name it (``X-Camwatch-Violation-Id`` too, for
+a violation).
 """
 
 from __future__ import annotations
@@ -18,27 +20,17 @@ log = logging.getLogger(__name__)
 
 
 def compose(alert: Alert, sender: str, recipients: list[str]) -> EmailMessage:
-    """The alert as a plain-text email."""
-    v = alert.violation
+    """The alert as a plain-text email (its subject and text are the alert's own)."""
     message = EmailMessage()
-    message["Subject"] = (
-        f"[camwatch {alert.severity}] {v.class_name} in {v.type} ({v.zone}) at {v.camera_id}"
-    )
+    message["Subject"] = alert.email_subject()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Message-ID"] = f"<{alert.id}@camwatch>"
-    message["X-Camwatch-Violation-Id"] = alert.id
-    x1, y1, x2, y2 = v.box
-    message.set_content(
-        f"{alert.severity} violation at camera {v.camera_id}\n\n"
-        f"type:        {v.type} (zone {v.zone})\n"
-        f"road user:   {v.class_name}\n"
-        f"confidence:  {v.confidence:.2f}\n"
-        f"time (UTC):  {v.event_time}\n"
-        f"box (px):    {x1:.0f},{y1:.0f} - {x2:.0f},{y2:.0f}\n"
-        f"evidence:    {v.evidence_uri}\n"
-        f"violation:   {alert.id}\n"
-    )
+    message["X-Camwatch-Alert-Id"] = alert.id
+    message["X-Camwatch-Event"] = alert.event_type
+    if alert.event_type == "violation.detected":  # the header receivers of violations read
+        message["X-Camwatch-Violation-Id"] = alert.id
+    message.set_content(alert.email_text())
     return message
 
 

@@ -1,10 +1,11 @@
 """Webhook alert sender: Standard Webhooks signing (``standardwebhooks``), one POST per try.
 
-Headers: ``webhook-id`` (the violation id: the same on every retry, so receivers dedup),
+Headers: ``webhook-id`` (the alert id: a violation's, or an anomalous interval's; the same on
+every retry, so receivers dedup),
 ``webhook-timestamp`` (this attempt, seconds) and ``webhook-signature``
 (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``). The body is serialised the same
 way on every try. A non-2xx answer, a timeout or a refused connection raises
-:class:`DeliveryFailedError`, so the violations message is retried.
+:class:`DeliveryFailedError`, so the Pub/Sub message is retried.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 ``history`` writes weeks of simulated observations into the emulator (kept in ``.stack/bigquery``,
 as for ``make run`` and ``make up``); ``forecast`` runs the forecast job on them (or BigQuery ML
 in a real project), prints a table per camera and saves a chart per camera in
-``.stack/forecasts``.
+``.stack/forecasts``. It runs without Pub/Sub: the anomalous intervals that the job would
+publish as ``traffic.anomaly`` alerts are printed instead.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from shared.adapters.warehouse import BigQueryWarehouse
+    from shared.service_layer.forecasting import RunSummary
 
 LOGS = ROOT / ".stack" / "logs"
 BIGQUERY_DIR = ROOT / ".stack" / "bigquery"  # the emulator's data, kept between commands
@@ -149,11 +151,13 @@ def forecast(project: str | None, dataset: str) -> int:
             )
             return 2
         try:
-            run = run_job(Settings(), partial(print, flush=True))
+            run = run_job(Settings(), partial(print, flush=True), publish=False)
         except CamwatchError as exc:
             print(f"error: the forecast run failed: {exc}", file=sys.stderr)
             return 1
         print(f"\nrun {run.run_id} ({run.backend}, {run.seconds:.1f} s): {run.counts()}\n")
+        for line in anomaly_lines(run):
+            print(line)
         dataset_id = warehouse.table_id("x").rsplit(".", 1)[0]
         show(
             warehouse,
@@ -167,6 +171,25 @@ def forecast(project: str | None, dataset: str) -> int:
     finally:
         if local is not None:
             local.stop()
+
+
+def anomaly_lines(run: RunSummary, tz: str = DEFAULT_TZ) -> list[str]:
+    """The intervals the run would alert on (``make forecast`` publishes nothing)."""
+    from shared.domain.anomaly_alerts import severity_of_interval
+    from shared.domain.timestamps import row_time
+
+    zone = ZoneInfo(tz)
+    lines = [f"anomalous intervals that would alert (traffic.anomaly): {len(run.intervals)}"]
+    for i in run.intervals:
+        start = row_time(i.start).astimezone(zone)
+        low, high = i.expected_lower, i.expected_upper
+        expected = "?" if low is None or high is None else f"{low:.1f} to {high:.1f}"
+        lines.append(
+            f"  {severity_of_interval(i):<6} {i.camera_id:<36} {i.metric:<10} "
+            f"{start:%a %d %b %H:%M} for {i.duration_s // 60} min: peak {i.peak_value:.1f} "
+            f"{i.direction} {expected} (id {i.interval_id})"
+        )
+    return [*lines, ""]
 
 
 def _has_history(warehouse: BigQueryWarehouse) -> bool:

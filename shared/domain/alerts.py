@@ -1,5 +1,8 @@
-"""Alerts: a violation's severity picks its channels; what a channel sends, what is recorded.
+"""Alerts: a severity picks the channels; what a channel sends, what is recorded.
 
+Every alert (a violation's, :class:`ViolationAlert`; an anomalous interval's,
+:class:`shared.domain.anomaly_alerts.AnomalyAlert`) is an :class:`Alert`: an id that is the
+webhook-id on every attempt, a severity, a Standard Webhooks body and an email. A violation's
 confidence > 0.8 is HIGH (webhook and email), 0.6 to 0.8 MEDIUM (webhook only), below that no
 alert.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from shared.domain.violations import ViolationRecord
 
@@ -38,12 +41,44 @@ def severity_of(confidence: float) -> Severity | None:
     return None
 
 
+class Alert(Protocol):
+    """What the channels need of an alert; its ``id`` is the webhook-id on every attempt."""
+
+    @property
+    def id(self) -> str:
+        """The same on every attempt, so receivers (and the Redis claims) dedup."""
+        ...
+
+    @property
+    def severity(self) -> Severity:
+        """How urgent: it picks the channels (:data:`CHANNELS`)."""
+        ...
+
+    @property
+    def event_type(self) -> str:
+        """The Standard Webhooks ``type``: ``violation.detected``, ``traffic.anomaly``."""
+        ...
+
+    def body(self) -> dict[str, Any]:
+        """The webhook body: ``{"type", "timestamp", "data"}``, checked against its schema."""
+        ...
+
+    def email_subject(self) -> str:
+        """The email's subject line."""
+        ...
+
+    def email_text(self) -> str:
+        """The email's plain-text body."""
+        ...
+
+
 @dataclass(frozen=True)
-class Alert:
-    """One alert: ``id`` (the violation id) is the webhook-id on every attempt."""
+class ViolationAlert:
+    """A violation's alert: ``id`` (the violation id) is the webhook-id on every attempt."""
 
     violation: ViolationRecord
     severity: Severity
+    event_type: ClassVar[str] = "violation.detected"
 
     @property
     def id(self) -> str:
@@ -53,7 +88,27 @@ class Alert:
     def body(self) -> dict[str, Any]:
         """The webhook body (``schemas/webhooks/violation_alert.schema.json``)."""
         data = {**self.violation.as_message(), "severity": str(self.severity)}
-        return {"type": "violation.detected", "timestamp": self.violation.event_time, "data": data}
+        return {"type": self.event_type, "timestamp": self.violation.event_time, "data": data}
+
+    def email_subject(self) -> str:
+        """``[camwatch HIGH] car in bus_lane (zone) at cam-...``."""
+        v = self.violation
+        return f"[camwatch {self.severity}] {v.class_name} in {v.type} ({v.zone}) at {v.camera_id}"
+
+    def email_text(self) -> str:
+        """What, where, when, the box and the evidence."""
+        v = self.violation
+        x1, y1, x2, y2 = v.box
+        return (
+            f"{self.severity} violation at camera {v.camera_id}\n\n"
+            f"type:        {v.type} (zone {v.zone})\n"
+            f"road user:   {v.class_name}\n"
+            f"confidence:  {v.confidence:.2f}\n"
+            f"time (UTC):  {v.event_time}\n"
+            f"box (px):    {x1:.0f},{y1:.0f} - {x2:.0f},{y2:.0f}\n"
+            f"evidence:    {v.evidence_uri}\n"
+            f"violation:   {self.id}\n"
+        )
 
 
 @dataclass(frozen=True)
@@ -85,4 +140,5 @@ class AlertRecord:
             "event_time": v.event_time,
             "dispatched_at": self.dispatched_at,
             "sweep_id": v.sweep_id,
+            "event_type": ViolationAlert.event_type,
         }

@@ -2,9 +2,10 @@
 Cloud Scheduler's timetable; ``make forecast`` runs the same code on the local stack).
 
 It reads the settings (``CAMWATCH_FORECAST_*``), forecasts every metric of every registry camera
-with the configured backend, logs one JSON line per step and a summary, and exits non-zero when
-the warehouse or the backend failed (Cloud Run retries the task). A run that forecast nothing
-(no history yet) succeeds with a warning: retrying would not help.
+with the configured backend, publishes the anomalous intervals it found on ``anomalies`` (one
+``traffic.anomaly`` alert each), logs one JSON line per step and a summary, and exits non-zero
+when the warehouse, the backend or Pub/Sub failed (Cloud Run retries the task). A run that
+forecast nothing (no history yet) succeeds with a warning: retrying would not help.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ from shared.settings import Settings
 log = logging.getLogger("camwatch.forecast")
 
 
-def run_job(settings: Settings, progress: Callable[[str], None] | None = None) -> RunSummary:
-    """One forecasting run over the registry's cameras; ``progress`` gets a line per step."""
-    tables, backend, config = forecasting(settings)
+def run_job(
+    settings: Settings, progress: Callable[[str], None] | None = None, publish: bool = True
+) -> RunSummary:
+    """One forecasting run over the registry's cameras; ``progress`` gets a line per step.
+
+    Its anomalous intervals are published on ``anomalies``, or only found (in the summary)
+    when not ``publish``.
+    """
+    tables, backend, config, alerts = forecasting(settings, publish)
     tables.ensure_tables()  # the views it reads: Terraform makes them in the cloud, not locally
     cameras = [c.id for c in load_registry(settings.registry_path).cameras]
-    return run_forecasts(tables, backend, config, cameras, progress=progress or log.info)
+    return run_forecasts(
+        tables, backend, config, cameras, progress=progress or log.info, alerts=alerts
+    )
 
 
 def main() -> int:
@@ -41,11 +50,13 @@ def main() -> int:
         return 1
     counts = summary.counts()
     log.info(
-        "forecast run %s: %s series forecast, %s short history, %s without, in %.1f s",
+        "forecast run %s: %s series forecast, %s short history, %s without, "
+        "%s anomalous intervals published, in %.1f s",
         summary.run_id,
         counts.get("forecast", 0),
         counts.get("short_history", 0),
         counts.get("none", 0),
+        summary.published,
         summary.seconds,
     )
     if not counts.get("forecast", 0) + counts.get("short_history", 0):

@@ -1,7 +1,10 @@
-"""The alert dispatcher: a violation's severity picks its channels; each takes it once.
+"""The alert dispatcher: an alert's severity picks its channels; each takes it once.
 
-Each (violation, channel) is claimed in Redis, ``alert:{violation_id}:{channel}``: a
-redelivered message skips the channels that already took it and retries only the rest.
+Two kinds of alert: a violation's (``violations`` messages, ``violation.detected``) and an
+anomalous interval's (``anomalies`` messages from the forecast job, ``traffic.anomaly``). Each
+(alert, channel) is claimed in Redis, ``alert:{alert_id}:{channel}``: a redelivered message, or
+an interval that a later forecast run finds again, skips the channels that already took it and
+retries only the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from typing import Any
 from shared.adapters.alert_channels import AlertSender
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
-from shared.domain.alerts import CHANNELS, Alert, AlertRecord, Severity, severity_of
+from shared.domain.alerts import (
+    CHANNELS,
+    Alert,
+    AlertRecord,
+    Severity,
+    ViolationAlert,
+    severity_of,
+)
+from shared.domain.anomaly_alerts import AnomalyAlert, AnomalyAlertRecord, AnomalyInterval
 from shared.domain.registry import Registry
 from shared.domain.violations import ViolationRecord
 from shared.errors import (
@@ -30,17 +41,24 @@ from shared.service_layer.idempotency import SENDING_S, SENT_S, alert_key, claim
 log = logging.getLogger(__name__)
 
 
-def build_alert(violation: ViolationRecord, severity: Severity) -> Alert:
+def build_alert(violation: ViolationRecord, severity: Severity) -> ViolationAlert:
     """The alert of a violation, its webhook body checked against its schema."""
-    alert = Alert(violation, severity)
+    alert = ViolationAlert(violation, severity)
     validate("webhooks/violation_alert", alert.body())
+    return alert
+
+
+def build_anomaly_alert(interval: AnomalyInterval) -> AnomalyAlert:
+    """The alert of an anomalous interval, its webhook body checked against its schema."""
+    alert = AnomalyAlert(interval)
+    validate("webhooks/traffic_anomaly", alert.body())
     return alert
 
 
 @dataclass
 class AlertDispatcher:
-    """Sends each violation's alert on the channels its severity calls for, once each; only
-    for cameras of the registry."""
+    """Sends each alert (a violation's, an anomalous interval's) on the channels its severity
+    calls for, once each; only for cameras of the registry."""
 
     senders: Mapping[str, AlertSender]
     cache: Cache
@@ -88,6 +106,37 @@ class AlertDispatcher:
         )
         return outcome
 
+    def dispatch_anomaly(self, message: Any) -> dict[str, str]:
+        """Deliver one ``anomalies`` message (an interval) as a ``traffic.anomaly`` alert.
+
+        The interval id is the alert id: a later forecast run that finds the same interval
+        publishes it again, and every channel answers ``already_sent``. The outcomes, the
+        ``alerts`` row (``event_type`` ``traffic.anomaly``) and the errors are those of
+        :meth:`dispatch`.
+        """
+        interval = AnomalyInterval.from_message(validate(AnomalyInterval.schema, message))
+        try:
+            self.registry.get(interval.camera_id)
+        except CameraNotFoundError as exc:
+            raise MessageRejectedError(f"anomaly {interval.interval_id}: {exc.message}") from exc
+        alert = build_anomaly_alert(interval)
+        outcome = {channel: self._deliver(alert, channel) for channel in CHANNELS[alert.severity]}
+        taken = tuple(c for c, o in outcome.items() if o != "not_configured")
+        record = AnomalyAlertRecord(interval, alert.severity, taken, datetime.now(UTC).isoformat())
+        write_once(self.cache, self.warehouse, record)
+        log.info(
+            "anomaly dispatched",
+            extra={
+                "interval_id": interval.interval_id,
+                "camera_id": interval.camera_id,
+                "metric": interval.metric,
+                "severity": alert.severity,
+                "run_id": interval.run_id,
+                "outcome": outcome,
+            },
+        )
+        return outcome
+
     def _deliver(self, alert: Alert, channel: str) -> str:
         sender = self.senders.get(channel)
         if sender is None:
@@ -97,7 +146,7 @@ class AlertDispatcher:
                 )
             log.warning(
                 "no alert email recipients (CAMWATCH_ALERT_EMAIL_TO): HIGH alert not emailed",
-                extra={"violation_id": alert.id},
+                extra={"alert_id": alert.id, "event_type": alert.event_type},
             )
             return "not_configured"
         key = alert_key(alert.id, channel)

@@ -3,7 +3,9 @@ record what happened to every camera (``forecast_status``), with the reason when
 
 One run reads the training window (``forecast_history_days``) of the ``forecast_series`` view,
 and writes rows stamped with its run id and training time; a forecast starts after the last
-bucket with data, so the job is scheduled (docs/forecasting.md).
+bucket with data, so the job is scheduled (docs/forecasting.md). Given an
+:class:`~shared.service_layer.anomaly_alerts.AnomalyAlerts`, it then finds the anomalous
+intervals the run found and publishes them, once every metric is written.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.domain.anomaly_alerts import AnomalyInterval
 from shared.domain.forecast_rows import Evaluation, SeriesStatus
 from shared.domain.forecasts import METRICS, Metric, Plan, Policy, coverage_of, plan_series
 from shared.domain.timestamps import iso_utc, row_time
 from shared.forecasting import sql
 from shared.forecasting.port import Backend, ForecastBackend, MetricJob, MetricResult, Tables
+from shared.service_layer.anomaly_alerts import AnomalyAlerts
 
 Progress = Callable[[str], None]
 
@@ -46,13 +50,16 @@ class ForecastConfig:
 
 @dataclass
 class RunSummary:
-    """What one run did: every camera's status per metric, and each backend result."""
+    """What one run did: every camera's status per metric, each backend result, and the
+    anomalous intervals it found (``published`` of them on ``anomalies``)."""
 
     run_id: str
     trained_at: str
     backend: str
     statuses: list[SeriesStatus] = field(default_factory=list)
     results: dict[str, MetricResult] = field(default_factory=dict)
+    intervals: list[AnomalyInterval] = field(default_factory=list)
+    published: int = 0
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -114,8 +121,10 @@ def run_forecasts(
     cameras: Sequence[str],
     now: datetime | None = None,
     progress: Progress = lambda _: None,
+    alerts: AnomalyAlerts | None = None,
 ) -> RunSummary:
-    """One run over every metric: plan, fit and write, then one status row per camera."""
+    """One run over every metric: plan, fit and write, then one status row per camera; with
+    ``alerts``, the anomalous intervals of each metric, published at the end."""
     started = time.perf_counter()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     run = RunSummary(f"run-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", iso_utc(now), backend.name)
@@ -159,6 +168,12 @@ def run_forecasts(
         ]
         tables.insert(statuses)
         run.statuses.extend(statuses)
+        if alerts is not None and result.models:
+            found = alerts.find(tables, config.project, config.dataset, metric, run.run_id, now)
+            run.intervals.extend(found)
+            progress(f"{metric.name}: {len(found)} anomalous intervals to alert")
+    if alerts is not None:
+        run.published = alerts.publish(run.intervals)
     run.seconds = time.perf_counter() - started
     return run
 

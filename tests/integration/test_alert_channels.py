@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,8 +18,9 @@ from shared.devstack.stack import LocalStack
 from shared.devstack.webhook_receiver import WebhookReceiver, new_secret
 from shared.domain.alerts import Severity
 from shared.errors import DeliveryFailedError
-from shared.service_layer.alerts import build_alert
+from shared.service_layer.alerts import build_alert, build_anomaly_alert
 from tests.unit.test_alerts import record
+from tests.unit.test_anomaly_alerts import interval
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +100,35 @@ def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
         SmtpSender("127.0.0.1", free_port(), "a@b", ["c@d"], 1, starttls=False).send(
             build_alert(record(0.95), Severity.HIGH)
         )
+
+
+def test_an_anomaly_webhook_is_signed_and_its_id_is_the_interval(receiver) -> None:
+    alert = build_anomaly_alert(interval())
+    sender = WebhookSender(receiver.url, receiver.secret, 5)
+    receiver.fail(alert.interval.camera_id, 1)
+    with pytest.raises(DeliveryFailedError, match="receiver answered 500"):
+        sender.send(alert)
+    time.sleep(1.05)  # the retry carries a new timestamp
+    sender.send(alert)
+    seen = receiver.deliveries
+    assert [(d.status, d.verified) for d in seen] == [(500, True), (200, True)]
+    assert {d.webhook_id for d in seen} == {alert.interval.interval_id}
+    assert seen[-1].body == alert.body()
+    assert alert.body()["type"] == "traffic.anomaly"
+
+
+def test_an_anomaly_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
+    env = local_stack.env
+    sender = SmtpSender(
+        env["CAMWATCH_SMTP_HOST"],
+        int(env["CAMWATCH_SMTP_PORT"]),
+        "camwatch@test",
+        ["ops@test"],
+        5,
+        starttls=False,
+    )
+    alert = build_anomaly_alert(replace(interval(), interval_id="e" * 24))  # this test's own
+    sender.send(alert)
+    [mail] = [m for m in local_stack.emails() if m["X-Camwatch-Alert-Id"] == alert.id]
+    assert mail["X-Camwatch-Event"] == "traffic.anomaly"
+    assert mail["Subject"].strip().startswith("[camwatch HIGH] unusual vehicles at cam-001")

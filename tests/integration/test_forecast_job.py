@@ -13,8 +13,10 @@ import pytest
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.history import end_of_history, plan_injected, write_history
+from shared.domain.forecasts import METRICS
 from shared.domain.registry import load_registry
 from shared.forecasting.local import LocalBackend
+from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.forecasting import ForecastConfig, RunSummary, run_forecasts
 from shared.settings import Settings
 
@@ -119,3 +121,33 @@ def test_the_planted_incidents_are_found_as_anomalies(
     # At a threshold of 0.99, about 1 of the day's 96 steps of a quiet camera is flagged by
     # chance (intervals that ignore busy hours' larger noise flag four times as many).
     assert per_camera <= 2.0, quiet
+
+
+def test_each_planted_jam_is_one_interval_to_alert(
+    forecast_run: tuple[BigQueryWarehouse, RunSummary, Any],
+) -> None:
+    warehouse, run, injected = forecast_run
+    now = datetime.fromisoformat(run.trained_at.replace("Z", "+00:00"))
+    alerts = AnomalyAlerts(None, min_steps=2)
+    project = Settings().project_id
+    found = alerts.find(
+        warehouse, project, warehouse._dataset_name, METRICS["vehicles"], run.run_id, now
+    )
+    assert all(i.steps >= 2 and i.run_id == run.run_id for i in found)
+    for camera, incident in injected.incidents:
+        if incident.factor < 2:
+            continue
+        start, end = incident.start_s, incident.start_s + incident.duration_s
+        inside = [
+            i
+            for i in found
+            if i.camera_id == camera
+            and start <= datetime.fromisoformat(i.start.replace("Z", "+00:00")).timestamp() < end
+        ]
+        assert len(inside) == 1, (camera, incident, found)  # one jam, one alert
+        assert inside[0].direction == "above"
+    # Found again by the same run (as by the next one): the same ids.
+    again = alerts.find(
+        warehouse, project, warehouse._dataset_name, METRICS["vehicles"], run.run_id, now
+    )
+    assert [i.interval_id for i in again] == [i.interval_id for i in found]

@@ -159,4 +159,12 @@ def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None
     )
     assert message["Message-ID"] == f"<{'a' * 32}@camwatch>"
     assert message["To"] == "ops@x, duty@x"
+    assert message["X-Camwatch-Violation-Id"] == message["X-Camwatch-Alert-Id"] == "a" * 32
+    assert message["X-Camwatch-Event"] == "violation.detected"
     assert "gs://evidence/" in message.get_content()
+
+
+def test_violation_rows_say_their_event_type(alerts: Dispatch) -> None:
+    alerts.dispatcher.dispatch(violation(0.9))
+    [row] = alerts.warehouse.rows["alerts"]
+    assert (row["violation_id"], row["event_type"]) == ("a" * 32, "violation.detected")

@@ -15,7 +15,9 @@ from shared.domain.forecasts import Policy
 from shared.domain.records import Row
 from shared.forecasting.port import Backend, MetricJob, MetricResult
 from shared.messages.schemas import SCHEMAS
+from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.forecasting import ForecastConfig, run_forecasts
+from tests.unit.fakes import FakeBus
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -172,3 +174,67 @@ def test_status_rows_match_the_table_schema() -> None:
 def test_an_unknown_metric_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown forecast metrics"):
         ForecastConfig("demo", "camwatch", metrics=("cyclists",))
+
+
+class AnomalyTables(FakeTables):
+    """Also answers anomaly_steps.sql: two contiguous anomalous steps of cam-a, flagged by the
+    run the backend was last given (its run id is known only then)."""
+
+    def __init__(self, summary: dict[str, list[dict[str, Any]]], backend: FakeBackend) -> None:
+        super().__init__(summary)
+        self.backend = backend
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if ".anomalies`" not in sql:
+            return super().query(sql, params)
+        self.queries.append(sql)
+        job = self.backend.jobs[-1]
+        at = NOW - timedelta(hours=3)
+        return [
+            {
+                "camera_id": "cam-a",
+                "metric": job.metric.name,
+                "time_series_timestamp": at + timedelta(seconds=k * job.metric.bucket_s),
+                "time_series_data": 60.0,
+                "lower_bound": 10.0,
+                "upper_bound": 20.0,
+                "anomaly_probability": 0.999,
+                "model_name": "local.full",
+                "model_version": "v1",
+                "backend": "local",
+                "trained_at": job.trained_at,
+                "run_id": job.run_id,
+            }
+            for k in range(2)
+        ]
+
+
+def test_the_intervals_a_run_finds_are_published_once_every_metric_is_written() -> None:
+    backend = FakeBackend()
+    summary = {m: [{"camera_id": "cam-a", **_series(28)}] for m in ("vehicles", "persons")}
+    tables = AnomalyTables(summary, backend)
+    bus = FakeBus()
+    config = ForecastConfig("demo", "camwatch", metrics=tuple(summary), policy=Policy())
+    run = run_forecasts(tables, backend, config, ["cam-a"], now=NOW, alerts=AnomalyAlerts(bus))
+    assert [(i.camera_id, i.metric, i.steps) for i in run.intervals] == [
+        ("cam-a", "vehicles", 2),
+        ("cam-a", "persons", 2),
+    ]
+    assert run.published == 2
+    assert [(topic, m["metric"], m["run_id"]) for topic, m, _ in bus.sent] == [
+        ("anomalies", "vehicles", run.run_id),
+        ("anomalies", "persons", run.run_id),
+    ]
+    # Without alerts the job reads no anomalies; with a bus of None it finds, publishes none.
+    plain, plain_tables = _run(summary, ["cam-a"], FakeBackend())
+    assert (plain.intervals, plain.published) == ([], 0)
+    assert not any(".anomalies`" in q for q in plain_tables.queries)
+    quiet = run_forecasts(
+        AnomalyTables(summary, backend),
+        backend,
+        config,
+        ["cam-a"],
+        now=NOW,
+        alerts=AnomalyAlerts(None),
+    )
+    assert (len(quiet.intervals), quiet.published) == (2, 0)

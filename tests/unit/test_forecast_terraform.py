@@ -69,6 +69,31 @@ def test_the_job_may_edit_the_dataset_and_run_queries() -> None:
         assert "google_service_account.forecast.email" in member.group(1)
 
 
+def test_the_job_may_publish_on_the_anomalies_topic_only() -> None:
+    from shared.service_layer.anomaly_alerts import TOPIC
+
+    grant = _block(FORECAST, 'resource "google_pubsub_topic_iam_member"', "forecast_publisher")
+    assert f'topic  = google_pubsub_topic.topics["{TOPIC}"].id' in grant
+    assert 'role   = "roles/pubsub.publisher"' in grant
+    assert "google_service_account.forecast.email" in grant
+    # No project-wide publisher role for the job: it publishes on that one topic.
+    project_roles = re.findall(
+        r'resource "google_project_iam_member" "\w+" \{[^}]*role\s+=\s+"([^"]+)"', FORECAST
+    )
+    assert project_roles == ["roles/bigquery.jobUser"]
+
+
+def test_both_alert_dispatchers_get_the_alert_secrets() -> None:
+    from shared.messages.topology import ROUTES
+
+    main = (TF / "main.tf").read_text()
+    condition = re.search(r"for_each = (.+) \? local\.secret_env : \{\}", main)
+    assert condition is not None
+    named = set(re.findall(r'each\.key == "(\w+)"', condition.group(1)))
+    dispatchers = {r.function for r in ROUTES if r.topic in ("violations", "anomalies")}
+    assert named == dispatchers == {"alert_dispatcher", "anomaly_dispatcher"}
+
+
 def test_scheduler_runs_the_job_through_the_admin_api_with_an_oauth_token() -> None:
     assert re.search(r"schedule\s+=\s+var\.forecast\.schedule", SCHEDULER)
     assert 'http_method = "POST"' in SCHEDULER

@@ -1,4 +1,4 @@
-"""All five functions through functions-framework, each fed a canned payload of ``tests/data``.
+"""All six functions through functions-framework, each fed a canned payload of ``tests/data``.
 
 ``create_app(target, source, signature)`` loads ``functions/<target>/main.py`` as Cloud Run
 does; the CloudEvent functions get a structured CloudEvent (a Pub/Sub push), the HTTP ones a
@@ -9,6 +9,9 @@ finds a car and a person (``tests/graphs.py``), so no model runs here.
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,6 +71,34 @@ def detected(_: Wired, response: TestResponse) -> list[str]:
 def published(fakes: Wired, _: TestResponse) -> list[tuple[str, str, str]]:
     """The messages published: topic, camera, sweep."""
     return [(topic, m["camera_id"], m["sweep_id"]) for topic, m, _ in fakes.bus.sent]
+
+
+def as_anomaly(event: dict[str, Any]) -> dict[str, Any]:
+    """The violations CloudEvent carrying an anomalies message instead: an hour and a half of
+    unusual traffic at cam-001 (HIGH)."""
+    message = {
+        "interval_id": "a1" * 12,
+        "camera_id": "cam-001-market-5th",
+        "metric": "vehicles",
+        "start": "2026-11-27T16:00:00Z",
+        "end": "2026-11-27T17:30:00Z",
+        "steps": 6,
+        "direction": "above",
+        "peak_at": "2026-11-27T16:30:00Z",
+        "peak_value": 63.7,
+        "expected_lower": 14.7,
+        "expected_upper": 23.0,
+        "max_probability": 1.0,
+        "run_id": "run-20261127T1807Z-abc123",
+        "model_name": "local.statsforecast.mstl_autoarima",
+        "model_version": "v1",
+        "backend": "local",
+    }
+    event = copy.deepcopy(event)
+    event["source"] = "//pubsub.googleapis.com/projects/camwatch-local/topics/anomalies"
+    event["data"]["message"]["data"] = base64.b64encode(json.dumps(message).encode()).decode()
+    event["data"]["subscription"] = "projects/camwatch-local/subscriptions/anomalies-push"
+    return event
 
 
 def webhooks(fakes: Wired, _: TestResponse) -> list[str]:
@@ -140,6 +171,19 @@ CASES = [
             ["d" * 32],
         ),
         id="alert_dispatcher",
+    ),
+    pytest.param(
+        # anomalies: an interval the forecast job found goes to the webhook (and email), once.
+        Case(
+            "anomaly_dispatcher",
+            "cloudevent",
+            "violation_event.json",
+            200,
+            webhooks,
+            ["a1" * 12],
+            prepare=as_anomaly,
+        ),
+        id="anomaly_dispatcher",
     ),
 ]
 
