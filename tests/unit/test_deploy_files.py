@@ -91,6 +91,7 @@ def test_pubsub_topology_is_declared_once() -> None:
         "camera-sweep": "sweep",
         "camera-jobs": "camera_worker",
         "violations": "alert_dispatcher",
+        "anomalies": "anomaly_dispatcher",
     }
     for route in ROUTES:  # each route's function exists and is a CloudEvent function
         main = (ROOT / "functions" / route.function / "main.py").read_text()
