@@ -86,12 +86,9 @@ class AlertDispatcher:
                 f"violation {violation.violation_id}: {exc.message}"
             ) from exc
         severity = severity_of(violation.confidence)
-        outcome: dict[str, str] = {}
-        if severity is not None:
-            alert = build_alert(violation, severity)
-            for channel in CHANNELS[severity]:
-                outcome[channel] = self._deliver(alert, channel)
-        taken = tuple(c for c, o in outcome.items() if o != "not_configured")
+        outcome, taken = (
+            self._send(build_alert(violation, severity)) if severity is not None else ({}, ())
+        )
         record = AlertRecord(violation, severity, taken, datetime.now(UTC).isoformat())
         write_once(self.cache, self.warehouse, record)
         log.info(
@@ -120,8 +117,7 @@ class AlertDispatcher:
         except CameraNotFoundError as exc:
             raise MessageRejectedError(f"anomaly {interval.interval_id}: {exc.message}") from exc
         alert = build_anomaly_alert(interval)
-        outcome = {channel: self._deliver(alert, channel) for channel in CHANNELS[alert.severity]}
-        taken = tuple(c for c, o in outcome.items() if o != "not_configured")
+        outcome, taken = self._send(alert)
         record = AnomalyAlertRecord(interval, alert.severity, taken, datetime.now(UTC).isoformat())
         write_once(self.cache, self.warehouse, record)
         log.info(
@@ -136,6 +132,12 @@ class AlertDispatcher:
             },
         )
         return outcome
+
+    def _send(self, alert: Alert) -> tuple[dict[str, str], tuple[str, ...]]:
+        """Each channel of the alert's severity, once: the outcomes, and the channels that
+        took it (all but ``not_configured``)."""
+        outcome = {channel: self._deliver(alert, channel) for channel in CHANNELS[alert.severity]}
+        return outcome, tuple(c for c, o in outcome.items() if o != "not_configured")
 
     def _deliver(self, alert: Alert, channel: str) -> str:
         sender = self.senders.get(channel)

@@ -81,9 +81,10 @@ def test_webhook_timeout_and_refused_connection_are_delivery_failures() -> None:
         WebhookSender(f"http://127.0.0.1:{free_port()}/", new_secret(), 1).send(alert)
 
 
-def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
+def sink_sender(local_stack: LocalStack) -> SmtpSender:
+    """An SMTP sender to the local stack's sink, to ops@test."""
     env = local_stack.env
-    sender = SmtpSender(
+    return SmtpSender(
         env["CAMWATCH_SMTP_HOST"],
         int(env["CAMWATCH_SMTP_PORT"]),
         "camwatch@test",
@@ -91,6 +92,10 @@ def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
         5,
         starttls=False,
     )
+
+
+def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
+    sender = sink_sender(local_stack)
     vid = "c" * 32
     sender.send(build_alert(record(0.95, vid=vid), Severity.HIGH))
     [mail] = [m for m in local_stack.emails() if m["X-Camwatch-Violation-Id"] == vid]
@@ -118,15 +123,7 @@ def test_an_anomaly_webhook_is_signed_and_its_id_is_the_interval(receiver) -> No
 
 
 def test_an_anomaly_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
-    env = local_stack.env
-    sender = SmtpSender(
-        env["CAMWATCH_SMTP_HOST"],
-        int(env["CAMWATCH_SMTP_PORT"]),
-        "camwatch@test",
-        ["ops@test"],
-        5,
-        starttls=False,
-    )
+    sender = sink_sender(local_stack)
     alert = build_anomaly_alert(replace(interval(), interval_id="e" * 24))  # this test's own
     sender.send(alert)
     [mail] = [m for m in local_stack.emails() if m["X-Camwatch-Alert-Id"] == alert.id]
