@@ -183,6 +183,25 @@ def test_input_is_not_modified_and_jpeg_round_trips() -> None:
         annotate(frame.astype(np.float32), OVERLAY)
 
 
+@pytest.mark.parametrize(
+    ("car_box", "band_rows"),
+    [
+        ((200, 300, 500, 420), slice(0, 60)),  # the offender low: the caption at the top
+        ((20, 10, 300, 150), slice(-60, None)),  # the offender high: the caption at the bottom
+    ],
+)
+def test_caption_banner_keeps_clear_of_the_offender(
+    car_box: tuple[float, float, float, float], band_rows: slice
+) -> None:
+    grey = np.full((480, 640, 3), 128, np.uint8)
+    out = annotate(grey, Overlay((replace(CAR, box=car_box),), (), CAPTION))
+    band = out[band_rows, :200]
+    assert np.mean(band.max(axis=2) < 64) > 0.5  # a dark band
+    assert (band.min(axis=2) > 200).sum() > 100  # white text on it
+    lower = inside(out, car_box, 6)[-60:]  # below a label drawn inside a box at the top
+    assert np.array_equal(lower, inside(grey, car_box, 6)[-60:])
+
+
 def test_lines_grow_with_the_image() -> None:
     """The offender's outline is thicker on 1920x1080 than on 320x240."""
 
