@@ -278,12 +278,17 @@ def _local_time(camera: Camera, event_time: str) -> str:
 
 
 def _check(image: Image) -> None:
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 BGR image, got {image.dtype} {image.shape}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or not image.size:
+        raise ValueError(
+            f"expected a non-empty (H, W, 3) uint8 BGR image, got {image.dtype} {image.shape}"
+        )
 
 
 def _pixels(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
-    """The pixel rows and columns a box covers (end excluded), clipped to the image."""
+    """The pixel rows and columns a box covers (end excluded), clipped to the image; none
+    for a box with a NaN or an infinity."""
+    if not all(math.isfinite(v) for v in box):
+        return 0, 0, 0, 0
     x1, y1 = (min(max(math.floor(v), 0), n) for v, n in ((box[0], width), (box[1], height)))
     x2, y2 = (min(max(math.ceil(v), 0), n) for v, n in ((box[2], width), (box[3], height)))
     return x1, y1, max(x2, x1), max(y2, y1)

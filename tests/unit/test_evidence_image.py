@@ -153,6 +153,7 @@ def test_blur_makes_two_plates_indistinguishable() -> None:
         ((-50, -50, -10, -10), False),  # wholly outside
         ((5.5, 5.5, 6.2, 6.9), False),  # under a pixel: the pixel (5, 5) only
         ((30, 40, 20, 50), False),  # inverted
+        ((float("nan"), 0, 50, 50), False),  # not a number: skipped
         ((1000, 600, 2000, 900), True),  # mostly outside: the corner inside is blurred
     ],
 )
@@ -161,6 +162,8 @@ def test_blur_clips_boxes_and_takes_tiny_ones(
 ) -> None:
     out = privacy_blur(FRAME, [Mark(box, "person", 0.5, None, "bystander")])
     assert out.shape == FRAME.shape
+    drawn = annotate(FRAME, Overlay((Mark(box, "car", 0.5, None, "offender"),), (LANE,), CAPTION))
+    assert drawn.shape == FRAME.shape
     assert np.array_equal(out[:590, 20:990], FRAME[:590, 20:990])
     assert np.array_equal(out[600:, 1000:], FRAME[600:, 1000:]) is not blurred
 
@@ -181,6 +184,8 @@ def test_input_is_not_modified_and_jpeg_round_trips() -> None:
         encode_jpeg(out, quality=0)
     with pytest.raises(ValueError, match="uint8"):
         annotate(frame.astype(np.float32), OVERLAY)
+    with pytest.raises(ValueError, match="non-empty"):
+        privacy_blur(frame[:0], OVERLAY.marks)
 
 
 @pytest.mark.parametrize(
