@@ -139,27 +139,24 @@ def privacy_blur(image: Image, marks: Sequence[Mark]) -> Image:
     """A copy with every person's and every bystander's box blurred beyond recognition.
 
     Each box is pixelated to about 8 blocks across its longer side (blocks of 8 px at least),
-    then Gaussian-blurred over a block, so no face or plate can be read. An offending road user
+    then smoothed over about a block, so no face or plate can be read. An offending road user
     that is not a person is left untouched, even where a bystander's box overlaps it. Boxes are
     clipped to the image; empty ones are skipped.
     """
     _check(image)
     out = image.copy()
     height, width = image.shape[:2]
-    kept = np.zeros((height, width), bool)  # the offending vehicles
-    for mark in filter(_shown, marks):
-        x1, y1, x2, y2 = _pixels(mark.box, width, height)
-        kept[y1:y2, x1:x2] = True
+    kept = [_pixels(m.box, width, height) for m in marks if _shown(m)]  # offending vehicles
     for mark in marks:
         x1, y1, x2, y2 = _pixels(mark.box, width, height)
         if _shown(mark) or x2 <= x1 or y2 <= y1:
             continue
-        if mark.class_name == "person":
-            hidden = np.ones((y2 - y1, x2 - x1), bool)
-        else:  # a bystander road user: not over an offending vehicle
-            hidden = ~kept[y1:y2, x1:x2]
+        hidden = np.ones((y2 - y1, x2 - x1, 1), bool)
+        if mark.class_name != "person":  # a bystander road user: not over an offending vehicle
+            for kx1, ky1, kx2, ky2 in kept:
+                hidden[max(ky1 - y1, 0) : max(ky2 - y1, 0), max(kx1 - x1, 0) : max(kx2 - x1, 0)] = 0
         region = out[y1:y2, x1:x2]
-        region[hidden] = _obscure(region)[hidden]
+        np.copyto(region, _obscure(region), where=hidden)
     return out
 
 
@@ -295,7 +292,8 @@ def _pixels(box: Sequence[float], width: int, height: int) -> tuple[int, int, in
 
 
 def _obscure(region: Image) -> Image:
-    """A region pixelated to blocks scaled to it, then smoothed over a block."""
+    """A region pixelated to blocks scaled to it, smoothed (a Gaussian of half a block on the
+    blocks), then enlarged back bilinearly."""
     height, width = region.shape[:2]
     block = max(MIN_BLOCK_PX, math.ceil(max(height, width) / BLOCKS))
     small = cv2.resize(
@@ -303,9 +301,8 @@ def _obscure(region: Image) -> Image:
         (max(1, math.ceil(width / block)), max(1, math.ceil(height / block))),
         interpolation=cv2.INTER_AREA,
     )
-    blocky = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
-    smooth = cv2.GaussianBlur(blocky, (0, 0), sigmaX=block / 2, borderType=cv2.BORDER_REPLICATE)
-    return np.asarray(smooth, np.uint8)
+    smooth = cv2.GaussianBlur(small, (0, 0), sigmaX=0.5, borderType=cv2.BORDER_REPLICATE)
+    return np.asarray(cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR), np.uint8)
 
 
 def _zone_color(zone_type: str) -> Color:
