@@ -27,6 +27,7 @@ from shared.adapters.frame_sources import (
 )
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.smtp import SmtpSender
+from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
 from shared.adapters.webhook import WebhookSender
 from shared.detection.factory import make_detector
@@ -40,6 +41,7 @@ from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
+from shared.service_layer.evidence import EvidenceStore
 from shared.service_layer.forecasting import ForecastConfig
 from shared.service_layer.predictions import PredictionService
 from shared.service_layer.processor import CameraProcessor
@@ -66,17 +68,7 @@ class Services:
         """The forecasts answered over HTTP (``predictions``)."""
         if self.tables is None:
             raise ConfigError("predictions need a BigQuery warehouse that answers queries")
-        s = self.settings
-        return PredictionService(
-            self.registry,
-            self.cache,
-            self.tables,
-            s.project_id,
-            s.bigquery_dataset,
-            max_minutes=s.forecast_horizon_h * 60,
-            max_cameras=s.prediction_max_cameras,
-            ttl_s=s.prediction_cache_ttl_s,
-        )
+        return PredictionService.of(self.settings, self.registry, self.cache, self.tables)
 
     @property
     def registry(self) -> Registry:
@@ -127,6 +119,7 @@ class Overrides(TypedDict, total=False):
     registry: Registry
     senders: Mapping[str, AlertSender]
     tables: Tables
+    signer: UrlSigner
 
 
 _services: Services | None = None
@@ -145,6 +138,7 @@ def build(
     registry: Registry | None = None,
     senders: Mapping[str, AlertSender] | None = None,
     tables: Tables | None = None,
+    signer: UrlSigner | None = None,
 ) -> Services:
     """Build the real adapters, except those given."""
     s = settings
@@ -164,7 +158,7 @@ def build(
         detector or make_detector(s),
         cache,
         warehouse,
-        ViolationRecorder(cache, warehouse, blobs, bus, s.evidence_bucket),
+        ViolationRecorder(cache, warehouse, evidence_store(s, blobs, cache, signer), bus),
     )
     alerts = AlertDispatcher(
         alert_senders(s) if senders is None else senders, cache, warehouse, processor.registry
@@ -172,6 +166,18 @@ def build(
     if tables is None and isinstance(warehouse, BigQueryWarehouse):
         tables = warehouse
     return Services(s, processor, alerts, cache, warehouse, blobs, bus, tables)
+
+
+def evidence_store(
+    settings: Settings, blobs: BlobStore, cache: Cache, signer: UrlSigner | None
+) -> EvidenceStore:
+    """Evidence in ``CAMWATCH_EVIDENCE_BUCKET``, its URLs signed by ``signer`` or the
+    configured one (``CAMWATCH_URL_SIGNER``)."""
+    s = settings
+    signer = signer or make_signer(s)
+    return EvidenceStore(
+        blobs, cache, signer, s.evidence_bucket, s.evidence_url_expiry_s, s.store_original_frames
+    )
 
 
 def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:

@@ -6,17 +6,24 @@ locals {
   }
   env = merge(
     {
-      PROJECT_ID        = var.project_id
-      BIGQUERY_DATASET  = var.dataset
-      BIGQUERY_LOCATION = var.bigquery_location
-      REDIS_HOST        = google_redis_instance.cache.host
-      REDIS_PORT        = tostring(google_redis_instance.cache.port)
-      REGISTRY_PATH     = var.registry_path
-      EVIDENCE_BUCKET   = google_storage_bucket.frames.name
-      WEBHOOK_URL       = var.alerts.webhook_url
-      WEBHOOK_TIMEOUT_S = tostring(var.alerts.webhook_timeout_s)
-      ALERT_EMAIL_FROM  = var.alerts.email_from
-      ALERT_EMAIL_TO    = join(",", var.alerts.email_to)
+      PROJECT_ID              = var.project_id
+      BIGQUERY_DATASET        = var.dataset
+      BIGQUERY_LOCATION       = var.bigquery_location
+      REDIS_HOST              = google_redis_instance.cache.host
+      REDIS_PORT              = tostring(google_redis_instance.cache.port)
+      REGISTRY_PATH           = var.registry_path
+      EVIDENCE_BUCKET         = google_storage_bucket.frames.name
+      URL_SIGNER              = "iam"
+      SIGNER_SERVICE_ACCOUNT  = google_service_account.functions.email
+      EVIDENCE_URL_EXPIRY_S   = tostring(var.evidence.url_expiry_s)
+      STORE_ORIGINAL_FRAMES   = tostring(var.evidence.store_originals)
+      EVIDENCE_RETENTION_DAYS = tostring(var.evidence.retention_days.evidence)
+      ORIGINAL_RETENTION_DAYS = tostring(var.evidence.retention_days.original)
+      LATEST_RETENTION_DAYS   = tostring(var.evidence.retention_days.latest)
+      WEBHOOK_URL             = var.alerts.webhook_url
+      WEBHOOK_TIMEOUT_S       = tostring(var.alerts.webhook_timeout_s)
+      ALERT_EMAIL_FROM        = var.alerts.email_from
+      ALERT_EMAIL_TO          = join(",", var.alerts.email_to)
     },
     var.alerts.smtp_host == null ? {} : {
       SMTP_HOST = var.alerts.smtp_host
@@ -99,14 +106,33 @@ resource "google_storage_bucket" "frames" {
   location                    = var.region
   uniform_bucket_level_access = true
 
-  lifecycle_rule {
-    condition {
-      age = 30
-    }
-    action {
-      type = "Delete"
+  # Each kind of stored image is deleted after its retention (docs/design/evidence.md); the
+  # same figures reach the functions as CAMWATCH_*_RETENTION_DAYS. An overwritten object
+  # (latest/) is a new object: its age counts from the last write.
+  dynamic "lifecycle_rule" {
+    for_each = local.retention_prefixes
+    content {
+      condition {
+        age            = var.evidence.retention_days[lifecycle_rule.key]
+        matches_prefix = [lifecycle_rule.value]
+      }
+      action {
+        type = "Delete"
+      }
     }
   }
+}
+
+locals {
+  retention_prefixes = { evidence = "evidence/", original = "originals/", latest = "latest/" }
+}
+
+# Evidence URLs are signed with the IAM signBlob API as the functions' own service account
+# (no key file): the account may sign for itself.
+resource "google_service_account_iam_member" "functions_sign_urls" {
+  service_account_id = google_service_account.functions.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.functions.email}"
 }
 
 locals {

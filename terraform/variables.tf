@@ -76,6 +76,20 @@ variable "alerts" {
   description = "Alert channels of alert_dispatcher. Secrets are Secret Manager secret ids (their latest version is mounted as an env var): the webhook signing secret holds `whsec_<base64>`."
 }
 
+variable "evidence" {
+  type = object({
+    url_expiry_s    = optional(number, 259200)
+    store_originals = optional(bool, false)
+    retention_days = optional(object({
+      evidence = optional(number, 30)
+      original = optional(number, 7)
+      latest   = optional(number, 2)
+    }), {})
+  })
+  description = "Evidence images (docs/design/evidence.md): the lifetime of the signed URL in alerts (seconds, at most 604800), whether unblurred originals are kept, and the days each kind is kept (the bucket's lifecycle rules)."
+  default     = {}
+}
+
 variable "sweep" {
   type = object({
     schedule  = optional(string, "*/5 * * * *")

@@ -92,7 +92,7 @@ class Simulation:
             now_ms,
             at.isoformat(),
             f"obs-{frame_hash}",
-            f"gs://b/{frame_hash}.jpg",
+            f"gs://b/evidence/{self.cam.id}/",
             None,
         )
         alive = {t.track_id for t in update.state.tracks}

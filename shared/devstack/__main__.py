@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from shared.devstack.evidence_report import save_evidence
 from shared.devstack.forecast_cli import BIGQUERY_DIR, LOGS, forecast, history, start_failed
 from shared.devstack.procs import StartError, port_open
 from shared.devstack.stack import (
@@ -135,6 +136,7 @@ def run(local: LocalStack, sweeps: int = DEMO_SWEEPS) -> int:
 
     client = bigquery_client(PROJECT, env["CAMWATCH_BIGQUERY_ENDPOINT"])
     report(BigQueryWarehouse(client, "camwatch", "US", 10), ids, lambda s: print(s, flush=True))
+    save_evidence(local, ROOT / ".stack", lambda s: print(s, flush=True))
     return 0 if ok else 1
 
 

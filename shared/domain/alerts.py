@@ -106,7 +106,8 @@ class ViolationAlert:
             f"confidence:  {v.confidence:.2f}\n"
             f"time (UTC):  {v.event_time}\n"
             f"box (px):    {x1:.0f},{y1:.0f} - {x2:.0f},{y2:.0f}\n"
-            f"evidence:    {v.evidence_uri}\n"
+            f"evidence:    {v.evidence_url or v.evidence_uri}\n"
+            f"stored at:   {v.evidence_uri}\n"
             f"violation:   {self.id}\n"
         )
 

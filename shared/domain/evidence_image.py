@@ -1,7 +1,8 @@
 """The evidence image: a frame blurred for privacy, then annotated, at its full resolution.
 
-:func:`overlay_for` says what to draw (the marks of the detections, each an offender or a
-bystander; the camera's zones; the caption), :func:`privacy_blur` hides people and bystanders,
+:func:`overlay_for` (:mod:`shared.domain.evidence_overlay`) says what to draw (the marks of
+the detections, each an offender or a bystander; the camera's zones; the caption),
+:func:`privacy_blur` hides people and bystanders,
 :func:`annotate` blurs then draws, and :func:`encode_jpeg` makes the stored bytes.
 
 Images are OpenCV's ``(H, W, 3)`` ``uint8`` BGR arrays, and colours are BGR. Nothing here
@@ -17,26 +18,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from shared.domain.detections import Detections
-from shared.domain.registry import Camera, ZoneType
-from shared.domain.schedules import time_zone
-from shared.domain.timestamps import parse_timestamp
-from shared.domain.violations import ViolationRecord
+from shared.domain.evidence_overlay import (
+    Box,
+    Mark,
+    Overlay,
+    Role,
+    ZoneOutline,
+    iou,
+    overlap,
+    overlay_for,
+)
+from shared.domain.registry import ZoneType
+
+__all__ = [
+    "Box",
+    "Mark",
+    "Overlay",
+    "Role",
+    "ZoneOutline",
+    "annotate",
+    "encode_jpeg",
+    "iou",
+    "mark_label",
+    "overlay_for",
+    "privacy_blur",
+]
 
 Image = npt.NDArray[np.uint8]
-Role = Literal["offender", "bystander"]
 Color = tuple[int, int, int]
-Box = tuple[float, float, float, float]
-
-MATCH_IOU = 0.9  # an untracked violation's box and its detection's box
-ZONE_VIOLATION = "congestion"  # a zone's violation: no road user is its offender
 OFFENDER: Color = (0, 0, 255)  # red
 BYSTANDER: Color = (170, 170, 170)  # grey
 ZONE_COLORS: dict[str, Color] = {  # one per zone type, none red or grey
@@ -54,85 +68,6 @@ BANNER_ALPHA = 0.65  # the caption banner's dark background
 BLOCKS = 8  # a blurred box is pixelated to about this many blocks across its longer side
 MIN_BLOCK_PX = 8
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One detection to draw: its box in pixels ``(x1, y1, x2, y2)`` and its role."""
-
-    box: Box
-    class_name: str
-    score: float
-    track_id: str | None
-    role: Role
-
-
-@dataclass(frozen=True)
-class ZoneOutline:
-    """A zone to draw: its polygon in normalised coordinates (0..1, x right, y down)."""
-
-    name: str
-    type: str  # a ZoneType value
-    polygon: tuple[tuple[float, float], ...]
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """Everything drawn on a frame: marks, zones and the caption banner's lines."""
-
-    marks: tuple[Mark, ...]
-    zones: tuple[ZoneOutline, ...]
-    caption: tuple[str, ...]
-
-
-def overlay_for(
-    camera: Camera,
-    detections: Detections,
-    track_ids: Sequence[str | None],
-    offenders: Sequence[ViolationRecord],
-    event_time: str,
-) -> Overlay:
-    """What to draw on a camera's frame.
-
-    A detection is an offender when its track id is an offender's, or, where the violation or
-    the detection has no track id, when its box matches the violation's (IoU >= 0.9); a
-    congestion violation makes no offender. Every other detection is a bystander.
-
-    Args:
-        camera: the camera (its zones, its time zone: none means UTC).
-        detections: the frame's detections, boxes in the frame's pixels.
-        track_ids: one per detection (None: untracked).
-        offenders: the violations the frame is evidence of; none for a latest frame.
-        event_time: the frame's time, RFC 3339.
-
-    Returns:
-        The overlay; its caption has a line per offender (rule, road user, score, track,
-        dwell, zone), then the local time and the camera id.
-
-    Raises:
-        ValueError: ``track_ids`` is not parallel to ``detections``.
-        MessageRejectedError: ``event_time`` is not an RFC 3339 date-time.
-    """
-    if len(track_ids) != len(detections):
-        raise ValueError(f"{len(track_ids)} track ids for {len(detections)} detections")
-    culprits = [o for o in offenders if o.type != ZONE_VIOLATION]
-    marks = []
-    for row, name, score, track in zip(
-        detections.xyxy.tolist(),
-        detections.class_name,
-        detections.confidence.tolist(),
-        track_ids,
-        strict=True,
-    ):
-        box = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-        role: Role = "offender" if any(_is(o, box, track) for o in culprits) else "bystander"
-        marks.append(Mark(box, str(name), float(score), track, role))
-    zones = tuple(
-        ZoneOutline(z.name, z.type.value, tuple((float(x), float(y)) for x, y in z.polygon))
-        for z in camera.zones
-    )
-    caption = (*(_offence(o) for o in offenders), _local_time(camera, event_time))
-    return Overlay(tuple(marks), zones, (*caption, f"camera {camera.id}"))
 
 
 def privacy_blur(image: Image, marks: Sequence[Mark]) -> Image:
@@ -208,13 +143,6 @@ def mark_label(mark: Mark) -> str:
     return f"{mark.class_name} {mark.score:.2f}{track}"
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes (0 for empty ones)."""
-    inter = _overlap(a, b)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _zones(image: Image, overlay: Overlay, line: int, font: float) -> Image:
     """The zones' light fill (not over an offending vehicle), outlines and names."""
     height, width = image.shape[:2]
@@ -247,31 +175,6 @@ def _offends(mark: Mark) -> bool:
 def _shown(mark: Mark) -> bool:
     """An offending road user that is not a person: never blurred nor tinted."""
     return mark.role == "offender" and mark.class_name != "person"
-
-
-def _is(offender: ViolationRecord, box: Sequence[float], track: str | None) -> bool:
-    """Whether a detection is this violation's road user."""
-    if offender.track_id is not None and track is not None:
-        return offender.track_id == track
-    return iou(offender.box, box) >= MATCH_IOU
-
-
-def _offence(o: ViolationRecord) -> str:
-    """``bus_lane: car 0.84, track t3, dwell 42 s, zone busway``."""
-    parts = [f"{o.type}: {o.class_name} {o.confidence:.2f}"]
-    if o.track_id is not None:
-        parts.append(f"track {o.track_id}")
-    if o.dwell_s is not None:
-        parts.append(f"dwell {o.dwell_s:.0f} s")
-    parts.append(f"zone {o.zone}")
-    return ", ".join(parts)
-
-
-def _local_time(camera: Camera, event_time: str) -> str:
-    """``2026-11-30 08:15:02 PST (America/Los_Angeles)``; UTC without a camera time zone."""
-    name = camera.timezone or "UTC"
-    local = parse_timestamp(event_time).astimezone(time_zone(name))
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({name})"
 
 
 def _check(image: Image) -> None:
@@ -336,8 +239,8 @@ def _banner(image: Image, lines: Sequence[str], font: float, avoid: Sequence[Box
     right = min(width, max(cv2.getTextSize(t, FONT, scale, thick)[0][0] for t in lines) + 16)
     tall = min(height, step * len(lines) + 8)
     top = 0
-    if sum(_overlap(b, (0, height - tall, right, height)) for b in avoid) < sum(
-        _overlap(b, (0, 0, right, tall)) for b in avoid
+    if sum(overlap(b, (0, height - tall, right, height)) for b in avoid) < sum(
+        overlap(b, (0, 0, right, tall)) for b in avoid
     ):
         top = height - tall
     band = image[top : top + tall, :right]
@@ -345,10 +248,3 @@ def _banner(image: Image, lines: Sequence[str], font: float, avoid: Sequence[Box
     for i, text in enumerate(lines):
         org = (8, top + 4 + h + i * step)
         cv2.putText(image, text, org, FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
-
-
-def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
-    """The area two boxes share."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return max(w, 0.0) * max(h, 0.0)

@@ -114,8 +114,12 @@ class EventFrame:
     now_ms: int
     event_time: str  # ISO 8601, UTC: the observation's time, on every row of the frame
     observation_id: str
-    evidence_uri: str  # where this frame's evidence goes, if a violation opens on it
+    evidence_dir: str  # gs://bucket/evidence/{camera}/{yyyy}/{mm}/{dd}/: this frame's evidence
     sweep_id: str | None
+
+    def evidence_of(self, violation_id: str) -> str:
+        """Where the evidence of a violation that opens on this frame goes."""
+        return f"{self.evidence_dir}{violation_id}.jpg"
 
 
 def advance(
@@ -158,8 +162,9 @@ def advance(
         if key in taken or not found.ready or held[key][0] < found.observations:
             continue
         started = found.since_ms if found.since_ms is not None else held[key][1]
+        violation_id = new_id(key)
         opened = OpenViolation(
-            violation_id=new_id(key),
+            violation_id=violation_id,
             key=key,
             zone=found.zone,
             track_id=found.track_id,
@@ -169,7 +174,7 @@ def advance(
             started_ms=started,
             last_seen_ms=frame.now_ms,
             seq=0,
-            evidence_uri=frame.evidence_uri,
+            evidence_uri=frame.evidence_of(violation_id),
             published=legacy,  # the old claim's alert went out already
         )
         legacy = False

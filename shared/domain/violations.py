@@ -41,6 +41,7 @@ class ViolationRecord:
     started_at: str | None = None  # ISO 8601, UTC: when the rule began to hold
     last_seen_at: str | None = None  # ISO 8601, UTC: the last frame that showed it
     dwell_s: float | None = None  # started_at to last_seen_at
+    evidence_url: str | None = None  # a signed URL of the evidence: messages only, never rows
 
     @property
     def row_id(self) -> str:
@@ -73,8 +74,10 @@ class ViolationRecord:
         return {**self._common(), "alerted": self.alerted}
 
     def as_message(self) -> dict[str, Any]:
-        """The ``violations`` message that asks the alert dispatcher for an alert."""
-        return {**self._common(), "sweep_id": self.sweep_id}
+        """The ``violations`` message that asks the alert dispatcher for an alert (with the
+        signed evidence URL, when the recorder signed one)."""
+        url = {"evidence_url": self.evidence_url} if self.evidence_url else {}
+        return {**self._common(), "sweep_id": self.sweep_id, **url}
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> ViolationRecord:
@@ -103,6 +106,7 @@ class ViolationRecord:
             started_at=_utc(data.get("started_at")),
             last_seen_at=_utc(data.get("last_seen_at")),
             dwell_s=None if data.get("dwell_s") is None else float(data["dwell_s"]),
+            evidence_url=data.get("evidence_url"),
         )
 
 

@@ -31,6 +31,7 @@ from shared.errors import BadRequestError, CameraNotFoundError, DependencyUnavai
 from shared.forecasting import sql
 from shared.forecasting.port import Tables
 from shared.service_layer.idempotency import prediction_key
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("ok", "no_forecast", "out_of_range")
@@ -71,6 +72,23 @@ class PredictionService:
     max_cameras: int = 100
     ttl_s: int = 1800
     clock: Callable[[], float] = field(default=time.time)
+
+    @classmethod
+    def of(
+        cls, settings: Settings, registry: Registry, cache: Cache, tables: Tables
+    ) -> PredictionService:
+        """The service as the settings configure it (``CAMWATCH_PREDICTION_*``)."""
+        s = settings
+        return cls(
+            registry,
+            cache,
+            tables,
+            s.project_id,
+            s.bigquery_dataset,
+            max_minutes=s.forecast_horizon_h * 60,
+            max_cameras=s.prediction_max_cameras,
+            ttl_s=s.prediction_cache_ttl_s,
+        )
 
     def one(self, camera: str, args: Mapping[str, str]) -> Prediction:
         """One camera's forecast (GET).

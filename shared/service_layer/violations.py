@@ -5,24 +5,24 @@ type the camera has, its book of open violations (``violation:camera:{id}:type:{
 24 h, refreshed on each update) is advanced in one optimistic Redis transaction
 (:mod:`shared.domain.lifecycle`), giving the frame's open, update and close events. Each event
 is a ``violations`` row (idempotent by its id); a frame that opens a violation stores its
-evidence once, beside the rows; then each open event not yet published goes to the
-``violations`` topic for alerting and is marked published in the book. A failure before that
-leaves it unpublished, so the retry (the same frame again, which gives the same events)
-publishes it: one alert per violation, however long it lasts.
+evidence (annotated, bystanders blurred: :mod:`shared.service_layer.evidence`) once per
+new violation, beside the rows; then each open event not yet published goes to the
+``violations`` topic for alerting, with a signed URL of its evidence, and is marked published
+in the book. A failure before that leaves it unpublished, so the retry (the same frame again,
+which gives the same events) publishes it: one alert per violation, however long it lasts.
+Every new frame also becomes the camera's latest frame (``latest/{camera}.jpg``).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-from shared.adapters.blobstore import BlobStore
 from shared.adapters.bus import EventBus
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
@@ -33,6 +33,7 @@ from shared.domain.registry import Camera
 from shared.domain.rules import Finding, Scene, evaluate, rule_types, rules_for
 from shared.domain.tracks import TrackUpdate
 from shared.domain.violations import ViolationRecord
+from shared.service_layer.evidence import EvidenceStore, Shot
 from shared.service_layer.idempotency import row_id, violation_key, write_once
 
 
@@ -43,9 +44,8 @@ class ViolationRecorder:
 
     cache: Cache
     warehouse: Warehouse
-    evidence: BlobStore
+    evidence: EvidenceStore
     bus: EventBus
-    bucket: str
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="record"), repr=False
     )
@@ -65,6 +65,21 @@ class ViolationRecorder:
             DependencyUnavailableError: Redis, BigQuery, storage or Pub/Sub is down; the retry
                 of the same frame records and alerts what this call did not.
         """
+        shot = Shot(image, observation.detections, tracked.track_ids, observation.event_time, raw)
+        latest = self._pool.submit(self.evidence.write_latest, camera, shot)
+        try:
+            return self._record(camera, observation, shot, tracked, now_ms)
+        finally:
+            latest.result()  # best effort: it logs its own failure
+
+    def _record(
+        self,
+        camera: Camera,
+        observation: Observation,
+        shot: Shot,
+        tracked: TrackUpdate,
+        now_ms: int,
+    ) -> tuple[ViolationRecord, ...]:
         types = rule_types(camera)
         if not types:
             return ()
@@ -77,14 +92,13 @@ class ViolationRecorder:
             now_ms,
         )
         found = evaluate(rules_for(camera, datetime.fromisoformat(observation.event_time)), scene)
-        name = evidence_name(camera.id, info.hash, raw)
         frame = EventFrame(
             camera.id,
             info.hash,
             now_ms,
             observation.event_time,
             observation.observation_id,
-            f"gs://{self.bucket}/{name}",
+            self.evidence.evidence_dir(camera.id, observation.event_time),
             observation.sweep_id,
         )
         alive = {t.track_id for t in tracked.state.tracks}
@@ -96,12 +110,11 @@ class ViolationRecorder:
         events = [e for _, evs in books.values() for e in evs]
         if not events:
             return ()
-        jobs: list[Future[object]] = []
-        if any(e.event == "open" and e.evidence_uri == frame.evidence_uri for e in events):
-            data, content_type = evidence_bytes(raw, image)
-            jobs.append(
-                self._pool.submit(self.evidence.write, self.bucket, name, data, content_type)
-            )
+        jobs: list[Future[object]] = [
+            self._pool.submit(self.evidence.write_violation, camera, e, shot)
+            for e in events
+            if e.event == "open" and e.evidence_uri == frame.evidence_of(e.violation_id)
+        ]
         jobs += [self._pool.submit(write_once, self.cache, self.warehouse, e) for e in events]
         errors = [e for e in (job.exception() for job in jobs) if e is not None]
         if errors:
@@ -132,36 +145,11 @@ class ViolationRecorder:
         if not opened:
             return
         for record in opened:
-            self.bus.publish("violations", [record], camera_id=camera_id, type=type_)
+            signed = replace(record, evidence_url=self.evidence.url(record.evidence_uri))
+            self.bus.publish("violations", [signed], camera_id=camera_id, type=type_)
         ids = {r.violation_id for r in opened}
 
         def mark(current: str | None) -> tuple[str, None]:
             return published(Book.from_json(current), ids).to_json(), None
 
         self.cache.update(violation_key(camera_id, type_), mark, BOOK_TTL_S)
-
-
-def evidence_name(camera_id: str, digest: str, raw: RawFrame) -> str:
-    """Where a frame's evidence goes: ``evidence/{camera}/{frame hash}.jpg`` (``.png`` for a
-    PNG frame)."""
-    kind = image_kind(raw.data or b"") or "jpeg"
-    return f"evidence/{camera_id}/{digest}.{'jpg' if kind == 'jpeg' else kind}"
-
-
-def evidence_bytes(raw: RawFrame, image: npt.NDArray[np.uint8]) -> tuple[bytes, str]:
-    """Bytes and type of a frame's evidence: the frame as the camera sent it (JPEG or PNG,
-    unaltered); a decoded-only frame (video) is encoded as JPEG."""
-    data, kind = raw.data or b"", image_kind(raw.data or b"")
-    if kind is None:
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        data, kind = (jpeg.tobytes() if ok else b""), "jpeg"
-    return data, f"image/{kind}"
-
-
-def image_kind(data: bytes) -> str | None:
-    """``jpeg`` or ``png`` by magic bytes, else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    return None

@@ -11,11 +11,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import requests
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters.blobstore import storage_client
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+from shared.devstack.camera_server import IMAGES
 from shared.devstack.stack import PROJECT, LocalStack
 from shared.devstack.topology import dead_letter_pull
 from shared.settings import Settings
@@ -159,6 +163,41 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     emails = {m["X-Camwatch-Violation-Id"] for m in event_stack.emails()} & set(alerted)
     assert emails == {r["violation_id"] for r in rows if r["severity"] == "HIGH"}
     assert any(alerted[e] == "cam-009-market-van-ness" for e in emails)
+    # Each webhook's signed URL downloads its evidence: the frame at full size, annotated.
+    for delivery in took:
+        assert delivery.body is not None
+        data = delivery.body["data"]
+        got = requests.get(data["evidence_url"], timeout=10)
+        assert got.status_code == 200, (data["evidence_uri"], got.text[:200])
+        evidence = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
+        assert evidence is not None, data["evidence_uri"]
+        assert evidence.shape[0] >= 240
+        assert evidence.shape[1] >= 320
+        assert f"/{data['violation_id']}.jpg" in data["evidence_uri"]
+    # The latest frame of a camera of passers-by: every person in it blurred.
+    latest = storage_client(PROJECT, os.environ["STORAGE_EMULATOR_HOST"]).bucket(
+        os.environ["CAMWATCH_EVIDENCE_BUCKET"]
+    )
+    stored = latest.blob("latest/cam-002-market-6th.jpg").download_as_bytes(timeout=10)
+    frame = cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_GRAYSCALE)
+    source = cv2.imread(str(IMAGES / "vtest_f300.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert frame is not None
+    assert source is not None
+    assert frame.shape == source.shape
+    [row] = warehouse.query(
+        f"SELECT detections FROM `{warehouse.table_id('observations')}` "
+        "WHERE sweep_id = @sweep AND camera_id = 'cam-002-market-6th'",
+        {"sweep": sweep_id},
+    )
+    people = [d["box"] for d in row["detections"] if d["class_name"] == "person"]
+    assert people
+    for box in people:
+        x1, y1, x2, y2 = (int(box[k]) for k in ("x1", "y1", "x2", "y2"))
+        if (x2 - x1) * (y2 - y1) < 400:
+            continue
+        inside = (slice(y1 + 2, y2 - 2), slice(x1 + 2, x2 - 2))
+        detail = cv2.Laplacian(source[inside], cv2.CV_64F).var()
+        assert cv2.Laplacian(frame[inside], cv2.CV_64F).var() < detail / 4, box
 
 
 def wait_alerts(

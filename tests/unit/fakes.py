@@ -20,6 +20,7 @@ from shared.domain.tracks import counter_ids
 from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
+from shared.service_layer.evidence import EvidenceStore
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.tracking import CameraTracker, track_config
 from shared.service_layer.violations import ViolationRecorder
@@ -225,6 +226,7 @@ class FakeEvidence:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.writes: list[str] = []  # every URI written, in order (an overwrite again)
         self.down = False
 
     def write(self, bucket: str, name: str, data: bytes, content_type: str) -> str:
@@ -232,6 +234,7 @@ class FakeEvidence:
             raise DependencyUnavailableError("storage", "503")
         uri = f"gs://{bucket}/{name}"
         self.objects[uri] = data
+        self.writes.append(uri)
         return uri
 
     def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
@@ -272,12 +275,24 @@ def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
     frames_, detector, cache = FakeFrames(frames), FakeDetector(), FakeCache()
     warehouse, evidence, bus = FakeWarehouse(), FakeEvidence(), FakeBus()
     settings = Settings()
-    recorder = ViolationRecorder(cache, warehouse, evidence, bus, settings.evidence_bucket)
+    store = EvidenceStore(evidence, cache, FakeSigner(), settings.evidence_bucket, 3600)
+    recorder = ViolationRecorder(cache, warehouse, store, bus)
     tracks = CameraTracker(cache, track_config(settings), settings.track_ttl_s, counter_ids())
     processor = CameraProcessor(
         settings, registry, frames_, detector, cache, warehouse, recorder, tracks
     )
     return Rig(processor, frames_, detector, cache, warehouse, evidence, bus)
+
+
+class FakeSigner:
+    """Signs ``gs://b/o`` as a URL that names the object and the expiry (never fetched)."""
+
+    def __init__(self) -> None:
+        self.signed: list[tuple[str, int]] = []
+
+    def sign(self, uri: str, expires_s: int) -> str:
+        self.signed.append((uri, expires_s))
+        return f"http://127.0.0.1:9/{uri.removeprefix('gs://')}?X-Goog-Expires={expires_s}"
 
 
 class FakeSender:
@@ -307,6 +322,7 @@ class Wired:
     detector: FakeDetector
     registry: Registry
     senders: dict[str, FakeSender]
+    signer: FakeSigner
 
     def overrides(self) -> dict[str, Any]:
         """The keywords of ``bootstrap.bootstrap`` (and ``bootstrap.build``)."""
@@ -324,4 +340,5 @@ def wired(registry: Registry, frames: dict[str, Any] | None = None) -> Wired:
         detector=FakeDetector(),
         registry=registry,
         senders={"webhook": FakeSender("webhook"), "email": FakeSender("email")},
+        signer=FakeSigner(),
     )

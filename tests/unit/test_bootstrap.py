@@ -14,6 +14,7 @@ from tests.unit.fakes import (
     FakeDetector,
     FakeEvidence,
     FakeFrames,
+    FakeSigner,
     FakeWarehouse,
     registry_of,
 )
@@ -29,6 +30,7 @@ def fakes() -> dict[str, Any]:
         "detector": FakeDetector(),
         "registry": registry_of({"id": "cam-a", "source": "http://a/1.jpg"}),
         "senders": {},
+        "signer": FakeSigner(),
     }
 
 
@@ -42,7 +44,8 @@ def test_every_adapter_given_is_the_one_used() -> None:
     assert services.registry is given["registry"]
     assert services.processor.frames is given["frames"]
     assert services.processor.detector is given["detector"]
-    assert services.processor.violations.evidence is given["blobs"]
+    assert services.processor.violations.evidence.blobs is given["blobs"]
+    assert services.processor.violations.evidence.signer is given["signer"]
     assert set(services.health_checks()) == {"redis", "bigquery", "storage"}
 
 

@@ -375,3 +375,37 @@ def test_predictions_is_deployed_like_process_camera() -> None:
     assert main.count('"INGRESS_TRAFFIC_ALL"') == 1
     outputs = (TF / "outputs.tf").read_text()
     assert 'google_cloud_run_v2_service.functions["predictions"].uri' in outputs
+
+
+def test_the_buckets_lifecycle_rules_keep_each_image_as_long_as_the_settings_say() -> None:
+    variables = (TF / "variables.tf").read_text()
+    block = variables[variables.index('variable "evidence"') :]
+    block = block[: block.index("\n}\n")]
+    defaults = dict(re.findall(r"(\w+)\s+= optional\((?:number|bool), ([\w.]+)\)", block))
+    settings = Settings()
+    assert defaults == {
+        "url_expiry_s": str(settings.evidence_url_expiry_s),
+        "store_originals": str(settings.store_original_frames).lower(),
+        "evidence": str(settings.evidence_retention_days),
+        "original": str(settings.original_retention_days),
+        "latest": str(settings.latest_retention_days),
+    }
+    main = (TF / "main.tf").read_text()
+    # one Delete rule per kind, on its prefix, after the kind's days
+    found = re.search(r"retention_prefixes = \{(?P<body>[^}]*)\}", main)
+    assert found
+    prefixes = dict(re.findall(r'(\w+) = "([^"]+)"', found["body"]))
+    assert prefixes == {"evidence": "evidence/", "original": "originals/", "latest": "latest/"}
+    assert "age            = var.evidence.retention_days[lifecycle_rule.key]" in main
+    assert "matches_prefix = [lifecycle_rule.value]" in main
+    assert 'type = "Delete"' in main
+    # the code writes where the rules look
+    from shared.service_layer.evidence import dated
+
+    assert dated("evidence", "cam-1", "2026-11-30T08:00:00+00:00") == "evidence/cam-1/2026/11/30/"
+    evidence = (ROOT / "shared" / "service_layer" / "evidence.py").read_text()
+    assert 'f"latest/{camera.id}.jpg"' in evidence
+    assert '"evidence/", "originals/"' in evidence
+    # the functions sign as themselves
+    assert 'role               = "roles/iam.serviceAccountTokenCreator"' in main
+    assert "SIGNER_SERVICE_ACCOUNT  = google_service_account.functions.email" in main

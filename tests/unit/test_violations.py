@@ -47,14 +47,26 @@ def test_violation_recorded_with_evidence_and_alerted_once(rig: Rig) -> None:
         "car",
         True,
     )
-    # The evidence is the frame exactly as the camera sent it, named by its frame hash.
-    assert rig.evidence.objects[v["evidence_uri"]] == jpeg("car1.jpg")
-    assert (
-        v["evidence_uri"] == f"gs://camwatch-evidence/evidence/cam-v/{first['frame']['hash']}.jpg"
+    # The evidence: the frame annotated at its full size, at a dated path named by the id.
+    day = datetime.fromisoformat(first["event_time"]).strftime("%Y/%m/%d")
+    assert v["evidence_uri"] == (
+        f"gs://camwatch-evidence/evidence/cam-v/{day}/{v['violation_id']}.jpg"
     )
+    evidence = cv2.imdecode(
+        np.frombuffer(rig.evidence.objects[v["evidence_uri"]], np.uint8), cv2.IMREAD_COLOR
+    )
+    assert evidence is not None
+    assert evidence.shape == image("car1.jpg").shape
+    assert not np.array_equal(evidence, image("car1.jpg"))  # drawn on
+    assert "gs://camwatch-evidence/latest/cam-v.jpg" in rig.evidence.objects
     [(topic, message, attributes)] = rig.bus.sent
     assert topic == "violations"
     assert message["violation_id"] == v["violation_id"]
+    # The message (not the row) carries the signed URL of the evidence.
+    assert message["evidence_url"].startswith(
+        f"http://127.0.0.1:9/camwatch-evidence/evidence/cam-v/{day}/"
+    )
+    assert "evidence_url" not in v
     validate("violation", message)
     assert attributes == {"camera_id": "cam-v", "type": "bus_lane"}
     assert (v["event"], v["event_seq"], v["track_id"]) == ("open", 0, "t1")
@@ -69,7 +81,7 @@ def test_violation_recorded_with_evidence_and_alerted_once(rig: Rig) -> None:
     assert again["evidence_uri"] == v["evidence_uri"]  # the evidence of the open event
     assert len(rig.warehouse.rows["violations"]) == 2
     assert len(rig.bus.sent) == 1
-    assert len(rig.evidence.objects) == 1
+    assert len(rig.evidence.objects) == 2  # the evidence, and the latest frame overwritten
     # A cache hit does not find them again.
     assert rig.processor.process("cam-v").as_answer()["violations"] == []
 
@@ -84,6 +96,9 @@ def test_failed_alert_is_retried_not_lost(rig: Rig) -> None:
     assert [v["alerted"] for v in retry["violations"]] == [True]
     assert len(rig.bus.sent) == 1
     assert len(rig.warehouse.rows["violations"]) == 1  # the first attempt's row, written once
+    # The redelivered frame opens the same violation: its evidence was written once.
+    [uri] = {v["evidence_uri"] for v in retry["violations"]}
+    assert rig.evidence.writes.count(uri) == 1
 
 
 def test_storage_down_is_retried(rig: Rig) -> None:
@@ -94,21 +109,23 @@ def test_storage_down_is_retried(rig: Rig) -> None:
     assert rig.processor.process("cam-v").as_answer()["violations"][0]["alerted"] is True
 
 
-def test_two_violations_in_one_frame_share_one_evidence_object() -> None:
+def test_each_violation_of_a_frame_has_its_own_evidence() -> None:
     stand = {**LANE, "name": "corner-bikes", "type": "bike_lane"}
     r = fakes.rig(
         registry_of({"id": "cam-w", "source": "http://w/1.jpg", "zones": [LANE, stand]}),
         {"http://w/1.jpg": jpeg("car1.jpg")},
     )
     found = r.processor.process("cam-w").as_answer()["violations"]
-    # The car breaks both lanes, the bus the bike lane: three violations, one frame, one object.
+    # The car breaks both lanes, the bus the bike lane: three violations, three images, each
+    # with its own offender (the others blurred).
     assert sorted((v["type"], v["class_name"]) for v in found) == [
         ("bike_lane", "bus"),
         ("bike_lane", "car"),
         ("bus_lane", "car"),
     ]
-    assert len({v["evidence_uri"] for v in found}) == 1
-    assert len(r.evidence.objects) == 1
+    uris = {v["evidence_uri"] for v in found}
+    assert len(uris) == 3
+    assert uris | {"gs://camwatch-evidence/latest/cam-w.jpg"} == set(r.evidence.objects)
     assert len(r.bus.sent) == 3  # one alert per violation
 
 
@@ -135,7 +152,7 @@ def test_a_cache_hit_of_a_decoded_only_frame_finds_no_violation_again() -> None:
     again = r.processor.process("cam-x")
     assert again.cache == "hit"
     assert again.violations == ()
-    assert len(r.evidence.objects) == 1
+    assert len(r.evidence.writes) == 2  # the evidence and the latest frame, once: not on a hit
     assert len(r.bus.sent) == 1
 
 
