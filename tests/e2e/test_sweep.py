@@ -189,15 +189,18 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
         "WHERE sweep_id = @sweep AND camera_id = 'cam-002-market-6th'",
         {"sweep": sweep_id},
     )
-    people = [d["box"] for d in row["detections"] if d["class_name"] == "person"]
-    assert people
-    for box in people:
+    # Inside each person's box the fine detail is gone: the median |Laplacian| (robust to the
+    # boxes and labels drawn over it) falls from 6 to 16 in the source to 3 or less.
+    seen = 0
+    for box in (d["box"] for d in row["detections"] if d["class_name"] == "person"):
         x1, y1, x2, y2 = (int(box[k]) for k in ("x1", "y1", "x2", "y2"))
         if (x2 - x1) * (y2 - y1) < 400:
             continue
-        inside = (slice(y1 + 2, y2 - 2), slice(x1 + 2, x2 - 2))
-        detail = cv2.Laplacian(source[inside], cv2.CV_64F).var()
-        assert cv2.Laplacian(frame[inside], cv2.CV_64F).var() < detail / 4, box
+        inside = (slice(y1 + 3, y2 - 3), slice(x1 + 3, x2 - 3))
+        detail = np.median(np.abs(cv2.Laplacian(source, cv2.CV_64F)[inside]))
+        assert np.median(np.abs(cv2.Laplacian(frame, cv2.CV_64F)[inside])) * 2 < detail, box
+        seen += 1
+    assert seen
 
 
 def wait_alerts(
