@@ -64,7 +64,7 @@ def horizon(value: Any, max_minutes: int) -> int:
 
 def metric(value: Any) -> str:
     """One of the forecast metrics."""
-    if value not in METRICS:
+    if not isinstance(value, str) or value not in METRICS:
         raise BadRequestError(f"unknown metric {str(value)[:40]!r}: one of {sorted(METRICS)}")
     return str(value)
 

@@ -269,13 +269,13 @@ class Rig:
     bus: FakeBus
 
 
-def rig(registry: Registry, frames: dict[str, Any]) -> Rig:
+def rig(registry: Registry, frames: dict[str, Any], originals: bool = False) -> Rig:
     """A processor over ``registry`` whose cameras serve ``frames`` (by source); track ids
-    ``t1``, ``t2``, ..."""
+    ``t1``, ``t2``, ...; with ``originals``, originals are stored beside the evidence."""
     frames_, detector, cache = FakeFrames(frames), FakeDetector(), FakeCache()
     warehouse, evidence, bus = FakeWarehouse(), FakeEvidence(), FakeBus()
     settings = Settings()
-    store = EvidenceStore(evidence, cache, FakeSigner(), settings.evidence_bucket, 3600)
+    store = EvidenceStore(evidence, cache, FakeSigner(), settings.evidence_bucket, 3600, originals)
     recorder = ViolationRecorder(cache, warehouse, store, bus)
     tracks = CameraTracker(cache, track_config(settings), settings.track_ttl_s, counter_ids())
     processor = CameraProcessor(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -162,6 +162,17 @@ def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None
     assert message["X-Camwatch-Violation-Id"] == message["X-Camwatch-Alert-Id"] == "a" * 32
     assert message["X-Camwatch-Event"] == "violation.detected"
     assert "gs://evidence/" in message.get_content()
+
+
+def test_the_email_and_webhook_carry_the_signed_evidence_url() -> None:
+    url = "https://storage.googleapis.com/evidence/x.jpg?X-Goog-Signature=ab"
+    alert = build_alert(replace(record(0.9), evidence_url=url), Severity.HIGH)
+    assert alert.body()["data"]["evidence_url"] == url
+    assert alert.body()["data"]["evidence_uri"].startswith("gs://")
+    validate("webhooks/violation_alert", alert.body())
+    text = compose(alert, "camwatch@x", ["ops@x"]).get_content()
+    assert f"evidence:    {url}" in text
+    assert "stored at:   gs://evidence/" in text
 
 
 def test_violation_rows_say_their_event_type(alerts: Dispatch) -> None:

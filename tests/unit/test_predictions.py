@@ -98,6 +98,8 @@ def test_a_bulk_body_names_cameras_once_in_order() -> None:
         ({"cameras": [7], "horizon": 60}, "malformed camera id '7'"),
         ({"cameras": ["cam-1"], "horizon": 60, "confidence": "0.9"}, "not a number"),
         ({"cameras": ["cam-1"], "horizon": 60, "extra": 1}, "unknown fields ['extra']"),
+        ({"cameras": ["cam-1"], "horizon": 60, "metric": []}, "unknown metric '[]'"),
+        ({"cameras": ["cam-1"], "horizon": 60, "metric": {"a": 1}}, "unknown metric"),
     ],
 )
 def test_a_bad_bulk_body_is_refused_with_its_reason(body: Any, says: str) -> None:

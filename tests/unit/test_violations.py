@@ -129,6 +129,19 @@ def test_each_violation_of_a_frame_has_its_own_evidence() -> None:
     assert len(r.bus.sent) == 3  # one alert per violation
 
 
+@pytest.mark.parametrize("originals", [False, True])
+def test_the_original_frame_is_stored_only_when_asked(originals: bool) -> None:
+    r = fakes.rig(REGISTRY, {"http://v/1.jpg": jpeg("car1.jpg")}, originals=originals)
+    [v] = r.processor.process("cam-v").as_answer()["violations"]
+    original = v["evidence_uri"].replace("/evidence/", "/originals/", 1)
+    stored = {uri.split("/")[3] for uri in r.evidence.objects}  # the top folder of each object
+    if originals:
+        assert r.evidence.objects[original] == jpeg("car1.jpg")  # byte for byte
+        assert stored == {"evidence", "latest", "originals"}
+    else:
+        assert stored == {"evidence", "latest"}  # privacy by default: nothing unblurred
+
+
 def test_decoded_only_frames_are_encoded_as_jpeg_evidence() -> None:
     r = fakes.rig(
         registry_of({"id": "cam-x", "source": "rtsp://x/1", "zones": [LANE]}),
