@@ -94,13 +94,14 @@ lock: venv ## refresh the hashed locks from pyproject.toml (today's pins kept; U
 	$(LOCK) -o requirements.txt pyproject.toml
 	$(LOCK) --extra dev -o requirements-dev.txt pyproject.toml
 
-bench: deps ## benchmarks: detector per model, process_camera, inference service, torch runtime batching, sweep, forecasts, predictions
+bench: deps ## benchmarks: detector per model, process_camera, inference service, torch runtime batching, sweep, forecasts, predictions, evidence
 	$(PY) -m tests.bench.bench_process
 	$(PY) -m tests.bench.bench_service
 	$(PY) -m tests.bench.bench_gpu --seconds 3 --clients 1,8,32
 	$(PY) -m tests.bench.bench_sweep
 	$(PY) -m tests.bench.bench_forecast
 	$(PY) -m tests.bench.bench_predictions
+	$(PY) -m tests.bench.bench_evidence
 
 clean: ## remove the venv, the local stack's logs, BigQuery data (.stack/bigquery) and charts
 	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info
