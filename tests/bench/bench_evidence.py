@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -25,18 +24,9 @@ from shared.detection.factory import make_detector
 from shared.devstack.camera_server import IMAGES
 from shared.domain.evidence_image import Mark, Overlay, Role, annotate, encode_jpeg, privacy_blur
 from shared.settings import Settings
+from tests.bench.bench_process import timed
 
 SIZES = ((768, 576), (1920, 1080))
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall milliseconds of ``repeat`` calls."""
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - t0) * 1000)
-    return runs
 
 
 def marks_of(image: npt.NDArray[np.uint8], min_score: float) -> tuple[Mark, ...]:

@@ -85,7 +85,8 @@ def store_run(warehouse: BigQueryWarehouse, cameras: Sequence[str], now: datetim
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    """Wall milliseconds of ``repeat`` calls."""
+    """Wall milliseconds of ``repeat`` calls, without ``bench_process.timed``'s two warm-up
+    calls: a call here costs up to half a minute, and the cold calls are the figure."""
     runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
