@@ -175,19 +175,17 @@ def forecast(project: str | None, dataset: str) -> int:
 
 def anomaly_lines(run: RunSummary, tz: str = DEFAULT_TZ) -> list[str]:
     """The intervals the run would alert on (``make forecast`` publishes nothing)."""
-    from shared.domain.anomaly_alerts import severity_of_interval
+    from shared.domain.anomaly_alerts import expected_range, severity_of_interval
     from shared.domain.timestamps import row_time
 
     zone = ZoneInfo(tz)
     lines = [f"anomalous intervals that would alert (traffic.anomaly): {len(run.intervals)}"]
     for i in run.intervals:
         start = row_time(i.start).astimezone(zone)
-        low, high = i.expected_lower, i.expected_upper
-        expected = "?" if low is None or high is None else f"{low:.1f} to {high:.1f}"
         lines.append(
             f"  {severity_of_interval(i):<6} {i.camera_id:<36} {i.metric:<10} "
             f"{start:%a %d %b %H:%M} for {i.duration_s // 60} min: peak {i.peak_value:.1f} "
-            f"{i.direction} {expected} (id {i.interval_id})"
+            f"{i.direction} {expected_range(i)} (id {i.interval_id})"
         )
     return [*lines, ""]
 

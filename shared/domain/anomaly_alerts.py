@@ -240,7 +240,7 @@ class AnomalyAlert:
         i = self.interval
         return (
             f"[camwatch {self.severity}] unusual {i.metric} at {i.camera_id}: "
-            f"{i.peak_value:.1f}, {i.direction} {_range(i)}"
+            f"{i.peak_value:.1f}, {i.direction} {expected_range(i)}"
         )
 
     def email_text(self) -> str:
@@ -252,14 +252,15 @@ class AnomalyAlert:
             f"from (UTC):   {i.start}\n"
             f"to (UTC):     {i.end} ({i.steps} steps, {i.duration_s // 60} min)\n"
             f"peak:         {i.peak_value:.2f} at {i.peak_at}, {i.direction} the expected "
-            f"{_range(i)}\n"
+            f"{expected_range(i)}\n"
             f"probability:  {i.max_probability:.4f}\n"
             f"model:        {i.model_name} {i.model_version} ({i.backend}, run {i.run_id})\n"
             f"interval:     {self.id}\n"
         )
 
 
-def _range(i: AnomalyInterval) -> str:
+def expected_range(i: AnomalyInterval) -> str:
+    """The peak step's expected range, ``8.1 to 19.5`` (``?`` for an unknown bound)."""
     low = "?" if i.expected_lower is None else f"{i.expected_lower:.1f}"
     high = "?" if i.expected_upper is None else f"{i.expected_upper:.1f}"
     return f"{low} to {high}"

@@ -268,10 +268,11 @@ def reach_message(f: MetricForecast, now_s: float) -> str:
 
 def _point(p: Point, confidence: float) -> dict[str, Any]:
     lower, upper = p.bounds(confidence)
+    spread = p.spread()
     return {
         "timestamp": iso_utc(p.timestamp),
         "value": round(p.value, 4),
         "lower": None if lower is None else round(lower, 4),
         "upper": None if upper is None else round(upper, 4),
-        "standard_error": None if p.spread() is None else round(p.spread() or 0.0, 4),
+        "standard_error": None if spread is None else round(spread, 4),
     }

@@ -79,12 +79,7 @@ class AlertDispatcher:
             ConfigError: no webhook URL or secret (retried, then dead-lettered: not lost).
         """
         violation = ViolationRecord.from_message(validate(ViolationRecord.schema, message))
-        try:
-            self.registry.get(violation.camera_id)
-        except CameraNotFoundError as exc:
-            raise MessageRejectedError(
-                f"violation {violation.violation_id}: {exc.message}"
-            ) from exc
+        self._known(violation.camera_id, f"violation {violation.violation_id}")
         severity = severity_of(violation.confidence)
         outcome, taken = (
             self._send(build_alert(violation, severity)) if severity is not None else ({}, ())
@@ -112,10 +107,7 @@ class AlertDispatcher:
         :meth:`dispatch`.
         """
         interval = AnomalyInterval.from_message(validate(AnomalyInterval.schema, message))
-        try:
-            self.registry.get(interval.camera_id)
-        except CameraNotFoundError as exc:
-            raise MessageRejectedError(f"anomaly {interval.interval_id}: {exc.message}") from exc
+        self._known(interval.camera_id, f"anomaly {interval.interval_id}")
         alert = build_anomaly_alert(interval)
         outcome, taken = self._send(alert)
         record = AnomalyAlertRecord(interval, alert.severity, taken, datetime.now(UTC).isoformat())
@@ -132,6 +124,13 @@ class AlertDispatcher:
             },
         )
         return outcome
+
+    def _known(self, camera_id: str, what: str) -> None:
+        """MessageRejectedError (dead letter) for an alert of a camera the registry lacks."""
+        try:
+            self.registry.get(camera_id)
+        except CameraNotFoundError as exc:
+            raise MessageRejectedError(f"{what}: {exc.message}") from exc
 
     def _send(self, alert: Alert) -> tuple[dict[str, str], tuple[str, ...]]:
         """Each channel of the alert's severity, once: the outcomes, and the channels that

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from shared.adapters.blobstore import BlobStore
 from shared.adapters.cache import Cache
-from shared.adapters.url_signer import UrlSigner
+from shared.adapters.url_signer import UrlSigner, parse_gs_uri
 from shared.domain.detections import Detections
 from shared.domain.evidence_image import annotate, encode_jpeg, overlay_for
 from shared.domain.frames import RawFrame
@@ -56,12 +56,6 @@ def dated(kind: str, camera_id: str, event_time: str) -> str:
     """``{kind}/{camera}/{yyyy}/{mm}/{dd}/`` of the frame's UTC date."""
     day = datetime.fromisoformat(event_time)
     return f"{kind}/{camera_id}/{day:%Y/%m/%d}/"
-
-
-def object_name(uri: str) -> tuple[str, str]:
-    """``gs://bucket/name`` as (bucket, name)."""
-    bucket, _, name = uri.removeprefix("gs://").partition("/")
-    return bucket, name
 
 
 @dataclass
@@ -94,7 +88,7 @@ class EvidenceStore:
             overlay = overlay_for(
                 camera, shot.detections, shot.track_ids, (violation,), shot.event_time
             )
-            bucket, name = object_name(violation.evidence_uri)
+            bucket, name = parse_gs_uri(violation.evidence_uri)
             self.blobs.write(bucket, name, encode_jpeg(annotate(shot.image, overlay)), JPEG)
             if self.store_originals:  # as the camera sent it; a video frame as a JPEG
                 data = shot.raw.data or encode_jpeg(shot.image)
