@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             # `up` shares the data of `history` and `forecast`; `run` is a demo of its own sweeps
             # and keeps its rows in memory (a large history on disk slows every insert).
             bigquery_dir=BIGQUERY_DIR if args.command == "up" else None,
+            on_ready=lambda name, s: print(f"  {name:<20} ready in {s:4.1f} s", flush=True),
         )
     except (MissingToolError, StartError) as exc:
         start_failed(exc)

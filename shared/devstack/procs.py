@@ -47,6 +47,8 @@ class Stack:
 
     log_dir: Path
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    # Told each process's name and start-up seconds once it is ready (progress for a person).
+    on_ready: Callable[[str, float], None] | None = None
 
     def start(
         self,
@@ -71,12 +73,15 @@ class Stack:
                 preexec_fn=_own_group_and_die_with_parent,
             )
         self.procs.append((name, proc))
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise StartError(f"{name} exited with {proc.returncode}:\n{_tail(log_path)}")
             try:
                 if ready():
+                    if self.on_ready:
+                        self.on_ready(name, time.monotonic() - started)
                     return proc
             except Exception:
                 pass

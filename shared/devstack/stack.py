@@ -133,11 +133,14 @@ class LocalStack:
             "CAMWATCH_PROJECT_ID": PROJECT,
             "CAMWATCH_EVIDENCE_BUCKET": DEMO_BUCKET,
         }
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
         from shared.adapters.blobstore import GcsBlobStore, storage_client
 
         client = storage_client(PROJECT, self.env["STORAGE_EMULATOR_HOST"])
-        if client.lookup_bucket(DEMO_BUCKET) is None:
-            client.create_bucket(DEMO_BUCKET)
+        bounded = {"timeout": 10, "retry": DEFAULT_RETRY.with_deadline(10)}  # not 120 s each
+        if client.lookup_bucket(DEMO_BUCKET, **bounded) is None:
+            client.create_bucket(DEMO_BUCKET, **bounded)
         GcsBlobStore(client).write(
             DEMO_BUCKET, DEMO_OBJECT, (IMAGES / "car1.jpg").read_bytes(), "image/jpeg"
         )
@@ -278,13 +281,14 @@ def start_all(
     inference: bool = False,
     settings: dict[str, str] | None = None,
     bigquery_dir: Path | None = None,
+    on_ready: Callable[[str, float], None] | None = None,
 ) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise.
 
     ``settings`` are extra ``CAMWATCH_*`` variables for every function (demo values);
     ``bigquery_dir`` keeps BigQuery's data on disk there (None: in memory, as the tests have it).
     """
-    local = LocalStack(Stack(log_dir), env=dict(settings or {}))
+    local = LocalStack(Stack(log_dir, on_ready=on_ready), env=dict(settings or {}))
     try:
         local.start_redis()
         local.start_bigquery(bigquery_dir)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.messages.topology import ROUTES
@@ -64,5 +65,9 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
 
 def _ensure(create: Callable[..., object], **request: Any) -> None:
     """Create a topic or subscription unless it exists (bounded by ``TIMEOUT_S``)."""
+    retry = gretry.Retry(
+        predicate=gretry.if_exception_type(gexc.ServiceUnavailable, gexc.DeadlineExceeded),
+        timeout=TIMEOUT_S,
+    )
     with contextlib.suppress(gexc.AlreadyExists):
-        create(**request, timeout=TIMEOUT_S)
+        create(**request, retry=retry, timeout=TIMEOUT_S)

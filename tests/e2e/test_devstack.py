@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -83,6 +86,43 @@ def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
         assert not port_open(port), f"port {port} still open after make run"
 
 
+class _Output:
+    """What a process prints, read by a thread so that a deadline holds even while it prints
+    nothing; a miss fails with what it did print and the tails of the stack's logs."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        self.proc, self.lines = proc, queue.Queue[str]()
+        out = proc.stdout
+        threading.Thread(target=self._read, args=(out,), daemon=True).start()
+        self.seen: list[str] = []
+
+    def _read(self, out: IO[str]) -> None:
+        with out:  # closed at its end: the process exited, or was killed
+            for line in out:
+                self.lines.put(line)
+
+    def until(self, marker: str, within_s: float) -> str:
+        """Lines up to the one holding ``marker`` (from where the last call stopped)."""
+        first, deadline = len(self.seen), time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            try:
+                self.seen.append(self.lines.get(timeout=0.5))
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            if marker in self.seen[-1]:
+                return "".join(self.seen[first:])
+        logs = "".join(
+            f"\n--- {log.name} (tail) ---\n"
+            + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            for log in sorted((ROOT / ".stack" / "logs").glob("*.log"))
+        )
+        pytest.fail(f"no {marker!r} within {within_s:.0f} s; printed:\n{''.join(self.seen)}{logs}")
+
+
+@pytest.mark.timeout(600)  # start-up (bounded below), a sweep, and the stop
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
@@ -99,20 +139,11 @@ def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
         if proc.poll() is None:  # the test failed before the stack stopped: stop it all
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "source " in line or not line:
-            break
-    output = "".join(lines)
+    printed = _Output(proc)
+    output = printed.until("source ", within_s=300)
     ports = _ports(output)
     assert len(ports) == 9, output
     assert all(port_open(p) for p in ports), output
@@ -145,8 +176,7 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
         assert [p["camera_id"] for p in got] == bulk["cameras"]
         assert all(p["status"] in ("ok", "no_forecast", "out_of_range") for p in got), got
     proc.send_signal(sig)
-    rest, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + sig
-    assert "local stack stopped" in rest
+    rest = printed.until("local stack stopped", within_s=60)
+    assert proc.wait(timeout=30) == 128 + sig, rest
     for port in ports:
         assert not port_open(port), f"port {port} still open after {sig.name}"
