@@ -7,8 +7,6 @@ all, generated from the field descriptions here (``make docs``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,7 +14,6 @@ from typing import Literal
 from pydantic import (
     AliasChoices,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -27,13 +24,14 @@ from pydantic_settings import SettingsConfigDict
 from shared import OPENCV_MAX_PIXELS
 from shared.errors import ConfigError
 from shared.setting_names import variable_of, warn_deprecated
+from shared.settings_alerts import AlertSettings
 from shared.settings_evidence import EvidenceSettings
 from shared.settings_forecast import ForecastSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-class Settings(ForecastSettings, EvidenceSettings):
+class Settings(ForecastSettings, EvidenceSettings, AlertSettings):
     """camwatch configuration, read from ``CAMWATCH_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="CAMWATCH_", extra="ignore", frozen=True)
@@ -221,26 +219,6 @@ class Settings(ForecastSettings, EvidenceSettings):
         None, description="API endpoint, e.g. the local emulator http://127.0.0.1:9050."
     )
     bigquery_timeout_s: float = Field(10.0, gt=0, description="Deadline of one BigQuery call.")
-    # Alerts (the alert_dispatcher function)
-    webhook_url: str | None = Field(
-        None, description="Where signed violation webhooks are POSTed (https in production)."
-    )
-    webhook_secret: SecretStr | None = Field(
-        None,
-        description="Standard Webhooks signing secret, `whsec_` + base64 of at least 16 "
-        "random bytes (from Secret Manager).",
-    )
-    webhook_timeout_s: float = Field(10.0, gt=0, description="Deadline of one webhook POST.")
-    smtp_host: str | None = Field(None, description="SMTP relay for HIGH alert emails.")
-    smtp_port: int = Field(587, gt=0, lt=65536, description="SMTP port.")
-    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
-    smtp_username: str | None = Field(None, description="SMTP login (none: no AUTH).")
-    smtp_password: SecretStr | None = Field(None, description="SMTP password (Secret Manager).")
-    smtp_timeout_s: float = Field(10.0, gt=0, description="Deadline of one SMTP session.")
-    alert_email_from: str = Field("camwatch@localhost", description="From: of alert emails.")
-    alert_email_to: str = Field(
-        "", description="Comma-separated recipients of HIGH alert emails (empty: no email)."
-    )
     # Emulators
     pubsub_emulator_host: str | None = Field(
         None, validation_alias="PUBSUB_EMULATOR_HOST", description="Pub/Sub emulator host:port."
@@ -248,19 +226,6 @@ class Settings(ForecastSettings, EvidenceSettings):
     storage_emulator_host: str | None = Field(
         None, validation_alias="STORAGE_EMULATOR_HOST", description="fake-gcs-server URL."
     )
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            secret = value.get_secret_value().removeprefix("whsec_")
-            try:
-                ok = len(base64.b64decode(secret + "==", validate=False)) >= 16
-            except (binascii.Error, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError("want whsec_ followed by base64 of at least 16 random bytes")
-        return value
 
     @field_validator("track_ttl_s")
     @classmethod
@@ -274,11 +239,6 @@ class Settings(ForecastSettings, EvidenceSettings):
     def _warn_deprecated(self) -> Settings:
         warn_deprecated()
         return self
-
-    @property
-    def alert_recipients(self) -> list[str]:
-        """``alert_email_to`` as a list."""
-        return [a.strip() for a in self.alert_email_to.split(",") if a.strip()]
 
 
 @lru_cache(maxsize=1)

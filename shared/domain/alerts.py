@@ -25,6 +25,11 @@ class Severity(StrEnum):
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"
 
+    @property
+    def rank(self) -> int:
+        """Order for a subscriber's minimum: MEDIUM 1 < HIGH 2."""
+        return {Severity.MEDIUM: 1, Severity.HIGH: 2}[self]
+
 
 CHANNELS: dict[Severity, tuple[str, ...]] = {
     Severity.HIGH: ("webhook", "email"),
@@ -51,7 +56,12 @@ class Alert(Protocol):
 
     @property
     def severity(self) -> Severity:
-        """How urgent: it picks the channels (:data:`CHANNELS`)."""
+        """How urgent: subscribers ask for a minimum severity."""
+        ...
+
+    @property
+    def camera_id(self) -> str | None:
+        """The camera it is about; None for the whole system (a dependency, dead letters)."""
         ...
 
     @property
@@ -84,6 +94,11 @@ class ViolationAlert:
     def id(self) -> str:
         """The violation id: the same on every attempt, so receivers dedup."""
         return self.violation.violation_id
+
+    @property
+    def camera_id(self) -> str:
+        """The violation's camera."""
+        return self.violation.camera_id
 
     def body(self) -> dict[str, Any]:
         """The webhook body (``schemas/webhooks/violation_alert.schema.json``)."""

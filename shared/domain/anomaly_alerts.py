@@ -226,6 +226,11 @@ class AnomalyAlert:
         """See :func:`severity_of_interval`."""
         return severity_of_interval(self.interval)
 
+    @property
+    def camera_id(self) -> str:
+        """The interval's camera."""
+        return self.interval.camera_id
+
     def body(self) -> dict[str, Any]:
         """The webhook body (``schemas/webhooks/traffic_anomaly.schema.json``)."""
         data = {

@@ -26,10 +26,9 @@ from shared.adapters.frame_sources import (
     VideoSource,
 )
 from shared.adapters.http_snapshot import HttpSnapshotSource
-from shared.adapters.smtp import SmtpSender
 from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
-from shared.adapters.webhook import WebhookSender
+from shared.bootstrap.alerting import alert_senders
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
@@ -198,29 +197,6 @@ def frame_fetcher(settings: Settings, blobs: BlobStore) -> FrameFetcher:
         s.allow_file_sources,
         deadline_s=s.connect_timeout_s + s.read_timeout_s,
     )
-
-
-def alert_senders(settings: Settings) -> dict[str, AlertSender]:
-    """The configured alert channels (a channel without settings is left out)."""
-    senders: dict[str, AlertSender] = {}
-    if settings.webhook_url and settings.webhook_secret:
-        senders["webhook"] = WebhookSender(
-            settings.webhook_url,
-            settings.webhook_secret.get_secret_value(),
-            settings.webhook_timeout_s,
-        )
-    if settings.smtp_host and settings.alert_recipients:
-        senders["email"] = SmtpSender(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.alert_email_from,
-            settings.alert_recipients,
-            settings.smtp_timeout_s,
-            settings.smtp_starttls,
-            settings.smtp_username,
-            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        )
-    return senders
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Unpack[Overrides]) -> Services:
