@@ -28,6 +28,9 @@ DATA = ROOT / "tests" / "data"
 # at import: the unit tier's autouse fixture clears every CAMWATCH_* variable for each test.
 MATERIALS = Path(os.environ.get("CAMWATCH_MATERIALS") or ROOT.parent / "shared")
 
+# The stack's functions: the demo's subscribers (enforcement, ops-chat in Slack's format,
+# ops-email: shared.devstack.demo_alerts), camera.offline after 2 sweeps, no cooldown.
+TEST_SETTINGS = {"CAMWATCH_MONITOR_OFFLINE_SWEEPS": "2", "CAMWATCH_ALERT_COOLDOWN_S": "0"}
 # Benchmarks are modules run by `make bench` (python -m tests.bench.bench_x), not tests.
 collect_ignore = ["bench"]
 
@@ -75,7 +78,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
     Their settings are exported to this process's environment for the session.
     """
-    local = start_all(tmp_path_factory.mktemp("stack-logs"), function=False)
+    local = start_all(
+        tmp_path_factory.mktemp("stack-logs"),
+        function=False,
+        settings=TEST_SETTINGS,
+        demo_subscribers=True,
+    )
     saved = {k: os.environ.get(k) for k in local.env}
     os.environ.update(local.env)
     try:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from shared.devstack.demo_alerts import AlertLog
 from shared.devstack.evidence_report import save_evidence
 from shared.devstack.forecast_cli import BIGQUERY_DIR, LOGS, forecast, history, start_failed
 from shared.devstack.procs import StartError, port_open
@@ -43,7 +44,12 @@ from shared.settings import Settings
 DEMO_SWEEPS = 4
 DEMO_PAUSE_S = 3.0  # between sweeps (Cloud Scheduler: 300 s)
 DEMO_TRACK_GAP_S = 20  # tracks unseen this long end (900 s by default): closes in the demo
-DEMO_SETTINGS = {"CAMWATCH_TRACK_MAX_GAP_S": str(DEMO_TRACK_GAP_S)}
+DEMO_SETTINGS = {
+    "CAMWATCH_TRACK_MAX_GAP_S": str(DEMO_TRACK_GAP_S),
+    "CAMWATCH_MONITOR_OFFLINE_SWEEPS": "2",  # 3 by default
+    "CAMWATCH_ALERT_COOLDOWN_S": "5",  # 900 by default
+}
+DEMO_REPAIR_BEFORE = 3  # cam-022-maintenance serves frames again from this sweep on
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -123,14 +129,20 @@ def run(local: LocalStack, sweeps: int = DEMO_SWEEPS) -> int:
         flush=True,
     )
     ok, ids, first_done = True, [], 0.0
+    alerts = AlertLog(env)
     for n in range(1, sweeps + 1):
         if n > 1:
             wait, why = _pause(n, sweeps, first_done)
             print(f"\nsweep {n} of {sweeps} in {wait:.0f} s: {why}", flush=True)
             time.sleep(wait)
+        if n == DEMO_REPAIR_BEFORE and local.camera_server:
+            local.camera_server.maintenance_over = True
+            print("cam-022-maintenance: maintenance over, it serves frames again", flush=True)
         done, sweep_id = watch_sweep(env, cameras, {}, f"sweep {n} of {sweeps}")
-        ok, first_done = ok and done, first_done or time.monotonic()
+        ticked = alerts.tick(f"after sweep {n}", lambda line: print(line, flush=True))
+        ok, first_done = ok and done and ticked, first_done or time.monotonic()
         ids.append(sweep_id)
+    alerts.summary(lambda line: print(line, flush=True))
     detector_health(env)
     from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 
@@ -164,7 +176,9 @@ def sweep(cameras: list[str]) -> int:
         return 2
     payload: dict[str, Any] = {"cameras": cameras} if cameras else {}
     ok, _ = watch_sweep(env, cameras or known, payload)
+    ticked = AlertLog(env).tick("after make sweep", lambda line: print(line, flush=True))
     detector_health(env)
+    ok = ok and ticked
     return 0 if ok else 1
 
 
@@ -252,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             # `up` shares the data of `history` and `forecast`; `run` is a demo of its own sweeps
             # and keeps its rows in memory (a large history on disk slows every insert).
             bigquery_dir=BIGQUERY_DIR if args.command == "up" else None,
+            demo_subscribers=args.command in ("run", "up"),
             on_ready=lambda name, s: print(f"  {name:<20} ready in {s:4.1f} s", flush=True),
         )
     except (MissingToolError, StartError) as exc:

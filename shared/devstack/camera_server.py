@@ -6,7 +6,8 @@ Routes:
   ``/mjpeg/<camera>``         the clip as an endless MJPEG stream (``multipart/x-mixed-replace``)
   ``/hls/<camera>.m3u8``      a live HLS media playlist over the clip (the window moves per poll)
   ``/hls/seg<N>.ts``          its segments: MPEG-TS, encoded from the clip at the first request
-  ``/not-image``              an HTML maintenance page (200, text/html)
+  ``/not-image``              an HTML maintenance page (200, text/html); a JPEG once
+                              ``maintenance_over`` is set (a camera that comes back)
   ``/corrupt.jpg``            JPEG magic followed by garbage
   ``/huge.jpg``               a chunked JPEG body larger than any sane limit (stops at 64 MiB)
   ``/slow.jpg``               sends the headers, then nothing for 30 s
@@ -74,6 +75,9 @@ class CameraServer(BackgroundServer):
         self._lock = threading.Lock()
         self._segments: list[bytes] = []
         self.requests = 0
+        # ``/not-image`` serves a frame once the maintenance is over (the demo's recovery).
+        self.maintenance_over = False
+        self.outages: set[str] = set()  # paths that answer 503 for now (a camera gone dark)
         super().__init__(_handler_for(self), port)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -112,7 +116,9 @@ def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             url = urlsplit(self.path)
             path = url.path
-            if path.startswith("/snapshot/") and (img := server.snapshots.get(path[10:])):
+            if path in server.outages:
+                self.send_body(503, b"camera offline", "text/plain")
+            elif path.startswith("/snapshot/") and (img := server.snapshots.get(path[10:])):
                 self.send_body(200, img, "image/jpeg")
             elif path.startswith("/clip/") and path.endswith(".jpg"):
                 self.send_body(200, server.next_clip_frame(path), "image/jpeg")
@@ -123,6 +129,8 @@ def _handler_for(server: CameraServer) -> type[BaseHTTPRequestHandler]:
             elif path.startswith("/hls/seg") and path.endswith(".ts") and path[8:-3].isdigit():
                 segments = server.hls_segments()
                 self.send_body(200, segments[int(path[8:-3]) % len(segments)], "video/mp2t")
+            elif path == "/not-image" and server.maintenance_over:
+                self.send_body(200, server.snapshots["car1.jpg"], "image/jpeg")
             elif path == "/not-image":
                 self.send_body(
                     200, b"<html><body>Camera under maintenance</body></html>", "text/html"

@@ -282,6 +282,7 @@ def start_all(
     settings: dict[str, str] | None = None,
     bigquery_dir: Path | None = None,
     on_ready: Callable[[str, float], None] | None = None,
+    demo_subscribers: bool = False,
 ) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise.
 
@@ -295,6 +296,10 @@ def start_all(
         local.start_storage()
         local.start_cameras()
         local.start_alert_sinks()
+        if demo_subscribers:
+            from shared.devstack.demo_alerts import subscribe_demo
+
+            subscribe_demo(local)
         local.start_pubsub()
         if inference:
             local.start_inference()

@@ -59,9 +59,31 @@ def test_run_sweeps_every_demo_camera_and_exits_cleanly() -> None:
     assert "sweep 2 of 4 in 3 s: dwell rules need time" in out
     assert re.search(r"sweep 4 of 4 in \d+ s: tracks unseen for 20 s end", out)
     assert len(re.findall(r"^  \[ *\d+/24\] cam-", out, re.M)) == 4 * 24  # a line per camera
-    assert out.count(": 24 cameras, 22 processed, 2 failed, 0 dead-lettered") == 4
+    # cam-022-maintenance serves frames again from sweep 3 on.
+    assert out.count(": 24 cameras, 22 processed, 2 failed, 0 dead-lettered") == 2
+    assert out.count(": 24 cameras, 23 processed, 1 failed, 0 dead-lettered") == 2
     assert re.search(r"failed +cam-021-offline +unreachable: ", out)
     assert re.search(r"failed +cam-022-maintenance +not_image: ", out)
+    # The monitor after each sweep: both broken cameras go offline after 2 sweeps, one returns.
+    assert len(re.findall(r"^monitor: +after sweep \d: ", out, re.M)) == 4
+    assert "NOT DELIVERED" not in out
+    raised = re.search(r"^system alerts raised: (\d+): (.*)$", out, re.M)
+    resolved = re.search(r"^system alerts resolved: (\d+): (.*)$", out, re.M)
+    assert raised, out
+    assert resolved, out
+    assert "camera.offline cam-021-offline" in raised[2]
+    assert "camera.offline cam-022-maintenance" in raised[2]
+    assert "camera.offline cam-022-maintenance" in resolved[2]
+    assert "cam-021-offline" not in resolved[2]
+    # Each subscriber's line: what it got, by event type (only what it asked for).
+    got = dict(re.findall(r"^  (enforcement|ops-chat|ops-email) +\d+: (.*)$", out, re.M))
+    assert set(got) == {"enforcement", "ops-chat", "ops-email"}, out
+    assert "violation.detected" in got["enforcement"]
+    assert "camera." not in got["enforcement"]
+    assert "camera.offline 2" in got["ops-chat"]
+    assert "camera.offline.resolved 1" in got["ops-chat"]
+    assert "violation" not in got["ops-chat"]
+    assert "camera." not in got["ops-email"]  # camera.offline is MEDIUM; ops-email takes HIGH
     for sent, wanted in re.findall(r"^alerts: +(\d+)/(\d+) dispatched", out, re.M):
         assert sent == wanted
     assert re.search(r"latency: +per camera \(in the worker\) p50 [\d.]+ ms, p95 [\d.]+ ms", out)
