@@ -90,13 +90,14 @@ class WebhookSender:
     def __init__(
         self,
         url: str,
-        secrets: Sequence[str],
+        secrets: str | Sequence[str],
         timeout_s: float,
         format: PayloadFormat = PayloadFormat.STANDARD,
         allow_private: bool = False,
         name: str = "webhook",
     ) -> None:
-        self._url, self._secrets, self._timeout = url, list(secrets), timeout_s
+        self._secrets = [secrets] if isinstance(secrets, str) else list(secrets)
+        self._url, self._timeout = url, timeout_s
         self._format, self._allow_private, self._name = format, allow_private, name
         self._host, self._port = check_url(url, allow_private)
 

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 
 from shared import bootstrap
+from shared.logs import configure_logging
 from shared.settings import Settings
 from tests.conftest import ROOT, canned
 from tests.unit.fakes import Wired, registry_of, wired
@@ -49,6 +50,9 @@ def fakes() -> Iterator[Wired]:
 
 @pytest.fixture
 def client(fakes: Wired) -> FlaskClient:
+    # Cloud Logging set up now, as the first request would: it replaces the root handlers,
+    # caplog's among them, so it must not happen inside a test that reads caplog.
+    configure_logging()
     return create_app("alert_delivery", SOURCE, "cloudevent").test_client()
 
 
