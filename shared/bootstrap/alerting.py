@@ -19,6 +19,7 @@ import yaml
 from shared.adapters.alert_channels import AlertSender
 from shared.adapters.smtp import SmtpSender
 from shared.adapters.webhook import WebhookSender, check_url
+from shared.domain.alerts import Alert
 from shared.domain.subscriber_config import (
     WEBHOOK_SECRET_ENV,
     parse_subscribers,
@@ -115,36 +116,57 @@ def secrets_of(subscriber: Subscriber, settings: Settings) -> list[str]:
     return secrets
 
 
+class Misconfigured:
+    """The sender of a subscriber whose settings are wrong: each send raises the error, so
+    that subscriber's messages retry and then wait in the dead letter, and no other waits."""
+
+    def __init__(self, channel: str, error: ConfigError) -> None:
+        self.channel, self.error = channel, error
+
+    def send(self, alert: Alert) -> None:
+        """Raise the configuration error (the message is retried, then dead-lettered)."""
+        raise ConfigError(self.error.message)
+
+
 def senders(settings: Settings, subscribers: Sequence[Subscriber]) -> dict[str, AlertSender]:
     """A sender per subscriber, by name: a webhook's, or an email's (``CAMWATCH_SMTP_*``).
 
-    Raises:
-        ConfigError: a webhook's secret is missing or invalid, or an email subscriber has no
-            SMTP relay (``CAMWATCH_SMTP_HOST``).
+    A subscriber whose secret is missing or invalid, or an email subscriber without an SMTP
+    relay (``CAMWATCH_SMTP_HOST``), gets a :class:`Misconfigured` sender that raises
+    :class:`ConfigError` naming the variable (never its value) on each send.
     """
-    s = settings
     found: dict[str, AlertSender] = {}
     for sub in subscribers:
-        if sub.url:
-            found[sub.name] = WebhookSender(
-                sub.url,
-                secrets_of(sub, s),
-                s.webhook_timeout_s,
-                sub.format,
-                s.allow_private_sources,
-                name=sub.name,
+        try:
+            found[sub.name] = _sender(settings, sub)
+        except ConfigError as exc:
+            log.error(
+                "alert subscriber misconfigured",
+                extra={"subscriber": sub.name, "error": exc.message},
             )
-        elif not s.smtp_host:
-            raise ConfigError(f"alert subscriber {sub.name}: email needs CAMWATCH_SMTP_HOST")
-        else:
-            found[sub.name] = SmtpSender(
-                s.smtp_host,
-                s.smtp_port,
-                s.alert_email_from,
-                list(sub.email),
-                s.smtp_timeout_s,
-                s.smtp_starttls,
-                s.smtp_username,
-                s.smtp_password.get_secret_value() if s.smtp_password else None,
-            )
+            found[sub.name] = Misconfigured(sub.channel, exc)
     return found
+
+
+def _sender(s: Settings, sub: Subscriber) -> AlertSender:
+    if sub.url:
+        return WebhookSender(
+            sub.url,
+            secrets_of(sub, s),
+            s.webhook_timeout_s,
+            sub.format,
+            s.allow_private_sources,
+            name=sub.name,
+        )
+    if not s.smtp_host:
+        raise ConfigError(f"alert subscriber {sub.name}: email needs CAMWATCH_SMTP_HOST")
+    return SmtpSender(
+        s.smtp_host,
+        s.smtp_port,
+        s.alert_email_from,
+        list(sub.email),
+        s.smtp_timeout_s,
+        s.smtp_starttls,
+        s.smtp_username,
+        s.smtp_password.get_secret_value() if s.smtp_password else None,
+    )

@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from shared.adapters.smtp import SmtpSender
 from shared.adapters.webhook import WebhookSender, body_bytes, signed_headers
 from shared.bootstrap.alerting import senders, subscribers
 from shared.domain.alerts import Severity
@@ -181,16 +182,21 @@ def test_the_simple_case_keeps_the_old_names() -> None:
 def test_a_missing_or_bad_secret_names_the_variable_never_the_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    found = configured(bad(secret_env="OPS_SECRET"))
+    # Only that subscriber's deliveries fail (retried, then dead-lettered); the others are sent.
+    found = (*configured(bad(secret_env="OPS_SECRET")), Subscriber("duty", email=("d@x",)))
     monkeypatch.delenv("OPS_SECRET", raising=False)
+    built = senders(Settings(smtp_host="smtp.example.org"), found)
+    assert isinstance(built["duty"], SmtpSender)
     with pytest.raises(ConfigError, match="OPS_SECRET is not set"):
-        senders(Settings(), found)
+        built["ops"].send(event())
     monkeypatch.setenv("OPS_SECRET", "whsec_c2hvcnQ=")
     with pytest.raises(ConfigError, match="OPS_SECRET") as refused:
-        senders(Settings(), found)
+        senders(Settings(), found)["ops"].send(event())
     assert "c2hvcnQ" not in str(refused.value)
+    with pytest.raises(ConfigError, match="email needs CAMWATCH_SMTP_HOST"):
+        senders(Settings(), found)["duty"].send(event())
     monkeypatch.setenv("OPS_SECRET", f"{secret()} {secret()}")
-    assert set(senders(Settings(), found)) == {"ops"}
+    assert isinstance(senders(Settings(), found)["ops"], WebhookSender)
 
 
 # ---------------------------------------------------------------- rotation and bodies
