@@ -35,25 +35,26 @@ MAX_REDIRECTS = 3
 CHUNK_BYTES = 64 * 1024
 
 
-def check_host(host: str, port: int, allow_private: bool) -> str:
+def check_host(host: str, port: int, allow_private: bool, what: str = "camera") -> str:
     """Refuse addresses a camera URL must never reach (SSRF guard); return the one to use.
 
     Link-local (the metadata server 169.254.169.254), multicast, reserved and unspecified
     addresses are always refused; loopback and private ranges only when ``allow_private``.
     Every address the name resolves to must pass. The caller connects to the returned
-    address itself, so a second lookup cannot swap it (DNS rebinding).
+    address itself, so a second lookup cannot swap it (DNS rebinding). ``what`` names the
+    URL's owner in the errors (alert subscribers' webhooks pass the same check).
     """
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FrameUnreachableError(f"cannot resolve camera host {host!r}: {exc}") from exc
+        raise FrameUnreachableError(f"cannot resolve {what} host {host!r}: {exc}") from exc
     for info in infos:
         addr = ipaddress.ip_address(info[4][0])
         if addr.is_link_local or addr.is_multicast or addr.is_reserved or addr.is_unspecified:
-            raise ForbiddenSourceError(f"camera host {host!r} resolves to forbidden address {addr}")
+            raise ForbiddenSourceError(f"{what} host {host!r} resolves to forbidden address {addr}")
         if (addr.is_loopback or addr.is_private) and not allow_private:
             raise ForbiddenSourceError(
-                f"camera host {host!r} resolves to private address {addr} "
+                f"{what} host {host!r} resolves to private address {addr} "
                 "(set CAMWATCH_ALLOW_PRIVATE_SOURCES=true to allow)"
             )
     return str(infos[0][4][0])

@@ -28,18 +28,20 @@ from shared.adapters.frame_sources import (
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
-from shared.bootstrap.alerting import alert_senders
+from shared.bootstrap import alerting
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
+from shared.domain.subscribers import Subscriber
 from shared.errors import ConfigError
 from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
+from shared.service_layer.deliveries import Deliveries, Router
 from shared.service_layer.evidence import EvidenceStore
 from shared.service_layer.forecasting import ForecastConfig
 from shared.service_layer.predictions import PredictionService
@@ -55,12 +57,34 @@ class Services:
 
     settings: Settings
     processor: CameraProcessor
-    alerts: AlertDispatcher
     cache: Cache
     warehouse: Warehouse
     blobs: BlobStore
     bus: EventBus
     tables: Tables | None = None  # queries (the predictions read forecasts)
+    # Alerting, when given (tests, tools); else from the settings on first use, so that a
+    # bad configuration fails the alert functions (retried, dead-lettered), not every one.
+    subscribers: tuple[Subscriber, ...] | None = None
+    senders: Mapping[str, AlertSender] | None = None
+
+    @cached_property
+    def router(self) -> Router:
+        """Routes an alert to the subscribers that want it (``alert-deliveries``)."""
+        found = self.subscribers
+        return Router(alerting.subscribers(self.settings) if found is None else found, self.bus)
+
+    @cached_property
+    def alerts(self) -> AlertDispatcher:
+        """Violations and anomalies routed to the subscribers."""
+        return AlertDispatcher(self.router, self.cache, self.warehouse, self.registry)
+
+    @cached_property
+    def deliveries(self) -> Deliveries:
+        """Each ``alert-deliveries`` message sent to its subscriber, once."""
+        senders = self.senders
+        if senders is None:
+            senders = alerting.senders(self.settings, self.router.subscribers)
+        return Deliveries(senders, self.cache)
 
     @cached_property
     def predictions(self) -> PredictionService:
@@ -94,6 +118,10 @@ class Services:
         """Alert on one ``anomalies`` message (an interval the forecast job found)."""
         return self.alerts.dispatch_anomaly(message.data)
 
+    def deliver(self, message: PubsubMessage) -> str:
+        """Send one ``alert-deliveries`` message's alert to its subscriber."""
+        return self.deliveries.deliver(message.data)
+
     def health_checks(self) -> dict[str, Callable[[], None]]:
         """Each dependency's check (raises DependencyUnavailableError): ``GET /status``."""
         checks: dict[str, Callable[[], None]] = {
@@ -117,6 +145,7 @@ class Overrides(TypedDict, total=False):
     detector: Detector
     registry: Registry
     senders: Mapping[str, AlertSender]
+    subscribers: tuple[Subscriber, ...]
     tables: Tables
     signer: UrlSigner
 
@@ -136,6 +165,7 @@ def build(
     detector: Detector | None = None,
     registry: Registry | None = None,
     senders: Mapping[str, AlertSender] | None = None,
+    subscribers: tuple[Subscriber, ...] | None = None,
     tables: Tables | None = None,
     signer: UrlSigner | None = None,
 ) -> Services:
@@ -159,12 +189,9 @@ def build(
         warehouse,
         ViolationRecorder(cache, warehouse, evidence_store(s, blobs, cache, signer), bus),
     )
-    alerts = AlertDispatcher(
-        alert_senders(s) if senders is None else senders, cache, warehouse, processor.registry
-    )
     if tables is None and isinstance(warehouse, BigQueryWarehouse):
         tables = warehouse
-    return Services(s, processor, alerts, cache, warehouse, blobs, bus, tables)
+    return Services(s, processor, cache, warehouse, blobs, bus, tables, subscribers, senders)
 
 
 def evidence_store(

@@ -1,10 +1,10 @@
-"""Alerts: a severity picks the channels; what a channel sends, what is recorded.
+"""Alerts: their severity, what a subscriber is sent, what is recorded.
 
 Every alert (a violation's, :class:`ViolationAlert`; an anomalous interval's,
 :class:`shared.domain.anomaly_alerts.AnomalyAlert`) is an :class:`Alert`: an id that is the
 webhook-id on every attempt, a severity, a Standard Webhooks body and an email. A violation's
-confidence > 0.8 is HIGH (webhook and email), 0.6 to 0.8 MEDIUM (webhook only), below that no
-alert.
+confidence > 0.8 is HIGH, 0.6 to 0.8 MEDIUM, below that no alert; each subscriber asks for a
+minimum severity (:mod:`shared.domain.subscribers`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ MEDIUM_FROM = 0.6
 
 
 class Severity(StrEnum):
-    """How urgent an alert is; it picks the channels."""
+    """How urgent an alert is; subscribers ask for a minimum."""
 
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"
@@ -29,12 +29,6 @@ class Severity(StrEnum):
     def rank(self) -> int:
         """Order for a subscriber's minimum: MEDIUM 1 < HIGH 2."""
         return {Severity.MEDIUM: 1, Severity.HIGH: 2}[self]
-
-
-CHANNELS: dict[Severity, tuple[str, ...]] = {
-    Severity.HIGH: ("webhook", "email"),
-    Severity.MEDIUM: ("webhook",),
-}
 
 
 def severity_of(confidence: float) -> Severity | None:
@@ -129,7 +123,7 @@ class ViolationAlert:
 
 @dataclass(frozen=True)
 class AlertRecord:
-    """An ``alerts`` row: which channels took a violation's alert, and when."""
+    """An ``alerts`` row: which subscribers a violation's alert was routed to, and when."""
 
     table: ClassVar[str] = "alerts"
 

@@ -1,42 +1,30 @@
-"""The alert dispatcher: an alert's severity picks its channels; each takes it once.
+"""The alert dispatcher: an alert is routed to the subscribers that want it.
 
 Two kinds of alert: a violation's (``violations`` messages, ``violation.detected``) and an
 anomalous interval's (``anomalies`` messages from the forecast job, ``traffic.anomaly``). Each
-(alert, channel) is claimed in Redis, ``alert:{alert_id}:{channel}``: a redelivered message, or
-an interval that a later forecast run finds again, skips the channels that already took it and
-retries only the rest.
+becomes one ``alert-deliveries`` message per subscriber whose filters let it through
+(:class:`~shared.service_layer.deliveries.Router`), delivered on its own by the
+``alert_delivery`` function; its claim ``alert:{alert_id}:{subscriber}`` makes a redelivered
+message, or an interval that a later forecast run finds again, reach each subscriber once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.alert_channels import AlertSender
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
-from shared.domain.alerts import (
-    CHANNELS,
-    Alert,
-    AlertRecord,
-    Severity,
-    ViolationAlert,
-    severity_of,
-)
+from shared.domain.alerts import Alert, AlertRecord, Severity, ViolationAlert, severity_of
 from shared.domain.anomaly_alerts import AnomalyAlert, AnomalyAlertRecord, AnomalyInterval
 from shared.domain.registry import Registry
 from shared.domain.violations import ViolationRecord
-from shared.errors import (
-    CameraNotFoundError,
-    ConfigError,
-    DeliveryFailedError,
-    MessageRejectedError,
-)
+from shared.errors import CameraNotFoundError, ConfigError, MessageRejectedError
 from shared.messages.schemas import validate
-from shared.service_layer.idempotency import SENDING_S, SENT_S, alert_key, claim, write_once
+from shared.service_layer.deliveries import Router
+from shared.service_layer.idempotency import write_once
 
 log = logging.getLogger(__name__)
 
@@ -57,32 +45,31 @@ def build_anomaly_alert(interval: AnomalyInterval) -> AnomalyAlert:
 
 @dataclass
 class AlertDispatcher:
-    """Sends each alert (a violation's, an anomalous interval's) on the channels its severity
-    calls for, once each; only for cameras of the registry."""
+    """Routes each alert (a violation's, an anomalous interval's) to the subscribers that want
+    it; only for cameras of the registry."""
 
-    senders: Mapping[str, AlertSender]
+    router: Router
     cache: Cache
     warehouse: Warehouse
     registry: Registry
 
     def dispatch(self, message: Any) -> dict[str, str]:
-        """Deliver one ``violations`` message; return each channel's outcome.
+        """Route one ``violations`` message; return ``{subscriber: "queued"}`` for each
+        subscriber it was routed to (none: ``{}``).
 
-        Outcomes: ``sent``, ``already_sent`` (a redelivery), ``not_configured`` (email without
-        recipients). The ``alerts`` table gets one row once every channel has taken it.
+        The ``alerts`` table gets one row per violation, its ``channels`` the subscribers.
 
         Raises:
             MessageRejectedError: the payload breaks its schema, or names a camera the registry
                 does not hold (dead-lettered, never retried).
-            DeliveryFailedError: a channel refused or timed out, or another delivery of the same
-                alert is in flight (Pub/Sub retries; channels already done are skipped).
-            ConfigError: no webhook URL or secret (retried, then dead-lettered: not lost).
+            ConfigError: no subscriber is configured at all (retried, then dead-lettered: not
+                lost).
         """
         violation = ViolationRecord.from_message(validate(ViolationRecord.schema, message))
         self._known(violation.camera_id, f"violation {violation.violation_id}")
         severity = severity_of(violation.confidence)
         outcome, taken = (
-            self._send(build_alert(violation, severity)) if severity is not None else ({}, ())
+            self._route(build_alert(violation, severity)) if severity is not None else ({}, ())
         )
         record = AlertRecord(violation, severity, taken, datetime.now(UTC).isoformat())
         write_once(self.cache, self.warehouse, record)
@@ -102,14 +89,15 @@ class AlertDispatcher:
         """Deliver one ``anomalies`` message (an interval) as a ``traffic.anomaly`` alert.
 
         The interval id is the alert id: a later forecast run that finds the same interval
-        publishes it again, and every channel answers ``already_sent``. The outcomes, the
+        publishes it again, and every subscriber's delivery answers ``already_sent``. The
+        outcomes, the
         ``alerts`` row (``event_type`` ``traffic.anomaly``) and the errors are those of
         :meth:`dispatch`.
         """
         interval = AnomalyInterval.from_message(validate(AnomalyInterval.schema, message))
         self._known(interval.camera_id, f"anomaly {interval.interval_id}")
         alert = build_anomaly_alert(interval)
-        outcome, taken = self._send(alert)
+        outcome, taken = self._route(alert)
         record = AnomalyAlertRecord(interval, alert.severity, taken, datetime.now(UTC).isoformat())
         write_once(self.cache, self.warehouse, record)
         log.info(
@@ -132,31 +120,12 @@ class AlertDispatcher:
         except CameraNotFoundError as exc:
             raise MessageRejectedError(f"{what}: {exc.message}") from exc
 
-    def _send(self, alert: Alert) -> tuple[dict[str, str], tuple[str, ...]]:
-        """Each channel of the alert's severity, once: the outcomes, and the channels that
-        took it (all but ``not_configured``)."""
-        outcome = {channel: self._deliver(alert, channel) for channel in CHANNELS[alert.severity]}
-        return outcome, tuple(c for c, o in outcome.items() if o != "not_configured")
-
-    def _deliver(self, alert: Alert, channel: str) -> str:
-        sender = self.senders.get(channel)
-        if sender is None:
-            if channel == "webhook":
-                raise ConfigError(
-                    "webhook alerts need CAMWATCH_WEBHOOK_URL and CAMWATCH_WEBHOOK_SECRET"
-                )
-            log.warning(
-                "no alert email recipients (CAMWATCH_ALERT_EMAIL_TO): HIGH alert not emailed",
-                extra={"alert_id": alert.id, "event_type": alert.event_type},
+    def _route(self, alert: Alert) -> tuple[dict[str, str], tuple[str, ...]]:
+        """Publish the alert for each subscriber that wants it: the outcomes and their names."""
+        if not self.router.subscribers:
+            raise ConfigError(
+                "no alert subscribers: set CAMWATCH_ALERT_SUBSCRIBERS, or CAMWATCH_WEBHOOK_URL "
+                "and CAMWATCH_WEBHOOK_SECRET (docs/alerts.md)"
             )
-            return "not_configured"
-        key = alert_key(alert.id, channel)
-        with claim(self.cache, key, hold_s=SENDING_S, done_s=SENT_S) as held:
-            if not held.taken:
-                if self.cache.state(key) == "done":
-                    return "already_sent"
-                raise DeliveryFailedError(
-                    channel, f"alert {alert.id} is being delivered by another try"
-                )
-            sender.send(alert)
-        return "sent"
+        names = self.router.route(alert)
+        return dict.fromkeys(names, "queued"), names

@@ -18,7 +18,7 @@ key                                               what                          
 ``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
-``alert:{alert_id}:{channel}``                    a channel took an alert (claim: 120 s)  7 d
+``alert:{alert_id}:{subscriber}``                 a subscriber took an alert (120 s)     7 d
 ``prediction:camera:{camera_id}:horizon:{min}``   a camera's forecasts (every metric)    30 min
 ================================================  =====================================  ====
 """
@@ -82,9 +82,10 @@ def violation_key(camera_id: str, violation_type: str) -> str:
     return f"violation:camera:{camera_id}:type:{violation_type}"
 
 
-def alert_key(alert_id: str, channel: str) -> str:
-    """An alert (a violation's or an anomaly's id) claimed or taken by one channel."""
-    return f"alert:{alert_id}:{channel}"
+def alert_key(alert_id: str, subscriber: str) -> str:
+    """An alert (a violation's, an anomaly's or a system alert's id) claimed or taken by one
+    subscriber (the simple case's ``webhook`` and ``email`` kept the keys of the channels)."""
+    return f"alert:{alert_id}:{subscriber}"
 
 
 def prediction_key(camera_id: str, horizon_minutes: int) -> str:

@@ -33,7 +33,7 @@ def receiver():
 
 
 def test_webhooks_are_signed_and_keep_their_id_across_retries(receiver) -> None:
-    sender = WebhookSender(receiver.url, receiver.secret, 5)
+    sender = WebhookSender(receiver.url, receiver.secret, 5, allow_private=True)
     alert = build_alert(record(0.9, vid="b" * 32), Severity.HIGH)
     receiver.fail("cam-001-market-5th", 2)
     for _ in range(2):
@@ -53,7 +53,7 @@ def test_a_wrong_signature_or_stale_timestamp_is_refused(receiver) -> None:
     alert = build_alert(record(0.7), Severity.MEDIUM)
     # Signed with another secret: the receiver must refuse it.
     with pytest.raises(DeliveryFailedError, match="401"):
-        WebhookSender(receiver.url, new_secret(), 5).send(alert)
+        WebhookSender(receiver.url, new_secret(), 5, allow_private=True).send(alert)
     # Right secret, but a replayed (old) timestamp.
     body = body_bytes(alert)
     old = datetime.now(UTC) - timedelta(minutes=10)
@@ -75,10 +75,12 @@ def test_webhook_timeout_and_refused_connection_are_delivery_failures() -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/webhook"
         started = time.monotonic()
         with pytest.raises(DeliveryFailedError, match=re.escape("no answer within 0.5 s")):
-            WebhookSender(url, new_secret(), 0.5).send(alert)
+            WebhookSender(url, new_secret(), 0.5, allow_private=True).send(alert)
         assert time.monotonic() - started < 3
     with pytest.raises(DeliveryFailedError, match="ConnectionError"):
-        WebhookSender(f"http://127.0.0.1:{free_port()}/", new_secret(), 1).send(alert)
+        WebhookSender(f"http://127.0.0.1:{free_port()}/", new_secret(), 1, allow_private=True).send(
+            alert
+        )
 
 
 def sink_sender(local_stack: LocalStack) -> SmtpSender:
@@ -109,7 +111,7 @@ def test_email_reaches_the_smtp_sink(local_stack: LocalStack) -> None:
 
 def test_an_anomaly_webhook_is_signed_and_its_id_is_the_interval(receiver) -> None:
     alert = build_anomaly_alert(interval())
-    sender = WebhookSender(receiver.url, receiver.secret, 5)
+    sender = WebhookSender(receiver.url, receiver.secret, 5, allow_private=True)
     receiver.fail(alert.interval.camera_id, 1)
     with pytest.raises(DeliveryFailedError, match="receiver answered 500"):
         sender.send(alert)

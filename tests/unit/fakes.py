@@ -11,11 +11,13 @@ import numpy as np
 import yaml
 
 from shared.adapters.bursts import BurstFrame, poll
+from shared.domain.alerts import Severity
 from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
 from shared.domain.records import Message, Row
 from shared.domain.registry import Registry, parse_registry
+from shared.domain.subscribers import Subscriber
 from shared.domain.tracks import counter_ids
 from shared.errors import DeliveryFailedError, DependencyUnavailableError, FrameError
 from shared.messages.envelope import PubsubMessage
@@ -295,6 +297,13 @@ class FakeSigner:
         return f"http://127.0.0.1:9/{uri.removeprefix('gs://')}?X-Goog-Expires={expires_s}"
 
 
+# The simple case's subscribers: every alert by webhook, HIGH ones by email too.
+SUBSCRIBERS = (
+    Subscriber("webhook", url="https://hooks.example/x", secret_env="CAMWATCH_WEBHOOK_SECRET"),
+    Subscriber("email", email=("ops@example.org",), min_severity=Severity.HIGH),
+)
+
+
 class FakeSender:
     """An alert channel that records what it took; ``fail_next`` refuses the next sends."""
 
@@ -323,6 +332,7 @@ class Wired:
     registry: Registry
     senders: dict[str, FakeSender]
     signer: FakeSigner
+    subscribers: tuple[Subscriber, ...] = SUBSCRIBERS
 
     def overrides(self) -> dict[str, Any]:
         """The keywords of ``bootstrap.bootstrap`` (and ``bootstrap.build``)."""
@@ -339,6 +349,6 @@ def wired(registry: Registry, frames: dict[str, Any] | None = None) -> Wired:
         frames=FakeFrames(frames or {}),
         detector=FakeDetector(),
         registry=registry,
-        senders={"webhook": FakeSender("webhook"), "email": FakeSender("email")},
+        senders={s.name: FakeSender(s.channel) for s in SUBSCRIBERS},
         signer=FakeSigner(),
     )

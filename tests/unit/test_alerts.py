@@ -1,19 +1,22 @@
-"""The alert dispatcher: severity picks the channels; each channel takes each alert once."""
+"""The alert dispatcher routes each alert to the subscribers that want it; each subscriber's
+delivery takes it once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from shared.adapters.smtp import compose
 from shared.domain.alerts import Severity, severity_of
+from shared.domain.subscribers import Subscriber
 from shared.domain.violations import ViolationRecord
 from shared.errors import ConfigError, DeliveryFailedError, MessageRejectedError
 from shared.messages.schemas import validate
-from shared.service_layer.alerts import AlertDispatcher, build_alert
-from tests.unit.fakes import FakeCache, FakeSender, FakeWarehouse, registry_of
+from shared.service_layer.alerts import build_alert
+from tests.unit.alert_rig import AlertRig, alert_rig
+from tests.unit.fakes import registry_of
 
 REGISTRY = registry_of({"id": "cam-001-market-5th", "source": "http://c/1.jpg"})
 
@@ -55,31 +58,19 @@ def test_severity_thresholds(confidence: float, expected: Severity | None) -> No
     assert severity_of(confidence) == expected
 
 
-@dataclass
-class Dispatch:
-    """An AlertDispatcher wired to fakes, with the fakes at hand."""
-
-    dispatcher: AlertDispatcher
-    webhook: FakeSender
-    email: FakeSender
-    cache: FakeCache
-    warehouse: FakeWarehouse
-
-
 @pytest.fixture
-def alerts() -> Dispatch:
-    webhook, email = FakeSender("webhook"), FakeSender("email")
-    cache, warehouse = FakeCache(), FakeWarehouse()
-    dispatcher = AlertDispatcher({"webhook": webhook, "email": email}, cache, warehouse, REGISTRY)
-    return Dispatch(dispatcher, webhook, email, cache, warehouse)
+def alerts() -> AlertRig:
+    return alert_rig(REGISTRY)
 
 
 @pytest.mark.parametrize(
     ("confidence", "webhooks", "emails", "severity"),
     [(0.9, 1, 1, "HIGH"), (0.7, 1, 0, "MEDIUM"), (0.5, 0, 0, None)],
 )
-def test_channels_by_severity(alerts: Dispatch, confidence, webhooks, emails, severity) -> None:
+def test_subscribers_by_severity(alerts: AlertRig, confidence, webhooks, emails, severity) -> None:
+    # The simple case: the webhook takes MEDIUM and HIGH, email HIGH only.
     alerts.dispatcher.dispatch(violation(confidence))
+    alerts.pump()
     assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (webhooks, emails)
     # Every dispatched violation is recorded, alerted or not.
     [row] = alerts.warehouse.rows["alerts"]
@@ -87,64 +78,84 @@ def test_channels_by_severity(alerts: Dispatch, confidence, webhooks, emails, se
     assert row["channels"] == ["webhook", "email"][: webhooks + emails]
 
 
-def test_redelivery_sends_nothing_twice(alerts: Dispatch) -> None:
-    assert alerts.dispatcher.dispatch(violation(0.9)) == {"webhook": "sent", "email": "sent"}
-    again = alerts.dispatcher.dispatch(violation(0.9))
-    assert again == {"webhook": "already_sent", "email": "already_sent"}
+def test_dispatch_routes_one_message_per_subscriber(alerts: AlertRig) -> None:
+    assert alerts.dispatcher.dispatch(violation(0.9)) == {"webhook": "queued", "email": "queued"}
+    assert [m["subscriber"] for m in alerts.messages()] == ["webhook", "email"]
+    assert {m["alert"]["id"] for m in alerts.messages()} == {"a" * 32}
+    assert (alerts.webhook.sent, alerts.email.sent) == ([], [])  # sent by alert_delivery
+
+
+def test_redelivery_sends_nothing_twice(alerts: AlertRig) -> None:
+    alerts.dispatcher.dispatch(violation(0.9))
+    assert alerts.pump() == {"webhook": "sent", "email": "sent"}
+    alerts.dispatcher.dispatch(violation(0.9))  # the violations message redelivered
+    assert alerts.pump() == {"webhook": "already_sent", "email": "already_sent"}
     assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (1, 1)
     assert len(alerts.warehouse.rows["alerts"]) == 1
 
 
-def test_a_failed_channel_is_retried_alone(alerts: Dispatch) -> None:
+def test_a_failed_delivery_is_retried_alone(alerts: AlertRig) -> None:
     alerts.email.fail_next = 1
-    with pytest.raises(DeliveryFailedError, match="email delivery failed"):
-        alerts.dispatcher.dispatch(violation(0.9))
-    assert len(alerts.webhook.sent) == 1
-    assert "alerts" not in alerts.warehouse.rows
+    alerts.dispatcher.dispatch(violation(0.9))
+    assert alerts.pump() == {"webhook": "sent", "email": "delivery_failed"}
     assert alerts.cache.state(f"alert:{'a' * 32}:email") is None  # released for the retry
-    retried = alerts.dispatcher.dispatch(violation(0.9))
-    assert retried == {"webhook": "already_sent", "email": "sent"}
+    [_, email] = alerts.messages()
+    assert alerts.deliveries.deliver(email) == "sent"  # Pub/Sub retries that message alone
     assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (1, 1)
 
 
-def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(alerts: Dispatch) -> None:
+def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(alerts: AlertRig) -> None:
     alerts.cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
-    with pytest.raises(DeliveryFailedError, match="being delivered by another try"):
-        alerts.dispatcher.dispatch(violation(0.7))
+    alerts.dispatcher.dispatch(violation(0.7))
+    [message] = alerts.messages()
+    with pytest.raises(DeliveryFailedError, match="being sent by another try"):
+        alerts.deliveries.deliver(message)
     assert alerts.webhook.sent == []
 
 
-def test_bad_payload_is_rejected_not_retried(alerts: Dispatch) -> None:
+def test_bad_payload_is_rejected_not_retried(alerts: AlertRig) -> None:
     with pytest.raises(MessageRejectedError, match="confidence"):
         alerts.dispatcher.dispatch(violation(1.5))
     with pytest.raises(MessageRejectedError, match="violation_id"):
         alerts.dispatcher.dispatch({k: v for k, v in violation(0.9).items() if k != "violation_id"})
-    assert alerts.webhook.sent == []
+    assert alerts.messages() == []
 
 
-def test_a_violation_of_an_unregistered_camera_is_rejected(alerts: Dispatch) -> None:
+def test_a_violation_of_an_unregistered_camera_is_rejected(alerts: AlertRig) -> None:
     # Issue 12, item 8: a valid HIGH violation naming a camera not in the registry.
     with pytest.raises(MessageRejectedError, match="unknown camera 'cam-404-nowhere'"):
         alerts.dispatcher.dispatch(violation(0.95, camera_id="cam-404-nowhere"))
-    assert (alerts.webhook.sent, alerts.email.sent) == ([], [])
+    assert alerts.messages() == []
     assert "alerts" not in alerts.warehouse.rows
 
 
-def test_event_time_is_parsed_as_rfc_3339_and_kept_in_utc(alerts: Dispatch) -> None:
+def test_event_time_is_parsed_as_rfc_3339_and_kept_in_utc(alerts: AlertRig) -> None:
     # Lowercase t and z are valid RFC 3339 (and pass the schema): the row gets UTC ISO 8601.
     alerts.dispatcher.dispatch(violation(0.9, event_time="2026-11-29t17:21:14+01:00"))
-    assert alerts.webhook.sent[0].violation.event_time == "2026-11-29T16:21:14+00:00"
+    alerts.pump()
+    body = alerts.webhook.sent[0].body()
+    assert body["data"]["event_time"] == body["timestamp"] == "2026-11-29T16:21:14+00:00"
 
 
-def test_missing_webhook_config_is_an_error_email_is_optional() -> None:
-    cache, warehouse = FakeCache(), FakeWarehouse()
-    with pytest.raises(ConfigError, match="CAMWATCH_WEBHOOK_URL"):
-        AlertDispatcher({}, cache, warehouse, REGISTRY).dispatch(violation(0.7))
-    webhook = FakeSender("webhook")
-    dispatcher = AlertDispatcher({"webhook": webhook}, cache, warehouse, REGISTRY)
-    outcome = dispatcher.dispatch(violation(0.9))
-    assert outcome == {"webhook": "sent", "email": "not_configured"}
-    assert warehouse.rows["alerts"][0]["channels"] == ["webhook"]
+def test_no_subscriber_at_all_is_an_error_none_matching_is_not() -> None:
+    with pytest.raises(ConfigError, match="CAMWATCH_ALERT_SUBSCRIBERS"):
+        alert_rig(REGISTRY, ()).dispatcher.dispatch(violation(0.7))
+    only_high = alert_rig(
+        REGISTRY,
+        (Subscriber("pager", url="https://p/x", secret_env="S", min_severity=Severity.HIGH),),
+    )
+    assert only_high.dispatcher.dispatch(violation(0.7)) == {}
+    assert only_high.messages() == []
+    assert only_high.warehouse.rows["alerts"][0]["channels"] == []
+
+
+def test_a_delivery_for_an_unknown_subscriber_is_rejected(alerts: AlertRig) -> None:
+    alerts.dispatcher.dispatch(violation(0.7))
+    [message] = alerts.messages()
+    with pytest.raises(MessageRejectedError, match="unknown alert subscriber 'gone'"):
+        alerts.deliveries.deliver({**message, "subscriber": "gone"})
+    with pytest.raises(MessageRejectedError, match="alert_delivery"):
+        alerts.deliveries.deliver({**message, "subscriber": "Not A Name"})
 
 
 def test_webhook_body_follows_its_schema_and_email_names_the_violation() -> None:
@@ -175,7 +186,7 @@ def test_the_email_and_webhook_carry_the_signed_evidence_url() -> None:
     assert "stored at:   gs://evidence/" in text
 
 
-def test_violation_rows_say_their_event_type(alerts: Dispatch) -> None:
+def test_violation_rows_say_their_event_type(alerts: AlertRig) -> None:
     alerts.dispatcher.dispatch(violation(0.9))
     [row] = alerts.warehouse.rows["alerts"]
     assert (row["violation_id"], row["event_type"]) == ("a" * 32, "violation.detected")

@@ -4,7 +4,6 @@ webhook body and email, its severity, and the dispatcher that sends each interva
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +24,10 @@ from shared.domain.records import Row
 from shared.domain.timestamps import iso_utc
 from shared.errors import MessageRejectedError
 from shared.messages.schemas import validate
-from shared.service_layer.alerts import AlertDispatcher, build_anomaly_alert
+from shared.service_layer.alerts import build_anomaly_alert
 from shared.service_layer.anomaly_alerts import AnomalyAlerts
-from tests.unit.fakes import FakeBus, FakeCache, FakeSender, FakeWarehouse, registry_of
+from tests.unit.alert_rig import AlertRig, alert_rig
+from tests.unit.fakes import FakeBus, registry_of
 
 CAMERA = "cam-001-market-5th"
 REGISTRY = registry_of({"id": CAMERA, "source": "http://c/1.jpg"})
@@ -159,29 +159,18 @@ def test_email_names_the_camera_the_metric_and_the_interval() -> None:
     assert f"interval:     {alert.id}" in text
 
 
-@dataclass
-class Dispatch:
-    dispatcher: AlertDispatcher
-    webhook: FakeSender
-    email: FakeSender
-    warehouse: FakeWarehouse
-
-
 @pytest.fixture
-def alerts() -> Dispatch:
-    webhook, email, warehouse = FakeSender("webhook"), FakeSender("email"), FakeWarehouse()
-    senders = {"webhook": webhook, "email": email}
-    return Dispatch(
-        AlertDispatcher(senders, FakeCache(), warehouse, REGISTRY), webhook, email, warehouse
-    )
+def alerts() -> AlertRig:
+    return alert_rig(REGISTRY)
 
 
-def test_an_interval_is_sent_once_however_often_it_is_published(alerts: Dispatch) -> None:
+def test_an_interval_is_sent_once_however_often_it_is_published(alerts: AlertRig) -> None:
     message = interval().as_message()
-    assert alerts.dispatcher.dispatch_anomaly(message) == {"webhook": "sent", "email": "sent"}
+    assert alerts.dispatcher.dispatch_anomaly(message) == {"webhook": "queued", "email": "queued"}
+    assert alerts.pump() == {"webhook": "sent", "email": "sent"}
     # The next run finds it again (another run id): nothing new is sent.
-    again = alerts.dispatcher.dispatch_anomaly({**message, "run_id": "run-3"})
-    assert again == {"webhook": "already_sent", "email": "already_sent"}
+    alerts.dispatcher.dispatch_anomaly({**message, "run_id": "run-3"})
+    assert alerts.pump() == {"webhook": "already_sent", "email": "already_sent"}
     assert [a.id for a in alerts.webhook.sent] == [message["interval_id"]]
     assert len(alerts.email.sent) == 1
     [row] = alerts.warehouse.rows["alerts"]
@@ -193,18 +182,19 @@ def test_an_interval_is_sent_once_however_often_it_is_published(alerts: Dispatch
     assert (row["type"], row["event_time"], row["sweep_id"]) == ("vehicles", message["start"], None)
 
 
-def test_a_short_interval_goes_by_webhook_only(alerts: Dispatch) -> None:
-    assert alerts.dispatcher.dispatch_anomaly(interval(2).as_message()) == {"webhook": "sent"}
+def test_a_short_interval_goes_by_webhook_only(alerts: AlertRig) -> None:
+    assert alerts.dispatcher.dispatch_anomaly(interval(2).as_message()) == {"webhook": "queued"}
+    assert alerts.pump() == {"webhook": "sent"}
     assert alerts.email.sent == []
 
 
-def test_a_bad_or_unknown_interval_is_rejected(alerts: Dispatch) -> None:
+def test_a_bad_or_unknown_interval_is_rejected(alerts: AlertRig) -> None:
     message = interval().as_message()
     with pytest.raises(MessageRejectedError, match="unknown camera 'cam-404-nowhere'"):
         alerts.dispatcher.dispatch_anomaly({**message, "camera_id": "cam-404-nowhere"})
     with pytest.raises(MessageRejectedError, match="max_probability"):
         alerts.dispatcher.dispatch_anomaly({**message, "max_probability": 2})
-    assert alerts.webhook.sent == []
+    assert alerts.messages() == []
 
 
 class StepTables:

@@ -1,4 +1,4 @@
-"""All six functions through functions-framework, each fed a canned payload of ``tests/data``.
+"""All seven functions through functions-framework, each fed a canned payload of ``tests/data``.
 
 ``create_app(target, source, signature)`` loads ``functions/<target>/main.py`` as Cloud Run
 does; the CloudEvent functions get a structured CloudEvent (a Pub/Sub push), the HTTP ones a
@@ -101,6 +101,32 @@ def as_anomaly(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def as_delivery(event: dict[str, Any]) -> dict[str, Any]:
+    """The violations CloudEvent carrying an alert-deliveries message instead: a rendered
+    alert for the subscriber ``webhook``."""
+    alert = {
+        "id": "e" * 32,
+        "event_type": "violation.detected",
+        "severity": "HIGH",
+        "camera_id": "cam-001-market-5th",
+        "body": {"type": "violation.detected", "timestamp": "2026-11-27T16:00:00Z", "data": {}},
+        "subject": "[camwatch HIGH] car in bus_lane",
+        "text": "HIGH violation",
+    }
+    event = copy.deepcopy(event)
+    payload = {"subscriber": "webhook", "alert": alert}
+    event["source"] = "//pubsub.googleapis.com/projects/camwatch-local/topics/alert-deliveries"
+    event["data"]["message"]["data"] = base64.b64encode(json.dumps(payload).encode()).decode()
+    event["data"]["subscription"] = "projects/camwatch-local/subscriptions/alert-deliveries-push"
+    return event
+
+
+def routed(fakes: Wired, _: TestResponse) -> list[tuple[str, str]]:
+    """The alert-deliveries messages published: subscriber, alert id."""
+    sent = [m for topic, m, _ in fakes.bus.sent if topic == "alert-deliveries"]
+    return [(m["subscriber"], m["alert"]["id"]) for m in sent]
+
+
 def webhooks(fakes: Wired, _: TestResponse) -> list[str]:
     """The ids of the alerts the webhook channel took."""
     return [alert.id for alert in fakes.senders["webhook"].sent]
@@ -161,29 +187,42 @@ CASES = [
         id="camera_worker",
     ),
     pytest.param(
-        # violations: a HIGH violation (0.84) goes to the webhook (and email), once.
+        # violations: a HIGH violation (0.84) is routed to the webhook and email subscribers.
         Case(
             "alert_dispatcher",
             "cloudevent",
             "violation_event.json",
             200,
-            webhooks,
-            ["d" * 32],
+            routed,
+            [("webhook", "d" * 32), ("email", "d" * 32)],
         ),
         id="alert_dispatcher",
     ),
     pytest.param(
-        # anomalies: an interval the forecast job found goes to the webhook (and email), once.
+        # anomalies: an interval the forecast job found is routed to both subscribers.
         Case(
             "anomaly_dispatcher",
             "cloudevent",
             "violation_event.json",
             200,
-            webhooks,
-            ["a1" * 12],
+            routed,
+            [("webhook", "a1" * 12), ("email", "a1" * 12)],
             prepare=as_anomaly,
         ),
         id="anomaly_dispatcher",
+    ),
+    pytest.param(
+        # alert-deliveries: one alert sent to its one subscriber, once.
+        Case(
+            "alert_delivery",
+            "cloudevent",
+            "violation_event.json",
+            200,
+            webhooks,
+            ["e" * 32],
+            prepare=as_delivery,
+        ),
+        id="alert_delivery",
     ),
 ]
 

@@ -65,11 +65,15 @@ def dead_letters(fakes: Wired) -> list[tuple[str, bytes, dict[str, str]]]:
 
 
 def effects(fakes: Wired, push: Push) -> dict[str, int]:
-    """What processing left behind: rows of this job's sweep, alerts, jobs published."""
+    """What processing left behind: rows of this job's sweep, alerts routed (one
+    alert-deliveries message per subscriber), jobs published."""
     rows = fakes.warehouse.rows.get("observations", [])
     return {
         "rows": sum(r["sweep_id"] == f"s-{push.marker}" for r in rows),
-        "alerts": sum(a.id == push.marker for s in fakes.senders.values() for a in s.sent),
+        "alerts": sum(
+            t == "alert-deliveries" and m["alert"]["id"] == push.marker
+            for t, m, _ in fakes.bus.sent
+        ),
         "jobs": sum(t == "camera-jobs" for t, _, _ in fakes.bus.sent),
     }
 
@@ -78,7 +82,7 @@ NOTHING = {"rows": 0, "alerts": 0, "jobs": 0}
 PROCESSED_EFFECTS = {
     "row": NOTHING | {"rows": 1},  # a camera-health row of the job's sweep
     "dropped": NOTHING,  # an expired job: logged and acknowledged
-    "webhook": NOTHING | {"alerts": 2},  # HIGH: the webhook and the email
+    "webhook": NOTHING | {"alerts": 2},  # HIGH: routed to the webhook and email subscribers
     "jobs": NOTHING | {"jobs": len(REGISTRY.cameras)},
 }
 
