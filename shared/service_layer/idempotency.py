@@ -20,6 +20,9 @@ key                                               what                          
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
 ``alert:{alert_id}:{channel}``                    a channel took an alert (claim: 120 s)  7 d
 ``prediction:camera:{camera_id}:horizon:{min}``   a camera's forecasts (every metric)    30 min
+``health:camera:{camera_id}``                     a camera's sweeps (docs/monitoring.md)  1 d
+``health:inference:{minute}``                     detector calls, errors, latencies      2 win
+``system:{condition key}``                        a system alert's state (the monitor)   7 d
 ================================================  =====================================  ====
 """
 
@@ -91,6 +94,21 @@ def prediction_key(camera_id: str, horizon_minutes: int) -> str:
     """A camera's forecasts for a horizon, every metric (the seed's format;
     ``prediction_cache_ttl_s``)."""
     return f"prediction:camera:{camera_id}:horizon:{horizon_minutes}"
+
+
+def camera_health_key(camera_id: str) -> str:
+    """A camera's recent sweeps: failures in a row, last error, last frame, staleness."""
+    return f"health:camera:{camera_id}"
+
+
+def inference_health_key(minute: int) -> str:
+    """The detector's calls in one minute (``minute``: epoch seconds // 60)."""
+    return f"health:inference:{minute}"
+
+
+def system_alert_key(condition_key: str) -> str:
+    """A system alert condition's state (``condition_key``: ``camera.offline:cam-1``)."""
+    return f"system:{condition_key}"
 
 
 @dataclass
