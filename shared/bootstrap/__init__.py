@@ -9,14 +9,15 @@ real adapter).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TypedDict, Unpack
 
 from shared.adapters.alert_channels import AlertSender
 from shared.adapters.blobstore import BlobStore, GcsBlobStore, storage_client
-from shared.adapters.bus import EventBus, PubSubBus
+from shared.adapters.bus import DeadLetters, EventBus, PubSubBus
 from shared.adapters.cache import Cache, RedisCache
 from shared.adapters.frame_sources import (
     FileSource,
@@ -28,20 +29,25 @@ from shared.adapters.frame_sources import (
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
+from shared.bootstrap import monitoring
 from shared.bootstrap.alerting import alert_senders
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
+from shared.domain.subscribers import Subscriber
 from shared.errors import ConfigError
 from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
+from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.evidence import EvidenceStore
 from shared.service_layer.forecasting import ForecastConfig
+from shared.service_layer.health import MeteredDetector
+from shared.service_layer.monitor import Monitor
 from shared.service_layer.predictions import PredictionService
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.sweep import fan_out
@@ -61,6 +67,18 @@ class Services:
     blobs: BlobStore
     bus: EventBus
     tables: Tables | None = None  # queries (the predictions read forecasts)
+    subscribers: Sequence[Subscriber] | None = None  # None: the configured ones
+    dead_letters: DeadLetters | None = None  # None: Pub/Sub's
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """The system alerts' monitor (``monitor``)."""
+        return monitoring.monitor(self, self.subscribers, self.dead_letters)
+
+    def monitor_tick(self, message: PubsubMessage) -> dict[str, int]:
+        """Evaluate the system alerts on one ``monitor-ticks`` message."""
+        validate("monitor_tick", message.data)
+        return self.monitor.tick(datetime.now(UTC)).as_dict()
 
     @cached_property
     def predictions(self) -> PredictionService:
@@ -119,6 +137,8 @@ class Overrides(TypedDict, total=False):
     senders: Mapping[str, AlertSender]
     tables: Tables
     signer: UrlSigner
+    subscribers: Sequence[Subscriber]
+    dead_letters: DeadLetters
 
 
 _services: Services | None = None
@@ -138,6 +158,8 @@ def build(
     senders: Mapping[str, AlertSender] | None = None,
     tables: Tables | None = None,
     signer: UrlSigner | None = None,
+    subscribers: Sequence[Subscriber] | None = None,
+    dead_letters: DeadLetters | None = None,
 ) -> Services:
     """Build the real adapters, except those given."""
     s = settings
@@ -154,7 +176,7 @@ def build(
         s,
         registry or load_registry(s.registry_path),
         frames or frame_fetcher(s, blobs),
-        detector or make_detector(s),
+        detector or MeteredDetector(make_detector(s), cache, s.monitor_window_s),
         cache,
         warehouse,
         ViolationRecorder(cache, warehouse, evidence_store(s, blobs, cache, signer), bus),
@@ -164,7 +186,9 @@ def build(
     )
     if tables is None and isinstance(warehouse, BigQueryWarehouse):
         tables = warehouse
-    return Services(s, processor, alerts, cache, warehouse, blobs, bus, tables)
+    return Services(
+        s, processor, alerts, cache, warehouse, blobs, bus, tables, subscribers, dead_letters
+    )
 
 
 def evidence_store(
