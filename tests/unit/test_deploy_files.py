@@ -92,6 +92,8 @@ def test_pubsub_topology_is_declared_once() -> None:
         "camera-jobs": "camera_worker",
         "violations": "alert_dispatcher",
         "anomalies": "anomaly_dispatcher",
+        "alert-deliveries": "alert_delivery",
+        "monitor-ticks": "monitor",
     }
     for route in ROUTES:  # each route's function exists and is a CloudEvent function
         main = (ROOT / "functions" / route.function / "main.py").read_text()
