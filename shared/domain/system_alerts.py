@@ -124,9 +124,10 @@ class SystemAlert:
         }
         if self.camera_id is not None:
             data["camera_id"] = self.camera_id
-        if self.resolved and self.raised_at is not None:
-            data["raised_at"] = iso_utc(self.raised_at)
-            data["duration_s"] = round(max(0.0, self.since - self.raised_at), 3)
+        if self.resolved:
+            raised_at = self.since if self.raised_at is None else self.raised_at
+            data["raised_at"] = iso_utc(raised_at)
+            data["duration_s"] = round(max(0.0, self.since - raised_at), 3)
         return {"type": self.event_type, "timestamp": iso_utc(self.since), "data": data}
 
     def email_subject(self) -> str:
