@@ -65,9 +65,12 @@ def test_the_state_machine(ticks: list[tuple[float, bool]], expected: list[str |
 def test_a_retried_tick_sends_the_same_id_and_resolve_says_how_long() -> None:
     first, raised = step(None, offline(True), T0, COOLDOWN)
     _again, raised_again = step(None, offline(True), T0, COOLDOWN)
-    assert raised and raised_again and raised.id == raised_again.id
+    assert raised
+    assert raised_again
+    assert raised.id == raised_again.id
     _, resolved = step(first, offline(False), T0 + 1000, COOLDOWN)
-    assert resolved and resolved.id != raised.id
+    assert resolved
+    assert resolved.id != raised.id
     data = resolved.body()["data"]
     assert (data["duration_s"], data["raised_at"]) == (1000.0, "2027-01-15T08:00:00Z")
     assert resolved.severity == raised.severity
@@ -177,13 +180,15 @@ def test_a_camera_offline_after_n_failing_sweeps_then_resolved(world: World) -> 
 def test_inference_degraded_from_the_recorded_calls(world: World) -> None:
     clock = iter([T0 + 30] * 100)
     times = iter([0.0, 0.1] * 50)  # 100 ms each
-    meter = MeteredDetector(FakeDetector(), world.cache, 300, lambda: next(clock), lambda: next(times))
+    meter = MeteredDetector(
+        FakeDetector(), world.cache, 300, lambda: next(clock), lambda: next(times)
+    )
     for _ in range(9):
         meter.record(100.0, failed=True)
     assert world.tick(40).raised == 0  # 9 calls: too few to judge
     meter.detect(None)  # type: ignore[arg-type]
     assert world.tick(50).raised == 1
-    [(topic, delivery, _)] = world.bus.sent
+    [(_topic, delivery, _)] = world.bus.sent
     details = delivery["alert"]["body"]["data"]["details"]
     assert (details["calls"], details["errors"], details["error_rate"]) == (10, 9, 0.9)
     assert delivery["alert"]["severity"] == "HIGH"
