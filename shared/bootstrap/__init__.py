@@ -9,7 +9,7 @@ real adapter).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -67,7 +67,7 @@ class Services:
     blobs: BlobStore
     bus: EventBus
     tables: Tables | None = None  # queries (the predictions read forecasts)
-    subscribers: Sequence[Subscriber] | None = None  # None: the configured ones
+    subscribers: tuple[Subscriber, ...] | None = None  # None: the configured ones
     dead_letters: DeadLetters | None = None  # None: Pub/Sub's
 
     @cached_property
@@ -137,7 +137,7 @@ class Overrides(TypedDict, total=False):
     senders: Mapping[str, AlertSender]
     tables: Tables
     signer: UrlSigner
-    subscribers: Sequence[Subscriber]
+    subscribers: tuple[Subscriber, ...]
     dead_letters: DeadLetters
 
 
@@ -158,7 +158,7 @@ def build(
     senders: Mapping[str, AlertSender] | None = None,
     tables: Tables | None = None,
     signer: UrlSigner | None = None,
-    subscribers: Sequence[Subscriber] | None = None,
+    subscribers: tuple[Subscriber, ...] | None = None,
     dead_letters: DeadLetters | None = None,
 ) -> Services:
     """Build the real adapters, except those given."""

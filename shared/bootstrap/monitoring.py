@@ -3,7 +3,6 @@ dead-letter pull subscriptions of every route, and the router to the alert subsc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from shared.adapters.bus import DeadLetters, PubSubDeadLetters
@@ -36,7 +35,7 @@ def dead_letter_subscriptions() -> tuple[str, ...]:
     return tuple(f"{r.dead_letter_topic}-pull" for r in ROUTES)
 
 
-def alert_subscribers(settings: Settings) -> Sequence[Subscriber]:
+def alert_subscribers(settings: Settings) -> tuple[Subscriber, ...]:
     """The configured subscribers (``shared.bootstrap.alerting.subscribers``; none without)."""
     configured = getattr(alerting, "subscribers", None)
     return tuple(configured(settings)) if configured else ()
@@ -44,7 +43,7 @@ def alert_subscribers(settings: Settings) -> Sequence[Subscriber]:
 
 def monitor(
     services: Services,
-    subscribers: Sequence[Subscriber] | None = None,
+    subscribers: tuple[Subscriber, ...] | None = None,
     dead_letters: DeadLetters | None = None,
 ) -> Monitor:
     """The monitor over the services' cache, bus, registry and checks."""

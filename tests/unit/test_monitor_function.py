@@ -36,7 +36,7 @@ def fakes() -> Iterator[tuple[Wired, FakeDeadLetters]]:
     bootstrap.bootstrap(
         Settings(),
         **given.overrides(),
-        subscribers=[Subscriber("ops", url="https://ops.example/hook")],
+        subscribers=(Subscriber("ops", url="https://ops.example/hook"),),
         dead_letters=dead,
     )
     yield given, dead
