@@ -30,6 +30,14 @@ locals {
       SMTP_PORT = tostring(var.alerts.smtp_port)
     },
     var.alerts.smtp_username == null ? {} : { SMTP_USERNAME = var.alerts.smtp_username },
+    length(var.alert_subscribers) == 0 ? {} : {
+      # Unset attributes left out (the schema refuses nulls and empty recipient lists).
+      ALERT_SUBSCRIBERS = jsonencode({
+        subscribers = [
+          for s in var.alert_subscribers : { for k, v in s : k => v if v != null && try(length(v), 1) > 0 }
+        ]
+      })
+    },
     local.detector_env,
     var.settings,
     # Last, so that var.settings cannot turn it back on: the deployed functions read no
@@ -39,15 +47,22 @@ locals {
 }
 
 locals {
-  # Secrets only the alert dispatchers read, from Secret Manager (never in plain env or code).
+  # Secrets only the alert functions read, from Secret Manager (never in plain env or code):
+  # alert_delivery sends every alert; the dispatchers keep them for the simple case.
   secret_env = merge(
     { WEBHOOK_SECRET = var.alerts.webhook_secret_id },
     var.alerts.smtp_password_secret_id == null ? {} : { SMTP_PASSWORD = var.alerts.smtp_password_secret_id },
   )
 }
 
+locals {
+  secret_functions = ["alert_dispatcher", "anomaly_dispatcher", "alert_delivery"]
+  # The subscribers' signing secrets: environment variable => secret id, on alert_delivery.
+  subscriber_secret_env = var.subscriber_secrets
+}
+
 resource "google_secret_manager_secret_iam_member" "alert_secrets" {
-  for_each  = local.secret_env
+  for_each  = merge(local.secret_env, local.subscriber_secret_env)
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.functions.email}"
@@ -188,9 +203,21 @@ resource "google_cloud_run_v2_service" "functions" {
         }
       }
       dynamic "env" {
-        for_each = each.key == "alert_dispatcher" || each.key == "anomaly_dispatcher" ? local.secret_env : {}
+        for_each = contains(local.secret_functions, each.key) ? local.secret_env : {}
         content {
           name = "CAMWATCH_${env.key}"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+      dynamic "env" {
+        for_each = each.key == "alert_delivery" ? local.subscriber_secret_env : {}
+        content {
+          name = env.key
           value_source {
             secret_key_ref {
               secret  = env.value

@@ -99,3 +99,25 @@ resource "google_cloud_scheduler_job" "sweep" {
     data       = base64encode(jsonencode(var.sweep.message))
   }
 }
+
+# Cloud Scheduler asks the monitor to evaluate the system alerts (docs/monitoring.md) every
+# minute: one {} message on monitor-ticks, as the monitor_tick schema allows.
+resource "google_cloud_scheduler_job" "monitor" {
+  name      = "camwatch-monitor"
+  region    = var.region
+  schedule  = var.monitor.schedule
+  time_zone = var.monitor.time_zone
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topics["monitor-ticks"].id
+    data       = base64encode(jsonencode({}))
+  }
+}
+
+# The monitor peeks at the dead-letter pull subscriptions (pull, then modify-ack to 0).
+resource "google_pubsub_subscription_iam_member" "monitor_dead_letters" {
+  for_each     = local.routes
+  subscription = google_pubsub_subscription.dead_letter_pull[each.key].id
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_service_account.functions.email}"
+}

@@ -73,7 +73,7 @@ variable "alerts" {
     email_to                = optional(list(string), [])
     webhook_timeout_s       = optional(number, 10)
   })
-  description = "Alert channels of alert_dispatcher. Secrets are Secret Manager secret ids (their latest version is mounted as an env var): the webhook signing secret holds `whsec_<base64>`."
+  description = "Alert channels (the simple case: one webhook and one email subscriber). Secrets are Secret Manager secret ids (their latest version is mounted as an env var): the webhook signing secret holds `whsec_<base64>`."
 }
 
 variable "evidence" {
@@ -136,5 +136,35 @@ variable "forecast" {
     settings    = optional(map(string), {})
   })
   description = "The scheduled forecast job (Cloud Run job, BigQuery ML backend): cron schedule (default every 6 hours) and time zone, resources, and extra CAMWATCH_* settings of the job only, e.g. { FORECAST_HORIZON_H = \"48\" }."
+  default     = {}
+}
+
+variable "alert_subscribers" {
+  type = list(object({
+    name         = string
+    url          = optional(string)
+    email        = optional(list(string))
+    secret_env   = optional(string)
+    format       = optional(string)
+    min_severity = optional(string)
+    event_types  = optional(list(string))
+    cameras      = optional(list(string))
+  }))
+  description = "Alert subscribers (docs/alerts.md, schemas/alert_subscribers.schema.json), passed as CAMWATCH_ALERT_SUBSCRIBERS. Empty: the simple case (alerts.webhook_url and alerts.email_to)."
+  default     = []
+}
+
+variable "subscriber_secrets" {
+  type        = map(string)
+  description = "Signing secrets of the subscribers: environment variable (a subscriber's secret_env) => Secret Manager secret id, mounted on alert_delivery (latest version)."
+  default     = {}
+}
+
+variable "monitor" {
+  type = object({
+    schedule  = optional(string, "* * * * *")
+    time_zone = optional(string, "Etc/UTC")
+  })
+  description = "Cloud Scheduler's monitor tick (docs/monitoring.md): the system alerts are evaluated on each monitor-ticks message."
   default     = {}
 }

@@ -1,11 +1,12 @@
 """The event bus port and its adapter: Google Cloud Pub/Sub (the emulator via
-``PUBSUB_EMULATOR_HOST``)."""
+``PUBSUB_EMULATOR_HOST``); and a peek at the dead-letter pull subscriptions (the monitor)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from concurrent import futures
+from contextlib import suppress
 from typing import Protocol
 
 from google.api_core import exceptions as gexc
@@ -65,3 +66,66 @@ class PubSubBus:
             return [str(f.result()) for f in pending]
         except (gexc.GoogleAPIError, GoogleAuthError, OSError) as exc:
             raise DependencyUnavailableError("pubsub", str(exc)) from exc
+
+
+class DeadLetters(Protocol):
+    """How many messages wait on dead-letter pull subscriptions."""
+
+    def pending(self, subscriptions: Sequence[str]) -> dict[str, int]:
+        """Per subscription, the messages seen (at most 100 each); a failed peek is left out."""
+        ...
+
+
+class PubSubDeadLetters:
+    """Peeks: pulls up to 100 messages without acknowledging them and releases them at once
+    (ack deadline 0), so they stay for whoever handles dead letters."""
+
+    MAX_MESSAGES = 100
+
+    def __init__(self, project_id: str, timeout_s: float = 5.0) -> None:
+        self._project = project_id
+        self._timeout = timeout_s
+        self._client: pubsub_v1.SubscriberClient | None = None
+
+    def _subscriber(self) -> pubsub_v1.SubscriberClient:
+        if self._client is None:  # created on first use, never at import
+            self._client = pubsub_v1.SubscriberClient()
+        return self._client
+
+    def pending(self, subscriptions: Sequence[str]) -> dict[str, int]:
+        """Peek every subscription at once (one deadline for all); a failed one is left out."""
+        if not subscriptions:
+            return {}
+        with futures.ThreadPoolExecutor(max_workers=min(8, len(subscriptions))) as pool:
+            jobs = {s: pool.submit(self.peek, s) for s in subscriptions}
+            counts: dict[str, int] = {}
+            for sub, job in jobs.items():
+                try:
+                    counts[sub] = job.result(timeout=self._timeout + 5)
+                except (DependencyUnavailableError, futures.TimeoutError):
+                    continue
+        return counts
+
+    def peek(self, subscription: str) -> int:
+        """The messages waiting on one subscription (at most :attr:`MAX_MESSAGES`)."""
+        client = self._subscriber()
+        path = client.subscription_path(self._project, subscription)
+        try:
+            answer = client.pull(
+                request={"subscription": path, "max_messages": self.MAX_MESSAGES},
+                timeout=self._timeout,
+                retry=None,
+            )
+        except gexc.DeadlineExceeded:
+            return 0  # an empty subscription makes a pull wait: nothing pending
+        except (gexc.GoogleAPIError, GoogleAuthError, OSError) as exc:
+            raise DependencyUnavailableError("pubsub", f"{subscription}: {exc}") from exc
+        ack_ids = [m.ack_id for m in answer.received_messages]
+        # Released at once; if that fails they come back after the ack deadline anyway.
+        if ack_ids:
+            with suppress(gexc.GoogleAPIError, OSError):
+                client.modify_ack_deadline(
+                    request={"subscription": path, "ack_ids": ack_ids, "ack_deadline_seconds": 0},
+                    timeout=self._timeout,
+                )
+        return len(ack_ids)

@@ -2,9 +2,10 @@
 
 Headers: ``webhook-id`` (the alert id: a violation's, an anomalous interval's or a system
 alert's; the same on every retry, so receivers dedup), ``webhook-timestamp`` (this attempt,
-seconds) and ``webhook-signature``: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``,
-one entry per secret, space-separated (two while a secret is rotated; a receiver accepts the
-message when any entry matches its secret). The body is a Standard Webhooks JSON body or a
+seconds), ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, one entry per secret,
+space-separated: two while a secret is rotated; a receiver accepts the message when any entry
+matches its secret), and ``X-Camwatch-Event`` and ``X-Camwatch-Camera`` (the event type and
+camera, also for a Slack body, which has neither). The body is a Standard Webhooks JSON body or a
 Slack-compatible one (:func:`shared.domain.chat.slack_body`), serialised the same way on every
 try.
 
@@ -109,7 +110,13 @@ class WebhookSender:
             DeliveryFailedError: no 2xx answer within the deadline (retried).
         """
         body = body_bytes(alert, self._format)
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            # What it is about without parsing the body (a Slack body has no type).
+            "x-camwatch-event": alert.event_type,
+            **({"x-camwatch-camera": alert.camera_id} if alert.camera_id else {}),
+        }
         if self._secrets:
             headers |= signed_headers(self._secrets, alert.id, body, datetime.now(UTC))
         with Watchdog(self._timeout) as watchdog, requests.Session() as session:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TypedDict, Unpack
 
 from shared.adapters.alert_channels import AlertSender
 from shared.adapters.blobstore import BlobStore, GcsBlobStore, storage_client
-from shared.adapters.bus import EventBus, PubSubBus
+from shared.adapters.bus import DeadLetters, EventBus, PubSubBus
 from shared.adapters.cache import Cache, RedisCache
 from shared.adapters.frame_sources import (
     FileSource,
@@ -28,7 +29,7 @@ from shared.adapters.frame_sources import (
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
-from shared.bootstrap import alerting
+from shared.bootstrap import alerting, monitoring
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
 from shared.domain.forecasts import Policy
@@ -38,12 +39,15 @@ from shared.domain.subscribers import Subscriber
 from shared.errors import ConfigError
 from shared.forecasting.port import ForecastBackend, Tables
 from shared.messages.envelope import PubsubMessage
+from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher
 from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.deliveries import Deliveries, Router
 from shared.service_layer.evidence import EvidenceStore
 from shared.service_layer.forecasting import ForecastConfig
+from shared.service_layer.health import MeteredDetector
+from shared.service_layer.monitor import Monitor
 from shared.service_layer.predictions import PredictionService
 from shared.service_layer.processor import CameraProcessor
 from shared.service_layer.sweep import fan_out
@@ -66,6 +70,7 @@ class Services:
     # bad configuration fails the alert functions (retried, dead-lettered), not every one.
     subscribers: tuple[Subscriber, ...] | None = None
     senders: Mapping[str, AlertSender] | None = None
+    dead_letters: DeadLetters | None = None  # None: Pub/Sub's
 
     @cached_property
     def router(self) -> Router:
@@ -85,6 +90,19 @@ class Services:
         if senders is None:
             senders = alerting.senders(self.settings, self.router.subscribers)
         return Deliveries(senders, self.cache)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """The system alerts' monitor (``monitor``)."""
+        return monitoring.monitor(self, self.dead_letters)
+
+    def monitor_tick(self, message: PubsubMessage) -> dict[str, int]:
+        """Evaluate the system alerts on one ``monitor-ticks`` message; its report is kept
+        in Redis for an hour (``monitor:report:{message_id}``) when Redis is up."""
+        validate("monitor_tick", message.data)
+        report = self.monitor.tick(datetime.now(UTC))
+        monitoring.keep_report(self.cache, message.message_id, report)
+        return report.as_dict()
 
     @cached_property
     def predictions(self) -> PredictionService:
@@ -148,6 +166,7 @@ class Overrides(TypedDict, total=False):
     subscribers: tuple[Subscriber, ...]
     tables: Tables
     signer: UrlSigner
+    dead_letters: DeadLetters
 
 
 _services: Services | None = None
@@ -168,6 +187,7 @@ def build(
     subscribers: tuple[Subscriber, ...] | None = None,
     tables: Tables | None = None,
     signer: UrlSigner | None = None,
+    dead_letters: DeadLetters | None = None,
 ) -> Services:
     """Build the real adapters, except those given."""
     s = settings
@@ -184,14 +204,16 @@ def build(
         s,
         registry or load_registry(s.registry_path),
         frames or frame_fetcher(s, blobs),
-        detector or make_detector(s),
+        detector or MeteredDetector(make_detector(s), cache, s.monitor_window_s),
         cache,
         warehouse,
         ViolationRecorder(cache, warehouse, evidence_store(s, blobs, cache, signer), bus),
     )
     if tables is None and isinstance(warehouse, BigQueryWarehouse):
         tables = warehouse
-    return Services(s, processor, cache, warehouse, blobs, bus, tables, subscribers, senders)
+    return Services(
+        s, processor, cache, warehouse, blobs, bus, tables, subscribers, senders, dead_letters
+    )
 
 
 def evidence_store(

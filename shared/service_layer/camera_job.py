@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 from shared.adapters.cache import Cache
@@ -10,6 +11,7 @@ from shared.domain.jobs import CameraJob
 from shared.errors import CameraNotFoundError, FrameError, MessageRejectedError
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
+from shared.service_layer.health import record_sweep
 from shared.service_layer.idempotency import JOB_CLAIM_S, JOB_DONE_S, claim, job_key
 from shared.service_layer.processor import CameraProcessor
 
@@ -21,7 +23,9 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
     """Process the job's camera once; return the outcome.
 
     Outcomes: ``processed``; a frame error kind such as ``unreachable`` (a camera-health row is
-    recorded, and the next sweep tries again); ``duplicate`` (a redelivered job, skipped);
+    recorded, and the next sweep tries again). Either way the camera's health for the monitor
+    is recorded in Redis (best effort: ``health:camera:{id}``); ``duplicate`` (a redelivered
+    job, skipped);
     ``expired`` (older than ``max_job_age_s``: later sweeps cover the camera; logged).
 
     Raises:
@@ -49,11 +53,16 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
             log.info("duplicate job skipped", extra=about)
             return "duplicate"
         try:
-            processor.process(job.camera_id, request_id=message.message_id, sweep_id=job.sweep_id)
+            seen = processor.process(
+                job.camera_id, request_id=message.message_id, sweep_id=job.sweep_id
+            )
             outcome = "processed"
         except FrameError as exc:
             outcome = exc.kind
+            record_sweep(cache, job.camera_id, time.time(), error=(exc.kind, str(exc)))
         except CameraNotFoundError as exc:
             raise MessageRejectedError(exc.message) from exc
+        else:
+            record_sweep(cache, job.camera_id, time.time(), observation=seen)
     log.info("job done", extra={**about, "outcome": outcome})
     return outcome

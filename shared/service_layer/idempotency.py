@@ -20,6 +20,10 @@ key                                               what                          
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
 ``alert:{alert_id}:{subscriber}``                 a subscriber took an alert (120 s)     7 d
 ``prediction:camera:{camera_id}:horizon:{min}``   a camera's forecasts (every metric)    30 min
+``health:camera:{camera_id}``                     a camera's sweeps (the monitor)        1 d
+``health:inference:{minute}``                     detector calls, errors, latencies      2 win
+``system:{condition key}``                        a system alert's state (the monitor)   7 d
+``monitor:report:{message_id}``                   one monitor tick's alerts (make run)   1 h
 ================================================  =====================================  ====
 """
 
@@ -92,6 +96,26 @@ def prediction_key(camera_id: str, horizon_minutes: int) -> str:
     """A camera's forecasts for a horizon, every metric (the seed's format;
     ``prediction_cache_ttl_s``)."""
     return f"prediction:camera:{camera_id}:horizon:{horizon_minutes}"
+
+
+def camera_health_key(camera_id: str) -> str:
+    """A camera's recent sweeps: failures in a row, last error, last frame, staleness."""
+    return f"health:camera:{camera_id}"
+
+
+def inference_health_key(minute: int) -> str:
+    """The detector's calls in one minute (``minute``: epoch seconds // 60)."""
+    return f"health:inference:{minute}"
+
+
+def system_alert_key(condition_key: str) -> str:
+    """A system alert condition's state (``condition_key``: ``camera.offline:cam-1``)."""
+    return f"system:{condition_key}"
+
+
+def monitor_report_key(message_id: str) -> str:
+    """What the monitor raised and resolved on one ``monitor-ticks`` message."""
+    return f"monitor:report:{message_id}"
 
 
 @dataclass

@@ -352,3 +352,16 @@ def wired(registry: Registry, frames: dict[str, Any] | None = None) -> Wired:
         senders={s.name: FakeSender(s.channel) for s in SUBSCRIBERS},
         signer=FakeSigner(),
     )
+
+
+class FakeDeadLetters:
+    """Dead-letter subscriptions and the messages waiting on each; ``down`` fails the peek."""
+
+    def __init__(self, waiting: dict[str, int] | None = None) -> None:
+        self.waiting = waiting or {}
+        self.down = False
+
+    def pending(self, subscriptions: Sequence[str]) -> dict[str, int]:
+        if self.down:
+            raise DependencyUnavailableError("pubsub", "503")
+        return {s: min(100, self.waiting.get(s, 0)) for s in subscriptions}

@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.domain.health import CameraHealth
 from shared.errors import DependencyUnavailableError, FrameTimeoutError, MessageRejectedError
 from shared.messages.envelope import PubsubMessage
 from shared.service_layer.camera_job import handle_job
+from shared.service_layer.idempotency import camera_health_key
 from tests.conftest import jpeg
 from tests.unit.fakes import Rig, message, registry_of, rig
 
@@ -74,3 +76,17 @@ def test_jobs_that_can_never_succeed_are_rejected_before_the_claim(worker: Rig) 
     with pytest.raises(MessageRejectedError, match="in the future"):
         handle_job(job("cam-a", age_s=-3600), processor, cache)
     assert handle_job(job("cam-a", age_s=-60), processor, cache) == "processed"  # clock skew
+
+
+def test_each_sweep_records_the_cameras_health_for_the_monitor(worker: Rig) -> None:
+    processor, cache = worker.processor, worker.cache
+    for sweep in ("s1", "s2"):
+        assert handle_job(job("cam-b", sweep), processor, cache) == "timeout"
+    assert handle_job(job("cam-a"), processor, cache) == "processed"
+    b = CameraHealth.from_json(cache.get(camera_health_key("cam-b")))
+    a = CameraHealth.from_json(cache.get(camera_health_key("cam-a")))
+    assert (b.failures, b.last_error_kind, b.last_frame_at) == (2, "timeout", None)
+    assert (a.failures, a.stale) == (0, False)
+    assert a.last_frame_at is not None
+    assert handle_job(job("cam-a", "s1"), processor, cache) == "duplicate"  # not recorded
+    assert CameraHealth.from_json(cache.get(camera_health_key("cam-a"))) == a

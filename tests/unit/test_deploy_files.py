@@ -92,6 +92,8 @@ def test_pubsub_topology_is_declared_once() -> None:
         "camera-jobs": "camera_worker",
         "violations": "alert_dispatcher",
         "anomalies": "anomaly_dispatcher",
+        "alert-deliveries": "alert_delivery",
+        "monitor-ticks": "monitor",
     }
     for route in ROUTES:  # each route's function exists and is a CloudEvent function
         main = (ROOT / "functions" / route.function / "main.py").read_text()
@@ -112,10 +114,10 @@ def test_images_install_the_hashed_lock_and_the_package(dockerfile: Path) -> Non
 def test_alert_secrets_come_from_secret_manager() -> None:
     main = (TF / "main.tf").read_text()
     variables = (TF / "variables.tf").read_text()
-    # Secrets are Secret Manager ids mounted as env vars of alert_dispatcher, never values.
+    # Secrets are Secret Manager ids mounted as env vars of the alert functions, never values.
     assert "WEBHOOK_SECRET = var.alerts.webhook_secret_id" in main
     assert "secret_key_ref" in main
-    assert 'each.key == "alert_dispatcher"' in main
+    assert 'secret_functions = ["alert_dispatcher", "anomaly_dispatcher", "alert_delivery"]' in main
     assert "roles/secretmanager.secretAccessor" in main
     assert "webhook_secret " not in variables
     assert "smtp_password " not in variables

@@ -83,15 +83,18 @@ def test_the_job_may_publish_on_the_anomalies_topic_only() -> None:
     assert project_roles == ["roles/bigquery.jobUser"]
 
 
-def test_both_alert_dispatchers_get_the_alert_secrets() -> None:
+def test_the_alert_functions_get_the_alert_secrets() -> None:
     from shared.messages.topology import ROUTES
 
     main = (TF / "main.tf").read_text()
-    condition = re.search(r"for_each = (.+) \? local\.secret_env : \{\}", main)
-    assert condition is not None
-    named = set(re.findall(r'each\.key == "(\w+)"', condition.group(1)))
-    dispatchers = {r.function for r in ROUTES if r.topic in ("violations", "anomalies")}
-    assert named == dispatchers == {"alert_dispatcher", "anomaly_dispatcher"}
+    mounted = r"for_each = contains\(local\.secret_functions, each\.key\) \? local\.secret_env"
+    assert re.search(mounted, main)
+    listed = re.search(r"secret_functions = \[(.+)\]", main)
+    assert listed is not None
+    named = set(re.findall(r'"(\w+)"', listed.group(1)))
+    topics = ("violations", "anomalies", "alert-deliveries")
+    alerting = {r.function for r in ROUTES if r.topic in topics}
+    assert named == alerting == {"alert_dispatcher", "anomaly_dispatcher", "alert_delivery"}
 
 
 def test_scheduler_runs_the_job_through_the_admin_api_with_an_oauth_token() -> None:
