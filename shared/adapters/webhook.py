@@ -2,12 +2,12 @@
 
 Headers: ``webhook-id`` (the alert id: a violation's, an anomalous interval's or a system
 alert's; the same on every retry, so receivers dedup), ``webhook-timestamp`` (this attempt,
-seconds), ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, one entry per secret,
-space-separated: two while a secret is rotated; a receiver accepts the message when any entry
-matches its secret), and ``X-Camwatch-Event`` and ``X-Camwatch-Camera`` (the event type and
-camera, also for a Slack body, which has neither). The body is a Standard Webhooks JSON body or a
-Slack-compatible one (:func:`shared.domain.chat.slack_body`), serialised the same way on every
-try.
+seconds), ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``,
+one entry per secret, space-separated: two while a secret is rotated; a receiver accepts the
+message when any entry matches its secret), and ``X-Camwatch-Event`` and ``X-Camwatch-Camera``
+(the event type and camera, also for a Slack body, which has neither). The body is a Standard
+Webhooks JSON body or a Slack-compatible one (:func:`shared.domain.chat.slack_body`),
+serialised the same way on every try.
 
 The receiver's address passes the camera URLs' check
 (:func:`~shared.adapters.http_snapshot.check_host`) before each POST and the connection goes

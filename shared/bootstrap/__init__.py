@@ -32,20 +32,17 @@ from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_cli
 from shared.bootstrap import alerting, monitoring
 from shared.detection.factory import make_detector
 from shared.detection.port import Detector
-from shared.domain.forecasts import Policy
 from shared.domain.observations import Observation
 from shared.domain.registry import Registry, load_registry
 from shared.domain.subscribers import Subscriber
 from shared.errors import ConfigError
-from shared.forecasting.port import ForecastBackend, Tables
+from shared.forecasting.port import Tables
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher
-from shared.service_layer.anomaly_alerts import AnomalyAlerts
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.deliveries import Deliveries, Router
 from shared.service_layer.evidence import EvidenceStore
-from shared.service_layer.forecasting import ForecastConfig
 from shared.service_layer.health import MeteredDetector
 from shared.service_layer.monitor import Monitor
 from shared.service_layer.predictions import PredictionService
@@ -265,58 +262,3 @@ def reset() -> None:
     """Forget the cached services (tests)."""
     global _services
     _services = None
-
-
-def forecasting(
-    settings: Settings, publish: bool = True
-) -> tuple[BigQueryWarehouse, ForecastBackend, ForecastConfig, AnomalyAlerts]:
-    """The forecast job's warehouse, backend, configuration (``CAMWATCH_FORECAST_*``) and
-    anomaly alerts (``CAMWATCH_ANOMALY_*``: published on Pub/Sub, or only found when not
-    ``publish``).
-
-    ``auto`` picks the local backend when BigQuery is an emulator (no emulator trains models),
-    BigQuery ML otherwise. The local backend's library (statsforecast) is a development
-    dependency: the cloud image never imports it.
-    """
-    s = settings
-    tables = BigQueryWarehouse(
-        bigquery_client(s.project_id, s.bigquery_endpoint),
-        s.bigquery_dataset,
-        s.bigquery_location,
-        s.bigquery_timeout_s,
-        job_timeout_s=3600,  # training ARIMA_PLUS takes minutes; DML over the history too
-    )
-    kind = s.forecast_backend
-    if kind == "auto":
-        kind = "local" if s.bigquery_endpoint else "bigquery_ml"
-    backend: ForecastBackend
-    if kind == "local":
-        from shared.forecasting.local import LocalBackend
-
-        backend = LocalBackend(tables, s.project_id, s.bigquery_dataset)
-    else:
-        from shared.forecasting.bqml import BigQueryMLBackend
-
-        backend = BigQueryMLBackend(tables, s.project_id, s.bigquery_dataset)
-    config = ForecastConfig(
-        project=s.project_id,
-        dataset=s.bigquery_dataset,
-        metrics=tuple(m.strip() for m in s.forecast_metrics.split(",") if m.strip()),
-        horizon_h=s.forecast_horizon_h,
-        history_days=s.forecast_history_days,
-        policy=Policy(
-            min_days=s.forecast_min_days,
-            short_min_days=s.forecast_short_min_days,
-            min_coverage=s.forecast_min_coverage,
-            max_silence_h=s.forecast_max_silence_h,
-        ),
-        holiday_region=s.forecast_holiday_region,
-        anomaly_threshold=s.anomaly_threshold,
-        anomaly_window_h=s.anomaly_window_h,
-    )
-    alerts = AnomalyAlerts(
-        PubSubBus(s.project_id) if publish else None,
-        s.anomaly_alert_min_steps,
-        s.anomaly_window_h,
-    )
-    return tables, backend, config, alerts

@@ -23,8 +23,8 @@ from shared.messages.schemas import validate
 PROJECT = "camwatch-local"
 Print = Callable[[str], None]
 DEMO_SUBSCRIBERS = {
-    "enforcement": "violations and anomalies, MEDIUM and up, standard webhooks (its "
-    "secret is rotating: both signatures sent, its receiver still checks the old one)",
+    "enforcement": "violations and anomalies, MEDIUM and up, as standard webhooks; its "
+    "secret is rotating: both signatures are sent, its receiver still checks the old one",
     "ops-chat": "camera, inference, dependency and dead-letter alerts, Slack-formatted",
     "ops-email": "every HIGH alert, by email",
 }
@@ -137,7 +137,7 @@ class AlertLog:
                 )
             got = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "nothing"
             say(f"  {name:<12} {sum(kinds.values()):>3}: {got}")
-            say(f"  {'':<12}      ({wants})")
+            say(f"  {'':<12}      asked for {wants}")
         for kind in ("raised", "resolved"):
             moved = [
                 t

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from shared.bootstrap import forecasting
+from shared.bootstrap.forecast_wiring import forecasting
 from shared.domain.registry import load_registry
 from shared.errors import CamwatchError
 from shared.logs import configure_logging
