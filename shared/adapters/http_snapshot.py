@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 from urllib3.exceptions import LocationParseError, ReadTimeoutError
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 from shared.adapters.bursts import BurstFrame
 from shared.adapters.hls import MAX_PLAYLIST_BYTES, is_playlist, parse_playlist
@@ -60,6 +60,24 @@ def check_host(host: str, port: int, allow_private: bool, what: str = "camera") 
     return str(infos[0][4][0])
 
 
+def http_url(url: str, what: str) -> tuple[Url, str, int]:
+    """The parts, host and port of an http(s) URL without credentials (a camera's, a
+    webhook's).
+
+    Raises:
+        ValueError: anything else, saying what (``not an http(s) camera URL: ...``).
+    """
+    try:
+        parts = parse_url(url)
+    except LocationParseError as exc:
+        raise ValueError(f"not an http(s) {what} URL: {url!r}") from exc
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise ValueError(f"not an http(s) {what} URL: {url!r}")
+    if parts.auth:
+        raise ValueError(f"credentials in {what} URLs are refused")
+    return parts, parts.host.strip("[]"), parts.port or (443 if parts.scheme == "https" else 80)
+
+
 def _root_cause(exc: BaseException) -> str:
     """The innermost reason of a requests/urllib3 error, e.g. ``Connection refused``."""
     if found := re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc)):
@@ -89,15 +107,11 @@ class _Hop:
     @classmethod
     def parse(cls, url: str) -> _Hop:
         try:
-            parts = parse_url(url)
-        except LocationParseError as exc:
-            raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}") from exc
-        if parts.scheme not in ("http", "https") or not parts.host:
-            raise ForbiddenSourceError(f"not an http(s) camera URL: {url!r}")
-        if parts.auth:
-            raise ForbiddenSourceError("credentials in camera URLs are refused; use a header")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return cls(parts.url, parts.host.strip("[]"), port, str(parts.netloc))
+            parts, host, port = http_url(url, "camera")
+        except ValueError as exc:
+            hint = "; use a header" if "credentials" in str(exc) else ""
+            raise ForbiddenSourceError(f"{exc}{hint}") from exc
+        return cls(parts.url, host, port, str(parts.netloc))
 
 
 class _Fetch:

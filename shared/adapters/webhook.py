@@ -24,10 +24,8 @@ from datetime import UTC, datetime
 
 import requests
 from standardwebhooks import Webhook
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
 
-from shared.adapters.http_snapshot import check_host
+from shared.adapters.http_snapshot import check_host, http_url
 from shared.adapters.http_transport import PinnedAdapter, Watchdog
 from shared.domain.alerts import Alert
 from shared.domain.chat import slack_body
@@ -69,18 +67,14 @@ def check_url(url: str, allow_private: bool) -> tuple[str, int]:
         ConfigError: the URL is not one camwatch posts to.
     """
     try:
-        parts = parse_url(url)
-    except LocationParseError as exc:
-        raise ConfigError(f"not an http(s) URL: {url!r}") from exc
-    if parts.scheme not in ("http", "https") or not parts.host:
-        raise ConfigError(f"not an http(s) URL: {url!r}")
-    if parts.auth:
-        raise ConfigError("credentials in webhook URLs are refused")
+        parts, host, port = http_url(url, "webhook")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     if parts.scheme != "https" and not allow_private:
         raise ConfigError(
             f"webhook URLs must be https (http only with CAMWATCH_ALLOW_PRIVATE_SOURCES): {url!r}"
         )
-    return parts.host.strip("[]"), parts.port or (443 if parts.scheme == "https" else 80)
+    return host, port
 
 
 class WebhookSender:
