@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import (
     AliasChoices,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -211,6 +212,17 @@ class Settings(ForecastSettings, EvidenceSettings, AlertSettings):
     redis_host: str = Field("127.0.0.1", description="Memorystore Redis host.")
     redis_port: int = Field(6379, gt=0, lt=65536, description="Redis port.")
     redis_timeout_s: float = Field(1.0, gt=0, description="Redis socket timeout.")
+    redis_password: SecretStr | None = Field(
+        None, description="Redis AUTH string (Memorystore: from Secret Manager); none: no AUTH."
+    )
+    redis_tls: bool = Field(
+        False, description="Connect to Redis over TLS, verifying the server's certificate."
+    )
+    redis_ca_file: str | None = Field(
+        None,
+        description="PEM file of the CA that signed the Redis server certificate (Memorystore's "
+        "server CA); with CAMWATCH_REDIS_TLS and none given: the system CAs.",
+    )
     cache_ttl_s: int = Field(300, gt=0, description="TTL of a cached frame result.")
     # BigQuery
     bigquery_dataset: str = Field("camwatch", description="Dataset for the tables.")

@@ -9,8 +9,10 @@ tracks) as an optimistic transaction (``WATCH``/``MULTI``).
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import redis
@@ -18,7 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from shared.domain.observations import CachedResult
-from shared.errors import DependencyUnavailableError
+from shared.errors import ConfigError, DependencyUnavailableError
 
 T = TypeVar("T")
 UPDATE_ATTEMPTS = 5  # optimistic tries of one update before giving up (another writer won each)
@@ -96,8 +98,16 @@ class Cache(Protocol):
 def _redis_errors() -> Iterator[None]:
     try:
         yield
+    except redis.AuthenticationError as exc:
+        # Redis's own words (WRONGPASS, NOAUTH) never echo the password.
+        raise DependencyUnavailableError(
+            "redis", f"AUTH refused (check CAMWATCH_REDIS_PASSWORD): {exc}"
+        ) from exc
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise DependencyUnavailableError("redis", str(exc)) from exc
+        detail = str(exc)
+        if "SSL" in detail or "TLS" in detail or isinstance(exc.__cause__, ssl.SSLError):
+            detail = f"TLS failed (check CAMWATCH_REDIS_TLS, CAMWATCH_REDIS_CA_FILE): {detail}"
+        raise DependencyUnavailableError("redis", detail) from exc
 
 
 def _text(value: object) -> str | None:
@@ -114,16 +124,48 @@ class RedisCache:
         self._same_since = client.register_script(_SAME_FRAME_SINCE)
 
     @classmethod
-    def connect(cls, host: str, port: int, timeout_s: float) -> RedisCache:
-        """A client with short timeouts, so a dead Redis fails fast (503), never hangs."""
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        timeout_s: float,
+        password: str | None = None,
+        tls: bool = False,
+        ca_file: str | None = None,
+    ) -> RedisCache:
+        """A client with short timeouts, so a dead Redis fails fast (503), never hangs.
+
+        Args:
+            host: Redis host (Memorystore: an IP address).
+            port: Redis port (Memorystore with in-transit encryption: 6378).
+            timeout_s: connect and socket timeout.
+            password: the AUTH string, or None for no AUTH.
+            tls: connect over TLS and verify the server's certificate.
+            ca_file: PEM of the CA to trust (Memorystore's per-instance server CA); None with
+                ``tls``: the system CAs, and the host name is checked too.
+
+        Raises:
+            ConfigError: ``ca_file`` is given but cannot be read.
+        """
+        if tls and ca_file is not None and not Path(ca_file).is_file():
+            raise ConfigError(f"CAMWATCH_REDIS_CA_FILE: no such file: {ca_file}")
         client = redis.Redis(
             host=host,
             port=port,
+            password=password,
             socket_connect_timeout=timeout_s,
             socket_timeout=timeout_s,
             health_check_interval=30,
             # One quick retry, then DependencyUnavailableError (redis-py's default backs off for s).
             retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+            # Without ``tls`` redis-py ignores the ssl_* arguments.
+            ssl=tls,
+            ssl_cert_reqs="required",
+            ssl_ca_certs=ca_file,
+            # Memorystore's certificate names no IP address, and clients reach it by IP: with
+            # its own per-instance CA (ca_file) the chain check alone pins the server. With the
+            # system CAs any public name would pass the chain check, so the name must match.
+            ssl_check_hostname=ca_file is None,
         )
         return cls(client)
 

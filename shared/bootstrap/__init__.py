@@ -189,7 +189,14 @@ def build(
     """Build the real adapters, except those given."""
     s = settings
     blobs = blobs or GcsBlobStore(storage_client(s.project_id, s.storage_emulator_host))
-    cache = cache or RedisCache.connect(s.redis_host, s.redis_port, s.redis_timeout_s)
+    cache = cache or RedisCache.connect(
+        s.redis_host,
+        s.redis_port,
+        s.redis_timeout_s,
+        password=s.redis_password.get_secret_value() if s.redis_password else None,
+        tls=s.redis_tls,
+        ca_file=s.redis_ca_file,
+    )
     warehouse = warehouse or BigQueryWarehouse(
         bigquery_client(s.project_id, s.bigquery_endpoint),
         s.bigquery_dataset,
