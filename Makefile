@@ -55,8 +55,19 @@ history: deps ## write WEEKS=4 weeks of simulated observations into the local Bi
 forecast: deps ## forecast the demo cameras: a table and charts in .stack/forecasts (PROJECT=p DATASET=d: BigQuery ML)
 	$(PY) -m shared.devstack forecast $(if $(PROJECT),--project $(PROJECT)) $(if $(DATASET),--dataset $(DATASET))
 
-lint: venv ## the pre-commit hooks on every file: ruff, ruff format, mypy, import contracts, docs, terraform fmt
+# checkov and hadolint in a venv of their own: checkov pins dozens of packages that would fight
+# the app's hashed lock (requirements.txt).
+LINT_VENV := .venv-lint
+$(LINT_VENV)/.done: requirements-lint.txt
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q -r requirements-lint.txt
+	@touch $@
+
+lint: venv $(LINT_VENV)/.done ## pre-commit hooks (ruff, mypy, import contracts, docs, terraform fmt), checkov, hadolint
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
+	$(LINT_VENV)/bin/checkov -d terraform --framework terraform --skip-download --quiet --compact \
+	  --config-file .checkov.yaml
+	$(LINT_VENV)/bin/hadolint --config .hadolint.yaml functions/Dockerfile functions/inference/Dockerfile
 
 fmt: venv ## format the code
 	$(VENV)/bin/ruff format .
@@ -103,5 +114,5 @@ bench: deps ## benchmarks: detector per model, process_camera, inference service
 	$(PY) -m tests.bench.bench_predictions
 	$(PY) -m tests.bench.bench_evidence
 
-clean: ## remove the venv, the local stack's logs, BigQuery data (.stack/bigquery) and charts
-	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info
+clean: ## remove the venvs, the local stack's logs, BigQuery data (.stack/bigquery) and charts
+	rm -rf $(VENV) $(LINT_VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info

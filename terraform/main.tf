@@ -10,7 +10,9 @@ locals {
       BIGQUERY_DATASET        = var.dataset
       BIGQUERY_LOCATION       = var.bigquery_location
       REDIS_HOST              = google_redis_instance.cache.host
-      REDIS_PORT              = tostring(google_redis_instance.cache.port)
+      REDIS_PORT              = tostring(google_redis_instance.cache.port) # 6378 with TLS
+      REDIS_TLS               = "true"
+      REDIS_CA_FILE           = "${local.redis_ca_dir}/ca.pem"
       REGISTRY_PATH           = var.registry_path
       EVIDENCE_BUCKET         = google_storage_bucket.frames.name
       URL_SIGNER              = "iam"
@@ -114,12 +116,18 @@ resource "google_redis_instance" "cache" {
   tier           = var.redis.tier
   memory_size_gb = var.redis.memory_size_gb
   redis_version  = var.redis.version
+  # AUTH (the string goes to Secret Manager, secrets.tf) and TLS: the clients verify the
+  # server against the instance's own CA (docs/security.md).
+  auth_enabled            = true
+  transit_encryption_mode = "SERVER_AUTHENTICATION"
 }
 
 resource "google_storage_bucket" "frames" {
   name                        = "${var.project_id}-camwatch-frames"
   location                    = var.region
   uniform_bucket_level_access = true
+  # Evidence is read through signed URLs only: no IAM binding may make an object public.
+  public_access_prevention = "enforced"
 
   # Each kind of stored image is deleted after its retention (docs/design/evidence.md); the
   # same figures reach the functions as CAMWATCH_*_RETENTION_DAYS. An overwritten object
@@ -152,11 +160,13 @@ resource "google_service_account_iam_member" "functions_sign_urls" {
 
 locals {
   # One Cloud Run service per function, all from the same image (FUNCTION_TARGET picks it).
-  # process_camera and predictions answer integrators; the event functions only Pub/Sub push.
+  # process_camera and predictions answer integrators: no Cloud Run invoker check, the app
+  # authenticates every request (API keys, ID tokens: docs/auth.md). The event functions are
+  # internal and IAM-only: roles/run.invoker for Pub/Sub's push identity (docs/security.md).
   integrator_functions = ["process_camera", "predictions"]
   functions = merge(
-    { for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL" } },
-    { for r in local.routes : r.function => { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY" } },
+    { for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL", invoker_iam_disabled = true } },
+    { for r in local.routes : r.function => { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY", invoker_iam_disabled = false } },
   )
 }
 
@@ -165,6 +175,8 @@ resource "google_cloud_run_v2_service" "functions" {
   name     = replace(each.key, "_", "-")
   location = var.region
   ingress  = each.value.ingress
+
+  invoker_iam_disabled = each.value.invoker_iam_disabled
 
   template {
     service_account                  = google_service_account.functions.email
@@ -183,6 +195,17 @@ resource "google_cloud_run_v2_service" "functions" {
       }
     }
 
+    volumes {
+      name = "redis-ca"
+      secret {
+        secret = google_secret_manager_secret.redis_ca.secret_id
+        items {
+          version = "latest"
+          path    = "ca.pem"
+        }
+      }
+    }
+
     containers {
       image = var.image
       resources {
@@ -191,12 +214,40 @@ resource "google_cloud_run_v2_service" "functions" {
           memory = var.functions.memory
         }
       }
+      volume_mounts {
+        name       = "redis-ca"
+        mount_path = local.redis_ca_dir
+      }
       env {
         name  = "FUNCTION_TARGET"
         value = each.key
       }
       dynamic "env" {
         for_each = local.env
+        content {
+          name  = "CAMWATCH_${env.key}"
+          value = env.value
+        }
+      }
+      dynamic "env" {
+        for_each = merge(
+          local.store_secret_env,
+          contains(local.integrator_functions, each.key) ? local.integrator_secret_env : {},
+        )
+        content {
+          name = "CAMWATCH_${env.key}"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+      dynamic "env" {
+        for_each = contains(local.integrator_functions, each.key) ? merge(
+          local.integrator_env, { ID_TOKEN_AUDIENCE = local.id_token_audience[each.key] },
+        ) : {}
         content {
           name  = "CAMWATCH_${env.key}"
           value = env.value
@@ -236,4 +287,12 @@ resource "google_cloud_run_v2_service" "functions" {
       }
     }
   }
+
+  # Cloud Run refuses a revision whose secrets have no version or may not be read.
+  depends_on = [
+    google_secret_manager_secret_version.redis_auth,
+    google_secret_manager_secret_version.redis_ca,
+    google_secret_manager_secret_version.api_keys,
+    google_secret_manager_secret_iam_member.functions_read,
+  ]
 }

@@ -168,3 +168,14 @@ variable "monitor" {
   description = "Cloud Scheduler's monitor tick (docs/monitoring.md): the system alerts are evaluated on each monitor-ticks message."
   default     = {}
 }
+
+variable "id_token_callers" {
+  type = list(object({
+    email      = string
+    name       = string
+    scopes     = list(string)
+    per_minute = number
+  }))
+  description = "Google service accounts that may call the integrator functions with an ID token (docs/auth.md): their email, a name for logs and limits, their scopes and requests per minute."
+  default     = []
+}

@@ -68,7 +68,7 @@ def test_dockerfile_serves_every_function_by_target() -> None:
     assert "pip install --no-cache-dir --require-hashes -r requirements.txt" in text
     for part in ("shared/", "schemas/", "functions/"):
         assert f"COPY {part} {part}" in text
-    assert '--source="functions/${FUNCTION_TARGET}/main.py"' in text
+    assert "--source=functions/${FUNCTION_TARGET}/main.py" in text
     targets = [p.parent.name for p in (ROOT / "functions").glob("*/main.py")]
     assert "process_camera" in targets
     for target in targets:  # each function module defines a handler named like its folder
@@ -150,7 +150,7 @@ def test_inference_image_is_the_cuda_build_of_the_pinned_runtime() -> None:
     assert "pip uninstall -y onnxruntime" in docker  # the CPU build must not shadow it
     assert "--no-deps -r functions/inference/requirements-gpu.txt" in docker
     assert "--target=inference" in docker
-    assert '--port="${AIP_HTTP_PORT:-${PORT:-8080}}"' in docker
+    assert "--port=${AIP_HTTP_PORT:-${PORT:-8080}}" in docker
     assert "AIP_HEALTH_ROUTE=/health" in docker
     assert "AIP_PREDICT_ROUTE=/predict" in docker
 
@@ -372,7 +372,10 @@ def test_predictions_is_deployed_like_process_camera() -> None:
     for name in names:  # the handler the image serves by FUNCTION_TARGET
         assert f"def {name}(" in (ROOT / "functions" / name / "main.py").read_text()
     # public ingress and a startup probe on /health for exactly those
-    assert 'for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL" }' in main
+    assert (
+        'for f in local.integrator_functions : f => { ingress = "INGRESS_TRAFFIC_ALL", '
+        "invoker_iam_disabled = true }" in main
+    )
     assert "for_each = contains(local.integrator_functions, each.key) ? [1] : []" in main
     assert main.count('"INGRESS_TRAFFIC_ALL"') == 1
     outputs = (TF / "outputs.tf").read_text()
