@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from shared import bootstrap
+from shared.adapters.cache import RedisCache
 from shared.settings import Settings
 from tests.unit.fakes import (
     FakeBus,
@@ -57,3 +58,34 @@ def test_a_misspelt_override_is_refused_not_silently_real() -> None:
     with pytest.raises(TypeError, match="cahce"):
         bootstrap.bootstrap(Settings(), **given)
     bootstrap.reset()
+
+
+def test_the_redis_client_gets_auth_and_tls_from_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CAMWATCH_REDIS_PASSWORD / _TLS / _CA_FILE reach RedisCache.connect (no connection yet)."""
+    seen: dict[str, Any] = {}
+
+    def connect(*args: Any, **kwargs: Any) -> FakeCache:
+        seen.update(args=args, **kwargs)
+        return FakeCache()
+
+    monkeypatch.setattr(RedisCache, "connect", connect)
+    given = fakes()
+    del given["cache"]
+    settings = Settings(
+        redis_host="10.0.0.3",
+        redis_port=6378,
+        redis_password="auth-string",  # pydantic makes it a SecretStr
+        redis_tls=True,
+        redis_ca_file="/secrets/redis-ca/ca.pem",
+    )
+    bootstrap.build(settings, **given)
+    assert seen == {
+        "args": ("10.0.0.3", 6378, 1.0),
+        "password": "auth-string",
+        "tls": True,
+        "ca_file": "/secrets/redis-ca/ca.pem",
+    }
+    bootstrap.build(Settings(), **given)  # the local stack: plain Redis
+    assert (seen["password"], seen["tls"], seen["ca_file"]) == (None, False, None)
