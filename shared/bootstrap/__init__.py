@@ -189,14 +189,7 @@ def build(
     """Build the real adapters, except those given."""
     s = settings
     blobs = blobs or GcsBlobStore(storage_client(s.project_id, s.storage_emulator_host))
-    cache = cache or RedisCache.connect(
-        s.redis_host,
-        s.redis_port,
-        s.redis_timeout_s,
-        password=s.redis_password.get_secret_value() if s.redis_password else None,
-        tls=s.redis_tls,
-        ca_file=s.redis_ca_file,
-    )
+    cache = cache or redis_cache(s)
     warehouse = warehouse or BigQueryWarehouse(
         bigquery_client(s.project_id, s.bigquery_endpoint),
         s.bigquery_dataset,
@@ -217,6 +210,20 @@ def build(
         tables = warehouse
     return Services(
         s, processor, cache, warehouse, blobs, bus, tables, subscribers, senders, dead_letters
+    )
+
+
+def redis_cache(settings: Settings, timeout_s: float | None = None) -> RedisCache:
+    """Redis as the settings say (``CAMWATCH_REDIS_*``: host, port, AUTH string, TLS and its
+    CA), with the settings' timeout unless ``timeout_s``."""
+    s = settings
+    return RedisCache.connect(
+        s.redis_host,
+        s.redis_port,
+        timeout_s or s.redis_timeout_s,
+        password=s.redis_password.get_secret_value() if s.redis_password else None,
+        tls=s.redis_tls,
+        ca_file=s.redis_ca_file,
     )
 
 

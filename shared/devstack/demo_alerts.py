@@ -81,7 +81,11 @@ class AlertLog:
         topic = publisher.topic_path(PROJECT, "monitor-ticks")
         data = json.dumps(validate("monitor_tick", {"reason": label})).encode()
         message_id = str(publisher.publish(topic, data).result(timeout=30))
-        cache = redis.Redis(port=int(self.env["CAMWATCH_REDIS_PORT"]), socket_timeout=2)
+        cache = redis.Redis(
+            port=int(self.env["CAMWATCH_REDIS_PORT"]),
+            password=self.env.get("CAMWATCH_REDIS_PASSWORD"),
+            socket_timeout=2,
+        )
         deadline = time.monotonic() + timeout_s
         while (raw := cache.get(report_key(message_id))) is None:
             if time.monotonic() > deadline:

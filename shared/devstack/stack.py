@@ -4,6 +4,7 @@ server, the webhook receiver, the SMTP sink and the functions, each on a free po
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sys
 from collections.abc import Callable
@@ -48,13 +49,13 @@ class LocalStack:
     inference_url: str | None = None
 
     def start_redis(self) -> None:
-        """A throw-away redis-server: no persistence, loopback only."""
+        """A throw-away redis-server: no persistence, loopback only, a password (AUTH)."""
         server = shutil.which("redis-server")
         if not server:
             raise MissingToolError(
                 "redis-server not found: run `make deps` (apt-get install redis-server)"
             )
-        port = free_port()
+        port, password = free_port(), secrets.token_urlsafe(24)
         argv = [
             server,
             "--port",
@@ -65,9 +66,15 @@ class LocalStack:
             "",
             "--appendonly",
             "no",
+            "--requirepass",  # AUTH, as Memorystore has it: the same code path as the cloud's
+            password,
         ]
-        self.stack.start("redis", argv, lambda: redis_ok(port))
-        self.env |= {"CAMWATCH_REDIS_HOST": "127.0.0.1", "CAMWATCH_REDIS_PORT": str(port)}
+        self.stack.start("redis", argv, lambda: redis_ok(port, password))
+        self.env |= {
+            "CAMWATCH_REDIS_HOST": "127.0.0.1",
+            "CAMWATCH_REDIS_PORT": str(port),
+            "CAMWATCH_REDIS_PASSWORD": password,
+        }
 
     def start_bigquery(self, data_dir: Path | None = None) -> None:
         """bqemulator (DuckDB): in memory, or kept in ``data_dir`` (one DuckDB file).

@@ -41,9 +41,9 @@ def http_ok(url: str) -> bool:
         return bool(response.status == 200)
 
 
-def redis_ok(port: int) -> bool:
-    """True when a Redis server answers PING on ``port``."""
-    return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+def redis_ok(port: int, password: str | None = None) -> bool:
+    """True when a Redis server answers PING on ``port`` (after AUTH with ``password``)."""
+    return bool(redis.Redis(port=port, password=password, socket_timeout=0.5).ping())
 
 
 def fake_gcs_binary() -> Path:

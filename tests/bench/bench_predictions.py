@@ -25,8 +25,8 @@ from pathlib import Path
 import redis
 import yaml
 
-from shared.adapters.cache import RedisCache
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+from shared.bootstrap import redis_cache
 from shared.devstack.procs import Stack
 from shared.devstack.stack import LocalStack
 from shared.domain.forecasts import METRICS
@@ -148,10 +148,12 @@ def run(settings: Settings, n: int, repeat: int) -> None:
     t0 = time.perf_counter()
     rows = store_run(warehouse, cameras, now)
     print(f"predictions: {n} cameras, {rows:,} rows stored in {time.perf_counter() - t0:.1f} s")
-    cache = RedisCache.connect(settings.redis_host, settings.redis_port, 2.0)
+    cache = redis_cache(settings, 2.0)
     service = PredictionService(registry, cache, warehouse, settings.project_id, dataset, 1440)
     body = {"cameras": cameras, "horizon": 60}
-    flush = redis.Redis(settings.redis_host, settings.redis_port).flushdb  # before each cold call
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    # Before each cold call.
+    flush = redis.Redis(settings.redis_host, settings.redis_port, password=password).flushdb
 
     def cold() -> object:
         flush()

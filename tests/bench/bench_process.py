@@ -150,7 +150,10 @@ def bench_http(misses: int, hits: int) -> None:
         local = start_all(Path(logs))
         try:
             url = local.function_url
-            r = redis.Redis(port=int(local.env["CAMWATCH_REDIS_PORT"]))
+            r = redis.Redis(
+                port=int(local.env["CAMWATCH_REDIS_PORT"]),
+                password=local.env.get("CAMWATCH_REDIS_PASSWORD"),
+            )
             session = requests.Session()
 
             def post(camera_id: str) -> tuple[dict[str, object], float]:

@@ -102,7 +102,8 @@ def test_bulk_answers_from_bigquery_then_from_redis(forecast: Forecast) -> None:
     assert queries(forecast.url) == before + 1  # no query the second time
     assert second.json()["predictions"] == answer["predictions"]
     settings = Settings()
-    r = redis.Redis(settings.redis_host, settings.redis_port)
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    r = redis.Redis(settings.redis_host, settings.redis_port, password=password)
     ttl = r.ttl(f"prediction:camera:{forecast.full[0]}:horizon:60")
     assert 1700 < ttl <= 1800
 

@@ -12,6 +12,7 @@ from shared.adapters.blobstore import GcsBlobStore, storage_client
 from shared.adapters.cache import RedisCache
 from shared.adapters.http_snapshot import HttpSnapshotSource
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+from shared.bootstrap import redis_cache
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.domain.detections import Detections, ModelInfo
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings) -> None:
-    cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    cache = redis_cache(stack_settings, 1.0)
     cam = f"cam-{uuid.uuid4().hex[:8]}"
     last = last_frame_key(cam)
 
@@ -56,7 +57,7 @@ def test_redis_cache_lookup_store_and_same_frame_since(stack_settings: Settings)
 
 
 def test_redis_claims(stack_settings: Settings) -> None:
-    cache = RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    cache = redis_cache(stack_settings, 1.0)
     key = f"vision:write:test:{uuid.uuid4().hex}"
     assert cache.claim(key, 60)
     assert not cache.claim(key, 60)

@@ -13,6 +13,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.bus import PubSubBus, PubSubDeadLetters
 from shared.adapters.cache import RedisCache
+from shared.bootstrap import redis_cache
 from shared.domain.subscribers import Subscriber
 from shared.service_layer import monitor as monitoring
 from shared.service_layer.deliveries import Router
@@ -29,7 +30,7 @@ T0 = datetime.now(UTC).timestamp()
 @pytest.fixture
 def cache(stack_settings: Settings) -> Iterator[RedisCache]:
     monitoring.forget_local_states()
-    yield RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    yield redis_cache(stack_settings, 1.0)
     monitoring.forget_local_states()
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from shared.adapters.cache import UPDATE_ATTEMPTS, RedisCache
+from shared.bootstrap import redis_cache
 from shared.devstack.procs import free_port
 from shared.domain.detections import Detections
 from shared.domain.tracks import TrackConfig, counter_ids
@@ -30,7 +31,7 @@ def one_car(x: float = 100.0) -> Detections:
 
 @pytest.fixture
 def cache(stack_settings: Settings) -> RedisCache:
-    return RedisCache.connect(stack_settings.redis_host, stack_settings.redis_port, 1.0)
+    return redis_cache(stack_settings, 1.0)
 
 
 def test_tracks_round_trip_with_ttl(cache: RedisCache) -> None:
