@@ -115,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             local.start_bigquery()
             settings = Settings(
                 redis_port=int(local.env["CAMWATCH_REDIS_PORT"]),
+                redis_password=local.env["CAMWATCH_REDIS_PASSWORD"],
                 bigquery_endpoint=local.env["CAMWATCH_BIGQUERY_ENDPOINT"],
             )
             run(settings, args.cameras, args.repeat)
