@@ -54,10 +54,12 @@ def load_document(variable: str, value: str, schema: str) -> dict[str, Any]:
         return validate(f"./{schema}", doc)
     except OSError as exc:
         raise ConfigError(f"{variable}: cannot read the file: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"{variable}: not valid JSON") from exc
-    except MessageRejectedError as exc:
-        raise ConfigError(f"{variable}: {exc.message}") from exc
+    except ValueError:
+        raise ConfigError(f"{variable}: not valid JSON") from None
+    except MessageRejectedError as exc:  # where only: jsonschema quotes the bad value
+        where = exc.message.split(":", 1)[0].removeprefix(f"./{schema}")
+        problem = f"{variable}: {where or 'the document'} is not valid against schemas/{schema}"
+        raise ConfigError(f"{problem}.schema.json") from None
 
 
 @dataclass
