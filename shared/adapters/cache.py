@@ -51,10 +51,10 @@ if now > ts then
 end
 local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
-  'ts', string.format('%.6f', ts))
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+  'ts', string.format('%.17g', ts))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
-return string.format('%.6f', wait)
+return string.format('%.17g', wait)
 """
 
 
@@ -243,7 +243,7 @@ class RedisCache:
     def take(self, key: str, per_minute: int, burst: int, now: float) -> float:
         """One token of a bucket, by a Lua script (atomic across instances)."""
         with _redis_errors():
-            wait = self._take(keys=[key], args=[per_minute, burst, f"{now:.6f}"])
+            wait = self._take(keys=[key], args=[per_minute, burst, repr(float(now))])
         return float(_text(wait) or 0.0)
 
     def ping(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -52,7 +53,7 @@ def fakes() -> Iterator[Wired]:
     bootstrap.reset()
 
 
-def app(fakes: Wired, target: str = "process_camera", **settings: str) -> FlaskClient:
+def app(fakes: Wired, target: str = "process_camera", **settings: Any) -> FlaskClient:
     bootstrap.bootstrap(Settings(api_keys=keys(), **settings), **fakes.overrides())
     source = str(ROOT / "functions" / target / "main.py")
     return create_app(target, source, "http").test_client()
