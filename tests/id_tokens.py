@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -33,11 +34,21 @@ class Issuer:
         default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
     )
     served: int = 0
+    pem: bool = False  # serve Google's v1 format (kid -> PEM) instead of a JWKS
 
     def jwks(self) -> dict[str, Any]:
         """The public key as a JWK set."""
         jwk = RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+
+    def certs(self) -> dict[str, Any]:
+        """What the certificates URL answers: a JWKS, or a kid -> PEM map."""
+        if not self.pem:
+            return self.jwks()
+        public = self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return {self.kid: public.decode()}
 
     def token(self, **claims: Any) -> str:
         """A signed ID token: Google's claims for :data:`ACCOUNT`, overridden by ``claims``."""
@@ -63,7 +74,7 @@ class Issuer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.served += 1
-                body = json.dumps(issuer.jwks()).encode()
+                body = json.dumps(issuer.certs()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

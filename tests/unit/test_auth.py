@@ -90,6 +90,17 @@ def test_a_bad_id_token_is_unauthenticated(
         tokens.verify(signer.token(**claims), [AUDIENCE])
 
 
+def test_googles_pem_certificates_verify_too() -> None:
+    signer = Issuer(pem=True)  # https://www.googleapis.com/oauth2/v1/certs answers kid -> PEM
+    with signer.serve() as url:
+        tokens = GoogleIdTokens(url, [ISSUER])
+        assert tokens.verify(signer.token(), [AUDIENCE])["email"] == ACCOUNT
+        with pytest.raises(UnauthenticatedError):
+            tokens.verify(signer.token(exp=int(time.time()) - 60), [AUDIENCE])
+        with pytest.raises(UnauthenticatedError):
+            tokens.verify(tampered(signer.token()), [AUDIENCE])
+
+
 def test_a_tampered_token_fails_its_signature(issuer: tuple[Issuer, str]) -> None:
     signer, url = issuer
     with pytest.raises(UnauthenticatedError, match="Signature"):

@@ -19,6 +19,7 @@ from shared.settings import Settings
 from tests.conftest import ROOT, jpeg
 from tests.id_tokens import ACCOUNT, AUDIENCE, Issuer
 from tests.unit.fakes import Wired, registry_of, wired
+from tests.unit.test_predictions_http import LiveTables
 
 PROCESS_KEY = "cwk_" + "p" * 43
 PREDICT_KEY = "cwk_" + "q" * 43
@@ -54,7 +55,9 @@ def fakes() -> Iterator[Wired]:
 
 
 def app(fakes: Wired, target: str = "process_camera", **settings: Any) -> FlaskClient:
-    bootstrap.bootstrap(Settings(api_keys=keys(), **settings), **fakes.overrides())
+    bootstrap.bootstrap(
+        Settings(api_keys=keys(), **settings), **fakes.overrides(), tables=LiveTables()
+    )
     source = str(ROOT / "functions" / target / "main.py")
     return create_app(target, source, "http").test_client()
 
@@ -94,6 +97,16 @@ def test_a_key_without_the_scope_is_403_and_with_it_200(fakes: Wired) -> None:
         before[0] + 1,
         before[1] + 1,
     )
+
+
+def test_predictions_want_the_predictions_scope(fakes: Wired) -> None:
+    client = app(fakes, "predictions")
+    refused = client.get("/predictions/cam-a?horizon=60", headers={"X-API-Key": PROCESS_KEY})
+    assert refused.status_code == 403
+    bulk = client.post("/predictions/bulk", json={}, headers={"X-API-Key": PROCESS_KEY})
+    assert bulk.status_code == 403
+    taken = client.get("/predictions/nope?horizon=60", headers={"X-API-Key": PREDICT_KEY})
+    assert taken.status_code == 404  # past the check: the camera is unknown
 
 
 def test_over_the_limit_the_answer_is_429_with_the_buckets_wait(fakes: Wired) -> None:
