@@ -38,8 +38,6 @@ from shared.messages.schemas import validate
 from shared.service_layer.idempotency import ratelimit_key
 from shared.settings import Settings
 
-SCHEMES = ("Bearer <Google ID token>", "Bearer <API key>", "X-API-Key: <API key>")
-
 
 def load_document(variable: str, value: str, schema: str) -> dict[str, Any]:
     """A JSON document from a setting: the JSON itself (``{...}``) or a file holding it.
