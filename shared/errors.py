@@ -162,3 +162,26 @@ class NotReadyError(CamwatchError):
     """The inference model is still loading or warming up (HTTP 503)."""
 
     kind = "not_ready"
+
+
+class UnauthenticatedError(CamwatchError):
+    """No credential, or one that is not valid: an unknown API key, a bad ID token (HTTP 401)."""
+
+    kind = "unauthenticated"
+
+
+class ForbiddenError(CamwatchError):
+    """A valid caller without the scope of the route, or an ID token of an account not let in
+    (HTTP 403)."""
+
+    kind = "forbidden"
+
+
+class RateLimitedError(CamwatchError):
+    """The caller spent its requests per minute: retry after ``retry_after_s`` (HTTP 429)."""
+
+    kind = "rate_limited"
+
+    def __init__(self, caller: str, retry_after_s: int) -> None:
+        super().__init__(f"{caller} is over its rate limit: retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s

@@ -9,6 +9,13 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 REQUESTS = Counter(
     "camwatch_requests", "HTTP requests by route and status code.", ["route", "code"]
 )
+CALLER_REQUESTS = Counter(
+    "camwatch_caller_requests",
+    "HTTP requests by caller (an API key's or service account's name; anonymous without a "
+    "valid credential) and outcome (ok, unauthenticated, forbidden, rate_limited, unavailable, "
+    "error).",
+    ["caller", "outcome"],
+)
 STAGE_SECONDS = Histogram(
     "camwatch_stage_seconds",
     "Latency per processing stage (fetch, decode, cache, detect, tracks, violations, warehouse, "

@@ -26,13 +26,14 @@ from shared import OPENCV_MAX_PIXELS
 from shared.errors import ConfigError
 from shared.setting_names import variable_of, warn_deprecated
 from shared.settings_alerts import AlertSettings
+from shared.settings_auth import AuthSettings
 from shared.settings_evidence import EvidenceSettings
 from shared.settings_forecast import ForecastSettings
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 
-class Settings(ForecastSettings, EvidenceSettings, AlertSettings):
+class Settings(ForecastSettings, EvidenceSettings, AlertSettings, AuthSettings):
     """camwatch configuration, read from ``CAMWATCH_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="CAMWATCH_", extra="ignore", frozen=True)

@@ -37,6 +37,28 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return ARGV[2]
 """
 
+# A token bucket (KEYS[1]: tokens and last refill): ARGV per_minute, burst, now (s). Takes one
+# token and returns "0", or takes none and returns the seconds until one is there. A clock
+# behind the last refill (another instance's) refills nothing.
+_TAKE = """
+local rate = tonumber(ARGV[1]) / 60
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+  'ts', string.format('%.17g', ts))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+return string.format('%.17g', wait)
+"""
+
 
 class Cache(Protocol):
     """The cache port: frame results, same-frame tracking and claims."""
@@ -89,6 +111,11 @@ class Cache(Protocol):
         """
         ...
 
+    def take(self, key: str, per_minute: int, burst: int, now: float) -> float:
+        """Take a token of ``key``'s bucket (``per_minute`` refill, ``burst`` capacity) at
+        ``now`` (epoch s), atomically: 0.0 when allowed, else the seconds until a token is there."""
+        ...
+
     def ping(self) -> None:
         """Raise DependencyUnavailableError if the cache is down."""
         ...
@@ -122,6 +149,7 @@ class RedisCache:
     def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._same_since = client.register_script(_SAME_FRAME_SINCE)
+        self._take = client.register_script(_TAKE)
 
     @classmethod
     def connect(
@@ -253,6 +281,12 @@ class RedisCache:
                 except redis.WatchError:
                     continue
         raise DependencyUnavailableError("redis", f"{key}: {UPDATE_ATTEMPTS} conflicting writes")
+
+    def take(self, key: str, per_minute: int, burst: int, now: float) -> float:
+        """One token of a bucket, by a Lua script (atomic across instances)."""
+        with _redis_errors():
+            wait = self._take(keys=[key], args=[per_minute, burst, repr(float(now))])
+        return float(_text(wait) or 0.0)
 
     def ping(self) -> None:
         """Round trip to the server."""

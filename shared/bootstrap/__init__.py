@@ -27,6 +27,7 @@ from shared.adapters.frame_sources import (
     VideoSource,
 )
 from shared.adapters.http_snapshot import HttpSnapshotSource
+from shared.adapters.id_tokens import GoogleIdTokens
 from shared.adapters.url_signer import UrlSigner, make_signer
 from shared.adapters.warehouse import BigQueryWarehouse, Warehouse, bigquery_client
 from shared.bootstrap import alerting, monitoring
@@ -40,6 +41,7 @@ from shared.forecasting.port import Tables
 from shared.messages.envelope import PubsubMessage
 from shared.messages.schemas import validate
 from shared.service_layer.alerts import AlertDispatcher
+from shared.service_layer.auth import Authenticator, authenticator
 from shared.service_layer.camera_job import handle_job
 from shared.service_layer.deliveries import Deliveries, Router
 from shared.service_layer.evidence import EvidenceStore
@@ -68,6 +70,15 @@ class Services:
     subscribers: tuple[Subscriber, ...] | None = None
     senders: Mapping[str, AlertSender] | None = None
     dead_letters: DeadLetters | None = None  # None: Pub/Sub's
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """Who may call the HTTP functions, and how often (docs/auth.md)."""
+        s = self.settings
+        tokens = None
+        if s.id_token_audience:
+            tokens = GoogleIdTokens(s.id_token_certs_url, s.id_token_issuers.split())
+        return authenticator(s, self.cache, tokens)
 
     @cached_property
     def router(self) -> Router:

@@ -24,12 +24,15 @@ from shared.errors import (
     CameraNotFoundError,
     CamwatchError,
     DependencyUnavailableError,
+    ForbiddenError,
     FrameError,
     MethodNotAllowedError,
     NotReadyError,
     OverloadedError,
     PayloadTooLargeError,
     QueueTimeoutError,
+    RateLimitedError,
+    UnauthenticatedError,
 )
 from shared.logs import bind_project, configure_logging, current_request_id, new_request_id
 from shared.messages.json_input import load_json
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # The first match wins: subclasses before their bases. Anything else is 500.
 STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
+    (RateLimitedError, 429),
     (CameraNotFoundError, 404),
     (MethodNotAllowedError, 405),
     (PayloadTooLargeError, 413),
@@ -49,7 +55,8 @@ STATUS: tuple[tuple[type[CamwatchError], int], ...] = (
     (DependencyUnavailableError, 503),
     (FrameError, 502),  # the camera failed, not camwatch
 )
-RETRY_AFTER_S = 1  # on 429 and 503: when a client may try again
+RETRY_AFTER_S = 1  # on 429 and 503: when a client may try again (a rate limit says its own)
+SCHEMES = ["Bearer <Google ID token>", "Bearer <API key>", "X-API-Key: <API key>"]  # on 401
 CHUNK = 64 * 1024  # bytes read from a request stream at a time
 
 
@@ -58,12 +65,15 @@ def status_of(exc: CamwatchError) -> int:
     return next((status for kind, status in STATUS if isinstance(exc, kind)), 500)
 
 
-def json_response(body: dict[str, Any], status: int, request_id: str) -> flask.Response:
-    """A JSON answer carrying the request id in ``X-Request-Id``."""
+def json_response(
+    body: dict[str, Any], status: int, request_id: str, retry_after_s: int = RETRY_AFTER_S
+) -> flask.Response:
+    """A JSON answer carrying the request id in ``X-Request-Id`` (and ``Retry-After`` on 429
+    and 503)."""
     response = flask.Response(json.dumps(body), status=status, mimetype="application/json")
     response.headers["X-Request-Id"] = request_id
     if status in (429, 503):
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        response.headers["Retry-After"] = str(retry_after_s)
     return response
 
 
@@ -73,12 +83,18 @@ def error_response(exc: CamwatchError, request_id: str) -> flask.Response:
     body: dict[str, Any] = {"error": exc.kind, "message": exc.message, "request_id": request_id}
     if isinstance(exc, DependencyUnavailableError):
         body["dependency"] = exc.dependency
+    if isinstance(exc, UnauthenticatedError):
+        body["schemes"] = SCHEMES
     log.log(
         logging.ERROR if status >= 500 and status != 502 else logging.WARNING,
         "request failed",
         extra={"status": status, "error": exc.kind, "detail": exc.message},
     )
-    return json_response(body, status, request_id)
+    wait = exc.retry_after_s if isinstance(exc, RateLimitedError) else RETRY_AFTER_S
+    response = json_response(body, status, request_id, wait)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def status_response(checks: Mapping[str, Callable[[], None]], request_id: str) -> flask.Response:

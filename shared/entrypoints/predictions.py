@@ -2,7 +2,8 @@
 
 ``GET /predictions/{camera_id}?horizon=60&metric=vehicles&confidence=0.9``, ``POST
 /predictions/bulk``, ``GET /health``, ``GET /status`` (Redis and BigQuery), ``GET /metrics``;
-answers, errors and request ids through :mod:`shared.entrypoints.edge` (docs/predictions.md).
+answers, errors and request ids through :mod:`shared.entrypoints.edge`, callers checked by
+:mod:`shared.entrypoints.auth` (all but ``/health``; docs/predictions.md, docs/auth.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
 from shared.bootstrap import bootstrap
+from shared.entrypoints.auth import guarded
 from shared.entrypoints.edge import json_response, not_found, read_json, serve, status_response
 from shared.errors import MethodNotAllowedError
 
@@ -39,6 +41,15 @@ def _label(path: str) -> str:
 
 
 def _route(request: flask.Request, rid: str) -> flask.Response:
+    """``/health`` is open; every other path needs a credential, a forecast the
+    ``predictions`` scope."""
+    if request.path == "/health":
+        return json_response({"ok": True}, 200, rid)
+    scope = "predictions" if _label(request.path).startswith("predictions") else None
+    return guarded(request, scope, lambda: _routed(request, rid))
+
+
+def _routed(request: flask.Request, rid: str) -> flask.Response:
     path = request.path
     if path.rstrip("/") == BULK:
         return _bulk(request, rid)
@@ -48,8 +59,6 @@ def _route(request: flask.Request, rid: str) -> flask.Response:
         service = bootstrap().predictions
         prediction = service.one(match["camera_id"], request.args.to_dict(flat=True))
         return json_response(prediction.as_answer(), 200, rid)
-    if path == "/health":
-        return json_response({"ok": True}, 200, rid)
     if path == "/status":
         checks = bootstrap().health_checks()
         return status_response({k: v for k, v in checks.items() if k in _CHECKED}, rid)

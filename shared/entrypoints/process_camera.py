@@ -1,8 +1,9 @@
 """The HTTP routes of ``process_camera``.
 
 ``POST /process/camera/{id}``, ``GET /health``, ``GET /status``, ``GET /metrics``; answers,
-errors and request ids through :mod:`shared.entrypoints.edge`. The body of a process request is
-empty or a JSON object (``CAMWATCH_MAX_REQUEST_BYTES``, ``CAMWATCH_MAX_JSON_DEPTH``).
+errors and request ids through :mod:`shared.entrypoints.edge`, callers checked by
+:mod:`shared.entrypoints.auth` (all but ``/health``; docs/auth.md). The body of a process
+request is empty or a JSON object (``CAMWATCH_MAX_REQUEST_BYTES``, ``CAMWATCH_MAX_JSON_DEPTH``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.bootstrap import Services, bootstrap
 from shared.domain.registry import CAMERA_ID
+from shared.entrypoints.auth import guarded
 from shared.entrypoints.edge import json_response, not_found, read_json, serve, status_response
 from shared.errors import BadRequestError, MethodNotAllowedError
 
@@ -37,11 +39,18 @@ def _label(path: str) -> str:
 
 
 def _route(request: flask.Request, rid: str) -> flask.Response:
+    """``/health`` is open; every other path needs a credential, a process the ``process``
+    scope."""
+    if request.path == "/health":
+        return json_response({"ok": True}, 200, rid)
+    scope = "process" if _PROCESS.match(request.path) else None
+    return guarded(request, scope, lambda: _routed(request, rid))
+
+
+def _routed(request: flask.Request, rid: str) -> flask.Response:
     path = request.path
     if match := _PROCESS.match(path):
         return _process(bootstrap(), request, match["camera_id"], rid)
-    if path == "/health":
-        return json_response({"ok": True}, 200, rid)
     if path == "/status":
         return status_response(bootstrap().health_checks(), rid)
     if path == "/metrics":

@@ -24,6 +24,7 @@ key                                               what                          
 ``health:inference:{minute}``                     detector calls, errors, latencies      2 win
 ``system:{condition key}``                        a system alert's state (the monitor)   7 d
 ``monitor:report:{message_id}``                   one monitor tick's alerts (make run)   1 h
+``ratelimit:{caller}``                            a caller's token bucket                refill
 ================================================  =====================================  ====
 """
 
@@ -116,6 +117,11 @@ def system_alert_key(condition_key: str) -> str:
 def monitor_report_key(message_id: str) -> str:
     """What the monitor raised and resolved on one ``monitor-ticks`` message."""
     return f"monitor:report:{message_id}"
+
+
+def ratelimit_key(caller: str) -> str:
+    """A caller's token bucket (its tokens and last refill; lives until the bucket is full)."""
+    return f"ratelimit:{caller}"
 
 
 @dataclass

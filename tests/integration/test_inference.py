@@ -28,6 +28,7 @@ from shared.domain.detections import Detections
 from shared.errors import DependencyUnavailableError
 from shared.settings import Settings
 from tests.conftest import ROOT, image, jpeg, materials
+from tests.unit.fakes import TEST_KEYS, keyed
 
 pytestmark = pytest.mark.integration
 ENDPOINT = "projects/camwatch-local/locations/us-central1/endpoints/123"
@@ -326,13 +327,14 @@ def test_status_of_process_camera_reports_the_inference_service(
                 "CAMWATCH_DETECTOR_BACKEND": "service",
                 "CAMWATCH_INFERENCE_URL": service_url,
                 "CAMWATCH_INFERENCE_AUTH": "false",
+                "CAMWATCH_API_KEYS": TEST_KEYS,
             }
         )
         get_settings.cache_clear()
         bootstrap.reset()
         from functions_framework import create_app
 
-        client = create_app("process_camera", SOURCE, "http").test_client()
+        client = keyed(create_app("process_camera", SOURCE, "http").test_client())
         status = client.get("/status").get_json()
         assert status["dependencies"]["inference"]["ok"] is True
         found = client.post("/process/camera/cam-004-mission-4th").get_json()
@@ -340,7 +342,7 @@ def test_status_of_process_camera_reports_the_inference_service(
         os.environ["CAMWATCH_INFERENCE_URL"] = f"http://127.0.0.1:{free_port()}"
         get_settings.cache_clear()
         bootstrap.reset()
-        client = create_app("process_camera", SOURCE, "http").test_client()
+        client = keyed(create_app("process_camera", SOURCE, "http").test_client())
         down = client.get("/status")
         assert down.status_code == 503
         assert down.get_json()["dependencies"]["inference"]["ok"] is False

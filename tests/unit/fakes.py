@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 import yaml
+from flask.testing import FlaskClient
 
 from shared.adapters.bursts import BurstFrame, poll
 from shared.domain.alerts import Severity
+from shared.domain.callers import key_entry
 from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import RawFrame
 from shared.domain.observations import CachedResult
@@ -113,6 +115,7 @@ class FakeCache:
         self.keys: dict[str, str] = {}  # claims: key -> pending / done
         self.aliases: dict[str, str] = {}
         self.strings: dict[str, tuple[str, int]] = {}  # update(): key -> (value, ttl s)
+        self.buckets: dict[str, tuple[float, float]] = {}  # take(): key -> (tokens, last refill)
         self.down = False
 
     def _check(self) -> None:
@@ -173,6 +176,21 @@ class FakeCache:
         value, result = change(current[0] if current else None)
         self.strings[key] = (value, ttl_s)
         return result
+
+    def take(self, key: str, per_minute: int, burst: int, now: float) -> float:
+        """The token bucket of RedisCache's Lua script, in a dict."""
+        self._check()
+        rate = per_minute / 60
+        tokens, ts = self.buckets.get(key, (float(burst), now))
+        if now > ts:
+            tokens, ts = min(burst, tokens + (now - ts) * rate), now
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / rate
+        self.buckets[key] = (tokens, ts)
+        return wait
 
     def ping(self) -> None:
         self._check()
@@ -365,3 +383,23 @@ class FakeDeadLetters:
         if self.down:
             raise DependencyUnavailableError("pubsub", "503")
         return {s: min(100, self.waiting.get(s, 0)) for s in subscriptions}
+
+
+# An API key of every scope: the ``api_key`` fixture (tests/unit/conftest.py) configures it,
+# ``keyed(client)`` sends it with every request of a Flask test client.
+TEST_KEY = "cwk_" + "k" * 43
+
+
+def api_keys_json(*entries: tuple[str, str, list[str]], per_minute: int | None = None) -> str:
+    """``CAMWATCH_API_KEYS`` of (name, key, scopes) entries."""
+    keys = [key_entry(name, key, scopes, per_minute) for name, key, scopes in entries]
+    return json.dumps({"keys": keys})
+
+
+TEST_KEYS = api_keys_json(("tests", TEST_KEY, ["process", "predictions"]), per_minute=10**6)
+
+
+def keyed(client: FlaskClient, key: str = TEST_KEY) -> FlaskClient:
+    """``client`` sending ``X-API-Key: key`` with each request."""
+    client.environ_base["HTTP_X_API_KEY"] = key
+    return client

@@ -29,7 +29,7 @@ from shared.entrypoints import inference
 from shared.settings import Settings, get_settings
 from tests.conftest import ROOT, canned, jpeg, with_payload
 from tests.graphs import known_yolo
-from tests.unit.fakes import Wired, registry_of, wired
+from tests.unit.fakes import TEST_KEYS, Wired, keyed, registry_of, wired
 
 CLOUDEVENT = {"Content-Type": "application/cloudevents+json"}
 REGISTRY = registry_of(
@@ -233,7 +233,7 @@ def fakes() -> Iterator[Wired]:
     given = wired(
         REGISTRY, {"http://c/1.jpg": jpeg("car1.jpg"), "http://c/2.jpg": jpeg("car1.jpg")}
     )
-    bootstrap.bootstrap(Settings(), **given.overrides())
+    bootstrap.bootstrap(Settings(api_keys=TEST_KEYS), **given.overrides())
     yield given
     bootstrap.reset()
 
@@ -274,7 +274,7 @@ def test_each_function_takes_its_canned_payload(
     case: Case, fakes: Wired, tiny_inference: None
 ) -> None:
     source = str(ROOT / "functions" / case.target / "main.py")
-    client = create_app(case.target, source, case.signature).test_client()
+    client = keyed(create_app(case.target, source, case.signature).test_client())
     if case.loads_model:
         ready(client)
     response = call(client, case)

@@ -36,7 +36,7 @@ from shared.messages.json_input import depth_of, load_json
 from shared.messages.schemas import validate
 from shared.settings import Settings
 from tests.conftest import ROOT, jpeg
-from tests.unit.fakes import registry_of, wired
+from tests.unit.fakes import TEST_KEYS, keyed, registry_of, wired
 
 FUZZ = settings(
     max_examples=200,
@@ -227,9 +227,9 @@ def process_camera() -> Iterator[FlaskClient]:
         registry_of({"id": "cam-a", "source": "http://c/a.jpg"}),
         {"http://c/a.jpg": jpeg("car1.jpg")},
     )
-    bootstrap.bootstrap(Settings(), **fakes.overrides())
+    bootstrap.bootstrap(Settings(api_keys=TEST_KEYS), **fakes.overrides())
     source = str(ROOT / "functions" / "process_camera" / "main.py")
-    yield create_app("process_camera", source, "http").test_client()
+    yield keyed(create_app("process_camera", source, "http").test_client())
     bootstrap.reset()
 
 
@@ -284,9 +284,9 @@ def predictions() -> Iterator[FlaskClient]:
     from tests.unit.test_predictions_http import CAMERAS, LiveTables
 
     fakes = wired(registry_of(*({"id": c, "source": f"http://c/{c}.jpg"} for c in CAMERAS)))
-    bootstrap.bootstrap(Settings(), **fakes.overrides(), tables=LiveTables())
+    bootstrap.bootstrap(Settings(api_keys=TEST_KEYS), **fakes.overrides(), tables=LiveTables())
     source = str(ROOT / "functions" / "predictions" / "main.py")
-    yield create_app("predictions", source, "http").test_client()
+    yield keyed(create_app("predictions", source, "http").test_client())
     bootstrap.reset()
 
 

@@ -23,7 +23,7 @@ from shared import bootstrap
 from shared.entrypoints import inference
 from shared.settings import Settings, get_settings
 from tests.conftest import ROOT, jpeg
-from tests.unit.fakes import Wired, registry_of, wired
+from tests.unit.fakes import TEST_KEYS, Wired, keyed, registry_of, wired
 
 CAMERA = "/process/camera/cam-001-market-5th"
 LIMIT = 64 * 1024  # CAMWATCH_MAX_REQUEST_BYTES' default
@@ -182,9 +182,9 @@ def test_process_camera_answers_each_request_as_defined(
     for name, value in request_.env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    bootstrap.bootstrap(Settings(), **fakes.overrides())
+    bootstrap.bootstrap(Settings(api_keys=TEST_KEYS), **fakes.overrides())
     source = str(ROOT / "functions" / "process_camera" / "main.py")
-    client = create_app("process_camera", source, "http").test_client()
+    client = keyed(create_app("process_camera", source, "http").test_client())
     response = send(client, request_)
     assert response.status_code == request_.status, response.get_data()[:300]
     body = response.get_json(silent=True) or {}

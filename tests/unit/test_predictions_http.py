@@ -16,7 +16,7 @@ from functions_framework import create_app
 from shared import bootstrap
 from shared.settings import Settings
 from tests.conftest import ROOT
-from tests.unit.fakes import registry_of, wired
+from tests.unit.fakes import TEST_KEYS, keyed, registry_of, wired
 from tests.unit.test_predictions import schema_check
 
 CAMERAS = ("cam-001-market-5th", "cam-002-market-6th")
@@ -64,9 +64,9 @@ class LiveTables:
 def client() -> Iterator[tuple[FlaskClient, LiveTables]]:
     tables = LiveTables()
     fakes = wired(registry_of(*({"id": c, "source": f"http://c/{c}.jpg"} for c in CAMERAS)))
-    bootstrap.bootstrap(Settings(), **fakes.overrides(), tables=tables)
+    bootstrap.bootstrap(Settings(api_keys=TEST_KEYS), **fakes.overrides(), tables=tables)
     source = ROOT / "functions" / "predictions" / "main.py"
-    yield create_app("predictions", str(source), "http").test_client(), tables
+    yield keyed(create_app("predictions", str(source), "http").test_client()), tables
     bootstrap.reset()
 
 
