@@ -9,7 +9,7 @@ locals {
   store_secret_env = { REDIS_PASSWORD = google_secret_manager_secret.redis_auth.secret_id }
   # On the integrator-facing functions only.
   integrator_secret_env = { API_KEYS = google_secret_manager_secret.api_keys.secret_id }
-  integrator_env        = { ID_TOKEN_CALLERS = jsonencode(var.id_token_callers) }
+  integrator_env        = { ID_TOKEN_CALLERS = jsonencode({ callers = var.id_token_callers }) }
   # Each integrator service's own deterministic URL, the audience its ID tokens must name
   # (not the service's `uri` attribute: that would be a cycle).
   id_token_audience = {

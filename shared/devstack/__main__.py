@@ -36,7 +36,7 @@ from shared.devstack.stack import (
     LocalStack,
     start_all,
 )
-from shared.devstack.tools import MissingToolError
+from shared.devstack.tools import MissingToolError, read_env, write_env
 from shared.devstack.violations_report import report
 from shared.domain.registry import load_registry
 from shared.settings import Settings
@@ -158,9 +158,7 @@ def sweep(cameras: list[str]) -> int:
     if not env_file.is_file():
         print("error: no running stack: start one with `make up` first", file=sys.stderr)
         return 2
-    env = dict(
-        line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines()
-    )
+    env = read_env(env_file)
     host = env.get("PUBSUB_EMULATOR_HOST")
     if not host or not port_open(int(host.rsplit(":", 1)[1])):
         print(
@@ -190,17 +188,24 @@ def up(local: LocalStack) -> int:
     )
     env_file = ROOT / ".stack" / "env"
     env = {**local.env, **local.backend_env()}
-    env_file.write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
+    write_env(env_file, env)
     print(
         f"""
 camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
 
-  curl -s -X POST {url}/process/camera/cam-001-market-5th | python3 -m json.tool
-  curl -s -X POST {url}/process/camera/cam-013-civic-center-plaza-north | python3 -m json.tool
-  curl -s -X POST {url}/process/camera/cam-021-offline          # 502: unreachable camera
-  curl -s -X POST {url}/process/camera/no-such-camera           # 404
-  curl -s {url}/status | python3 -m json.tool
-  curl -s {url}/metrics | grep camwatch_
+Its functions want an API key (docs/auth.md); this stack's two are in {env_file}:
+  source {env_file}    # CAMWATCH_DEMO_API_KEY (every scope), CAMWATCH_DEMO_FORECASTS_KEY
+  KEY="X-API-Key: $CAMWATCH_DEMO_API_KEY"
+
+  curl -s -X POST -H "$KEY" {url}/process/camera/cam-001-market-5th | python3 -m json.tool
+  curl -s -X POST -H "$KEY" {url}/process/camera/cam-021-offline   # 502: unreachable camera
+  curl -s -X POST -H "$KEY" {url}/process/camera/no-such-camera    # 404
+  curl -s -X POST {url}/process/camera/cam-001-market-5th          # 401: the accepted schemes
+  curl -s -X POST -H "Authorization: Bearer $CAMWATCH_DEMO_FORECASTS_KEY" \\
+    {url}/process/camera/cam-001-market-5th                        # 403: no process scope
+  curl -s -H "$KEY" {url}/status | python3 -m json.tool
+  curl -s -H "$KEY" {url}/metrics | grep camwatch_
+  curl -s {url}/health                                             # open: no key
   curl -s {local.inference_url}/health | python3 -m json.tool    # the inference service
   make sweep                                   # publish a sweep, as Cloud Scheduler would
   make sweep CAMERAS="cam-001-market-5th cam-007-harrison-8th"
@@ -208,11 +213,11 @@ camwatch local stack is up (logs in {LOGS}); Ctrl-C stops everything.
   ls {local.maildir}/new                       # alert emails (HIGH) received by the SMTP sink
 
 forecasts (after `make history && make forecast`; docs/predictions.md):
-  curl -s '{forecasts}/predictions/cam-001-market-5th?horizon=60&confidence=0.9'
-  curl -s -X POST {forecasts}/predictions/bulk -H 'Content-Type: application/json' \\
+  curl -s -H "$KEY" '{forecasts}/predictions/cam-001-market-5th?horizon=60&confidence=0.9'
+  curl -s -X POST -H "$KEY" {forecasts}/predictions/bulk -H 'Content-Type: application/json' \\
     -d '{bulk}' | python3 -m json.tool
-  curl -s '{forecasts}/predictions/no-such-camera?horizon=60'    # 404
-  curl -s '{forecasts}/predictions/cam-001-market-5th?horizon=9999'  # 400: the reason
+  curl -s -H "$KEY" '{forecasts}/predictions/no-such-camera?horizon=60'    # 404
+  curl -s -H "$KEY" '{forecasts}/predictions/cam-001-market-5th?horizon=9999'  # 400: the reason
 
 environment of the stack (for your own scripts): source {env_file}
 """,

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from shared.devstack.camera_server import IMAGES, CameraServer
+from shared.devstack.credentials import issue_api_key
 from shared.devstack.procs import Stack, free_port, port_open
 from shared.devstack.setup import install_duckdb_spatial
 from shared.devstack.tools import (
@@ -297,6 +298,7 @@ def start_all(
     ``bigquery_dir`` keeps BigQuery's data on disk there (None: in memory, as the tests have it).
     """
     local = LocalStack(Stack(log_dir, on_ready=on_ready), env=dict(settings or {}))
+    issue_api_key(local)
     try:
         local.start_redis()
         local.start_bigquery(bigquery_dir)

@@ -6,6 +6,7 @@ import email
 import email.policy
 import mailbox
 import os
+import shlex
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -60,3 +61,18 @@ def fake_gcs_binary() -> Path:
     if not found:
         raise MissingToolError("fake-gcs-server binary missing from its wrapper package")
     return found[0]
+
+
+def write_env(path: Path, env: dict[str, str]) -> None:
+    """``export K=V`` lines a shell can ``source`` (values quoted: JSON has spaces)."""
+    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """What :func:`write_env` wrote."""
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        [assignment] = shlex.split(line.removeprefix("export "))
+        key, value = assignment.split("=", 1)
+        found[key] = value
+    return found

@@ -26,6 +26,7 @@ import redis
 import requests
 
 from shared.detection.inprocess import InProcessDetector
+from shared.devstack.credentials import auth_headers
 from shared.devstack.stack import start_all
 from shared.domain.registry import ROAD_USERS
 from shared.settings import ASSETS, Settings
@@ -155,6 +156,7 @@ def bench_http(misses: int, hits: int) -> None:
                 password=local.env.get("CAMWATCH_REDIS_PASSWORD"),
             )
             session = requests.Session()
+            session.headers.update(auth_headers(local.env))  # the stack's API key
 
             def post(camera_id: str) -> tuple[dict[str, object], float]:
                 start = time.perf_counter()

@@ -17,7 +17,9 @@ from typing import IO
 import pytest
 import requests
 
+from shared.devstack.credentials import auth_headers
 from shared.devstack.procs import port_open
+from shared.devstack.tools import read_env
 from shared.devstack.violations_report import RULES
 
 pytestmark = pytest.mark.e2e
@@ -190,9 +192,10 @@ def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
         assert "emails received 1" in done.stdout  # cam-005: a car in a bus lane, HIGH
         # The predictions function answers what it printed (forecasts or why there are none).
         bulk = json.loads(re.findall(r"-d '(\{.*\})'", output)[0])
-        answer = requests.post(
-            f"http://127.0.0.1:{ports[-1]}/predictions/bulk", json=bulk, timeout=30
-        )
+        env = read_env(ROOT / ".stack" / "env")
+        url = f"http://127.0.0.1:{ports[-1]}/predictions/bulk"
+        assert requests.post(url, json=bulk, timeout=30).status_code == 401  # no key
+        answer = requests.post(url, json=bulk, headers=auth_headers(env), timeout=30)
         assert answer.status_code == 200, answer.text
         got = answer.json()["predictions"]
         assert [p["camera_id"] for p in got] == bulk["cameras"]

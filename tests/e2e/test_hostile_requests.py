@@ -7,12 +7,14 @@ Issue 12, item 5, on the wire: a body announced too large is refused from its
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from shared.devstack.credentials import auth_headers
 from shared.devstack.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +51,10 @@ def chunks(total: int, size: int = 8192) -> Iterator[bytes]:
 def test_the_real_server_answers_hostile_bodies(url: str, body, status: int, error: str) -> None:
     started = time.monotonic()
     response = requests.post(
-        f"{url}{NOWHERE}", data=body(), headers={"Content-Type": "application/json"}, timeout=60
+        f"{url}{NOWHERE}",
+        data=body(),
+        headers={"Content-Type": "application/json", **auth_headers(dict(os.environ))},
+        timeout=60,
     )
     assert response.status_code == status, response.text[:300]
     assert response.json()["error"] == error

@@ -5,6 +5,7 @@ Redis, and the 404 and 400 cases."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -17,6 +18,7 @@ import redis
 import requests
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+from shared.devstack.credentials import auth_headers
 from shared.devstack.history import end_of_history, plan_injected, write_history
 from shared.devstack.stack import LocalStack
 from shared.domain.registry import load_registry
@@ -66,9 +68,14 @@ def forecast(local_stack: LocalStack) -> Forecast:
     return Forecast(url, full, injected.short, injected.flaky, broken.id)
 
 
+def key() -> dict[str, str]:
+    """The stack's API key header (the session's stack exports it)."""
+    return auth_headers(dict(os.environ))
+
+
 def queries(url: str) -> float:
     """``camwatch_prediction_queries_total`` of the function."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
+    text = requests.get(f"{url}/metrics", headers=key(), timeout=10).text
     found = re.search(r"^camwatch_prediction_queries_total (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
@@ -77,7 +84,7 @@ def test_bulk_answers_from_bigquery_then_from_redis(forecast: Forecast) -> None:
     cameras = [*forecast.full, forecast.short, forecast.flaky, forecast.broken]
     body = {"cameras": cameras, "horizon": 60}
     before = queries(forecast.url)
-    first = requests.post(f"{forecast.url}/predictions/bulk", json=body, timeout=30)
+    first = requests.post(f"{forecast.url}/predictions/bulk", json=body, headers=key(), timeout=30)
     assert first.status_code == 200, first.text
     answer = first.json()
     schema_check("bulk_response", answer)
@@ -97,7 +104,7 @@ def test_bulk_answers_from_bigquery_then_from_redis(forecast: Forecast) -> None:
     assert "low coverage" in by_camera[forecast.flaky]["reason"]
     assert by_camera[forecast.broken]["reason"].endswith("no frames in the training window")
 
-    second = requests.post(f"{forecast.url}/predictions/bulk", json=body, timeout=30)
+    second = requests.post(f"{forecast.url}/predictions/bulk", json=body, headers=key(), timeout=30)
     assert second.json()["cache"] == {"hits": len(cameras), "misses": 0}
     assert queries(forecast.url) == before + 1  # no query the second time
     assert second.json()["predictions"] == answer["predictions"]
@@ -115,6 +122,7 @@ def test_a_lower_confidence_narrows_the_interval(forecast: Forecast) -> None:
         got = requests.get(
             f"{forecast.url}/predictions/{camera}",
             params={"horizon": "30", "confidence": str(level)},
+            headers=key(),
             timeout=30,
         )
         assert got.status_code == 200, got.text
@@ -177,6 +185,7 @@ def test_bad_requests_are_404_and_400_with_the_reason(
     if "json" in kwargs and kwargs["json"].get("cameras") == "{full}":
         kwargs = {"json": {**kwargs["json"], "cameras": forecast.full[0]}}
     url = forecast.url + path.format(full=forecast.full[0])
-    got = requests.request(method, url, timeout=30, **kwargs)
+    headers = {**kwargs.pop("headers", {}), **key()}
+    got = requests.request(method, url, headers=headers, timeout=30, **kwargs)
     assert got.status_code == status, got.text
     assert says in got.json()["message"], got.json()

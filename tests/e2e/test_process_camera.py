@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from functions_framework import create_app
 
 from shared import bootstrap
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
+from shared.devstack.credentials import KEY_VARIABLE, auth_headers
 from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.settings import Settings, get_settings
+from tests.unit.fakes import keyed
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[2]
@@ -37,7 +40,7 @@ def client(local_stack: LocalStack) -> Iterator[FlaskClient]:
     get_settings.cache_clear()
     bootstrap.reset()
     app = create_app("process_camera", SOURCE, "http")
-    yield app.test_client()
+    yield keyed(app.test_client(), os.environ[KEY_VARIABLE])  # the stack's API key
     bootstrap.reset()
     get_settings.cache_clear()
 
@@ -197,7 +200,8 @@ def test_dependency_down_is_503_naming_it(local_stack: LocalStack, monkeypatch) 
     get_settings.cache_clear()
     bootstrap.reset()
     try:
-        dead = create_app("process_camera", SOURCE, "http").test_client()
+        app = create_app("process_camera", SOURCE, "http")
+        dead = keyed(app.test_client(), os.environ[KEY_VARIABLE])
         response = dead.post("/process/camera/cam-001-market-5th")
         assert response.status_code == 503
         assert response.get_json()["dependency"] == "redis"
@@ -213,7 +217,8 @@ def test_functions_framework_server_process(local_stack: LocalStack) -> None:
     """The CLI entry point Cloud Run runs (gunicorn), as a separate process."""
     url = local_stack.start_function()
     assert requests.get(f"{url}/health", timeout=10).json() == {"ok": True}
-    response = requests.post(f"{url}/process/camera/cam-006-folsom-1st", timeout=60)
+    camera = f"{url}/process/camera/cam-006-folsom-1st"
+    response = requests.post(camera, headers=auth_headers(local_stack.env), timeout=60)
     assert response.status_code == 200
     assert response.json()["counts"]["person"] > 0
 

@@ -218,7 +218,8 @@ def test_the_integrators_get_api_keys_and_id_token_settings() -> None:
         "contains(local.integrator_functions, each.key) ? local.integrator_secret_env : {}"
         in SERVICE
     )
-    assert "ID_TOKEN_CALLERS = jsonencode(var.id_token_callers)" in SECRETS
+    # The shape of schemas/id_token_callers.schema.json: {"callers": [...]}.
+    assert "ID_TOKEN_CALLERS = jsonencode({ callers = var.id_token_callers })" in SECRETS
     assert "ID_TOKEN_AUDIENCE = local.id_token_audience[each.key]" in SERVICE
     # The service's own URL, built (its `uri` attribute would be a cycle).
     url = (
