@@ -19,7 +19,7 @@ from shared.domain.callers import key_entry, new_key
 from tests.id_tokens import ACCOUNT, AUDIENCE, Issuer
 
 pytestmark = pytest.mark.e2e
-CAMERA = "cam-001-market-5th"
+CAMERA = "cam-008-bryant-9th"  # a camera no other e2e test processes (rows, cache)
 ROOT = Path(__file__).parents[2]
 
 

@@ -167,7 +167,7 @@ def test_up_stops_everything_on_a_signal(sig: signal.Signals) -> None:
 
 def _signal_and_check(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
     printed = _Output(proc)
-    output = printed.until("source ", within_s=300)
+    output = printed.until("environment of the stack", within_s=300)
     ports = _ports(output)
     assert len(ports) == 9, output
     assert all(port_open(p) for p in ports), output

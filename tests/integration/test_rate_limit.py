@@ -31,7 +31,8 @@ def redis_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, RedisCache]]:
     try:
         local.start_redis()
         port = int(local.env["CAMWATCH_REDIS_PORT"])
-        yield local, RedisCache.connect("127.0.0.1", port, 0.5)
+        password = local.env["CAMWATCH_REDIS_PASSWORD"]
+        yield local, RedisCache.connect("127.0.0.1", port, 0.5, password=password)
     finally:
         local.stop()
 
