@@ -30,6 +30,7 @@ from shared.settings import Settings, get_settings
 from tests.conftest import ROOT, canned, jpeg, with_payload
 from tests.graphs import known_yolo
 from tests.unit.fakes import TEST_KEYS, Wired, keyed, registry_of, wired
+from tests.unit.test_alert_delivery_function import ALERT
 
 CLOUDEVENT = {"Content-Type": "application/cloudevents+json"}
 REGISTRY = registry_of(
@@ -104,15 +105,7 @@ def as_anomaly(event: dict[str, Any]) -> dict[str, Any]:
 def as_delivery(event: dict[str, Any]) -> dict[str, Any]:
     """The violations CloudEvent carrying an alert-deliveries message instead: a rendered
     alert for the subscriber ``webhook``."""
-    alert = {
-        "id": "e" * 32,
-        "event_type": "violation.detected",
-        "severity": "HIGH",
-        "camera_id": "cam-001-market-5th",
-        "body": {"type": "violation.detected", "timestamp": "2026-11-27T16:00:00Z", "data": {}},
-        "subject": "[camwatch HIGH] car in bus_lane",
-        "text": "HIGH violation",
-    }
+    alert = dict(ALERT)
     event = copy.deepcopy(event)
     payload = {"subscriber": "webhook", "alert": alert}
     event["source"] = "//pubsub.googleapis.com/projects/camwatch-local/topics/alert-deliveries"
