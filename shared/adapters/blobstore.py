@@ -9,6 +9,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import storage  # type: ignore[attr-defined]
 from google.cloud.storage.retry import DEFAULT_RETRY
 
+from shared.adapters.deadlines import STORAGE_TIMEOUT_S, bounded
 from shared.adapters.google_clients import client_options
 from shared.errors import DependencyUnavailableError, FrameTooLargeError, FrameUnreachableError
 
@@ -45,10 +46,10 @@ class BlobStore(BlobReader, Protocol):
 class GcsBlobStore:
     """Reads and writes objects; transport failures are :class:`DependencyUnavailableError`."""
 
-    def __init__(self, client: storage.Client, timeout_s: float = 10.0) -> None:
+    def __init__(self, client: storage.Client, timeout_s: float = STORAGE_TIMEOUT_S) -> None:
         self._client = client
         self._timeout = timeout_s
-        self._retry = DEFAULT_RETRY.with_deadline(timeout_s)  # not the 120 s default
+        self._retry = bounded(DEFAULT_RETRY, timeout_s)  # not the 120 s default
 
     def read(self, bucket: str, name: str, max_bytes: int) -> bytes:
         """Download at most ``max_bytes`` (one ranged GET; one byte more means too large)."""

@@ -13,6 +13,12 @@ from google.api_core import exceptions as gexc
 from google.auth.exceptions import GoogleAuthError
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
+from shared.adapters.deadlines import (
+    PEEK_TIMEOUT_S,
+    PUBLISH_RPC_TIMEOUT_S,
+    PUBLISH_TIMEOUT_S,
+    publish_retry,
+)
 from shared.domain.records import Message
 from shared.errors import DependencyUnavailableError
 from shared.messages.schemas import validate
@@ -33,7 +39,7 @@ class EventBus(Protocol):
 class PubSubBus:
     """Batched publishing; waits for every message id before returning."""
 
-    def __init__(self, project_id: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, project_id: str, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
         self._project = project_id
         self._timeout = timeout_s
         self._client: pubsub_v1.PublisherClient | None = None
@@ -42,7 +48,11 @@ class PubSubBus:
         if self._client is None:  # created on first use, never at import
             self._client = pubsub_v1.PublisherClient(
                 # 2 ms: a sweep's jobs still go in batches; a lone alert does not wait 10 ms
-                batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.002)
+                batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.002),
+                # the client's own retry gives up with us, not 600 s later in the background
+                publisher_options=pubsub_v1.types.PublisherOptions(
+                    retry=publish_retry(self._timeout), timeout=PUBLISH_RPC_TIMEOUT_S
+                ),
             )
         return self._client
 
@@ -82,7 +92,7 @@ class PubSubDeadLetters:
 
     MAX_MESSAGES = 100
 
-    def __init__(self, project_id: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, project_id: str, timeout_s: float = PEEK_TIMEOUT_S) -> None:
         self._project = project_id
         self._timeout = timeout_s
         self._client: pubsub_v1.SubscriberClient | None = None

@@ -19,10 +19,11 @@ from google.auth.transport import Response
 from google.auth.transport.requests import Request
 from google.oauth2 import id_token
 
+from shared.adapters.deadlines import CERTS_TIMEOUT_S
 from shared.errors import DependencyUnavailableError, UnauthenticatedError
 
 CERTS_TTL_S = 300.0
-FETCH_TIMEOUT_S = 5.0
+FETCH_TIMEOUT_S = CERTS_TIMEOUT_S
 
 
 class IdTokens(Protocol):

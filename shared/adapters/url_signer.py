@@ -30,6 +30,7 @@ from google.auth import exceptions as gauth_exceptions
 from google.cloud import storage  # type: ignore[attr-defined]
 from google.oauth2 import service_account
 
+from shared.adapters.deadlines import SIGN_BLOB_TIMEOUT_S
 from shared.errors import ConfigError, DependencyUnavailableError
 from shared.settings import Settings
 from shared.settings_evidence import MAX_SIGNED_URL_S
@@ -206,7 +207,7 @@ class IamUrlSigner:
         iam_endpoint: str = IAM_ENDPOINT,
         session: requests.Session | None = None,
         api_endpoint: str | None = None,
-        timeout_s: float = 10.0,
+        timeout_s: float = SIGN_BLOB_TIMEOUT_S,
     ) -> None:
         if "@" not in service_account:
             raise ConfigError(f"signer service account is not an email: {service_account!r}")

@@ -18,7 +18,9 @@ from typing import Any, Protocol
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
+from shared.adapters.deadlines import bounded
 from shared.adapters.google_clients import client_options
 from shared.domain.records import Row
 from shared.errors import DependencyUnavailableError, WarehouseRejectedError
@@ -180,7 +182,9 @@ class BigQueryWarehouse:
         self._location = location
         self._timeout = timeout_s
         self._job_timeout = job_timeout_s or timeout_s
-        self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout_s)
+        self._retry = bounded(bigquery.DEFAULT_RETRY, timeout_s)  # not 600 s
+        # a failed query job is run again until this deadline, not for 2400 s
+        self._job_retry = bounded(DEFAULT_JOB_RETRY, self._job_timeout)
         self._ready = False
         self._lock = threading.Lock()
 
@@ -236,8 +240,11 @@ class BigQueryWarehouse:
             ]
         )
         with _bigquery_errors():
-            job = self._client.query(sql, job_config=config, retry=self._retry)
-            return [dict(row.items()) for row in job.result(timeout=self._job_timeout)]
+            job = self._client.query(
+                sql, job_config=config, retry=self._retry, job_retry=self._job_retry
+            )
+            rows = job.result(timeout=self._job_timeout, job_retry=self._job_retry)
+            return [dict(row.items()) for row in rows]
 
     def model_version(self, model_id: str) -> str:
         """A BigQuery ML model's version: its etag (new with every ``CREATE OR REPLACE``),
