@@ -175,7 +175,8 @@ def forecast(project: str | None, dataset: str) -> int:
 
 def anomaly_lines(run: RunSummary, tz: str = DEFAULT_TZ) -> list[str]:
     """The intervals the run would alert on (``make forecast`` publishes nothing)."""
-    from shared.domain.anomaly_alerts import expected_range, severity_of_interval
+    from shared.domain.anomaly_alerts import expected_range
+    from shared.domain.anomaly_intervals import severity_of_interval
     from shared.domain.timestamps import row_time
 
     zone = ZoneInfo(tz)

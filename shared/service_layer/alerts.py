@@ -18,7 +18,8 @@ from typing import Any
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.alerts import Alert, AlertRecord, Severity, ViolationAlert, severity_of
-from shared.domain.anomaly_alerts import AnomalyAlert, AnomalyAlertRecord, AnomalyInterval
+from shared.domain.anomaly_alerts import AnomalyAlert, AnomalyAlertRecord
+from shared.domain.anomaly_intervals import AnomalyInterval
 from shared.domain.registry import Registry
 from shared.domain.violations import ViolationRecord
 from shared.errors import CameraNotFoundError, ConfigError, MessageRejectedError

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.adapters.bus import EventBus
-from shared.domain.anomaly_alerts import AnomalyInterval, AnomalyStep, group_intervals
+from shared.domain.anomaly_intervals import AnomalyInterval, AnomalyStep, group_intervals
 from shared.domain.forecasts import Metric
 from shared.domain.timestamps import iso_utc
 from shared.forecasting import sql

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.anomaly_alerts import AnomalyInterval
+from shared.domain.anomaly_intervals import AnomalyInterval
 from shared.domain.forecast_rows import Evaluation, SeriesStatus
 from shared.domain.forecasts import METRICS, Metric, Plan, Policy, coverage_of, plan_series
 from shared.domain.timestamps import iso_utc, row_time

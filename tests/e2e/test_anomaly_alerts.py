@@ -23,7 +23,7 @@ from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.history import end_of_history, is_broken, plan_injected, write_history
 from shared.devstack.stack import LocalStack
 from shared.devstack.webhook_receiver import Delivery
-from shared.domain.anomaly_alerts import AnomalyInterval
+from shared.domain.anomaly_intervals import AnomalyInterval
 from shared.domain.registry import load_registry
 from shared.forecasting.local import LocalBackend
 from shared.messages.schemas import validate

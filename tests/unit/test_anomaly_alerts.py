@@ -11,8 +11,8 @@ import pytest
 
 from shared.adapters.smtp import compose
 from shared.domain.alerts import Severity
-from shared.domain.anomaly_alerts import (
-    AnomalyAlert,
+from shared.domain.anomaly_alerts import AnomalyAlert
+from shared.domain.anomaly_intervals import (
     AnomalyInterval,
     AnomalyStep,
     group_intervals,
