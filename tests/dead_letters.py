@@ -20,8 +20,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from shared.devstack.stack import PROJECT
-from shared.devstack.topology import dead_letter_pull
-from shared.messages.topology import ROUTES
+from shared.messages.topology import ROUTES, dead_letter_pull
 from shared.settings import Settings
 
 

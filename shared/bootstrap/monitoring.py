@@ -36,7 +36,7 @@ def thresholds(settings: Settings) -> Thresholds:
 
 def dead_letter_subscriptions() -> tuple[str, ...]:
     """Every route's dead-letter pull subscription (terraform/pubsub.tf creates them)."""
-    return tuple(f"{r.dead_letter_topic}-pull" for r in ROUTES)
+    return tuple(r.dead_letter_subscription for r in ROUTES)
 
 
 def monitor(services: Services, dead_letters: DeadLetters | None = None) -> Monitor:

@@ -20,9 +20,9 @@ from typing import Any
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
-from shared.devstack.topology import dead_letter_pull
 from shared.domain.registry import ROAD_USERS
 from shared.messages.schemas import validate
+from shared.messages.topology import dead_letter_pull
 
 Print = Callable[[str], None]
 

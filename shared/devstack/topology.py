@@ -18,11 +18,6 @@ from shared.messages.topology import ROUTES
 TIMEOUT_S = 15
 
 
-def dead_letter_pull(topic: str) -> str:
-    """The pull subscription on a dead-letter topic (for the summary and the tests)."""
-    return f"{topic}-pull"
-
-
 def create_topology(project: str, emulator_host: str, urls: dict[str, str] | None = None) -> None:
     """Topics, dead-letter topics with pull subscriptions, and (given ``urls``) push ones."""
     saved = os.environ.get("PUBSUB_EMULATOR_HOST")
@@ -40,7 +35,7 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
         dead = topic_path(project, route.dead_letter_topic)
         for path in (topic, dead):
             _ensure(publisher.create_topic, name=path)
-        pull = sub_path(project, dead_letter_pull(route.dead_letter_topic))
+        pull = sub_path(project, route.dead_letter_subscription)
         _ensure(subscriber.create_subscription, name=pull, topic=dead)
         if urls is None:
             continue  # no functions yet: topics and dead letters only

@@ -34,6 +34,16 @@ class Route:
         """Where messages go after ``max_delivery_attempts``, or at once when rejected."""
         return f"{self.topic}-dead-letter"
 
+    @property
+    def dead_letter_subscription(self) -> str:
+        """The pull subscription on the dead-letter topic (the monitor peeks at it)."""
+        return dead_letter_pull(self.dead_letter_topic)
+
+
+def dead_letter_pull(topic: str) -> str:
+    """The pull subscription on a dead-letter topic (``terraform/pubsub.tf`` creates them)."""
+    return f"{topic}-pull"
+
 
 _SPEC = json.loads(TOPOLOGY.read_text())
 ROUTES = tuple(Route(**r) for r in _SPEC["routes"])

@@ -21,7 +21,7 @@ from shared.adapters.blobstore import storage_client
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.camera_server import IMAGES
 from shared.devstack.stack import PROJECT, LocalStack
-from shared.devstack.topology import dead_letter_pull
+from shared.messages.topology import dead_letter_pull
 from shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
