@@ -16,7 +16,7 @@ LOCK := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate
 	--strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
 
 .PHONY: help deps venv system run up sweep history forecast test lint fmt unit model integration e2e bench \
-	terraform-check docs lock clean
+	terraform-check docs lock clean chaos load
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -113,6 +113,13 @@ bench: deps ## benchmarks: detector per model, process_camera, inference service
 	$(PY) -m tests.bench.bench_forecast
 	$(PY) -m tests.bench.bench_predictions
 	$(PY) -m tests.bench.bench_evidence
+
+CAMERAS_CHAOS ?= 120
+chaos: deps ## faults during sweeps of CAMERAS_CHAOS=120 cameras: jobs and alerts processed, dead-lettered, lost, duplicated
+	$(PY) -m tests.chaos --cameras $(CAMERAS_CHAOS)
+
+load: deps ## 1,000 requests in flight against process_camera under gunicorn, then the rate limiter, then redelivery storms
+	ulimit -n 65536 && $(PY) -m tests.load
 
 clean: ## remove the venvs, the local stack's logs, BigQuery data (.stack/bigquery) and charts
 	rm -rf $(VENV) $(LINT_VENV) .stack .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .hypothesis .coverage *.egg-info
