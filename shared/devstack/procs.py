@@ -41,12 +41,22 @@ class StartError(RuntimeError):
     """A process did not become ready; the message ends with its log tail."""
 
 
+@dataclass(frozen=True)
+class _Spec:
+    argv: tuple[str, ...]
+    ready: Callable[[], bool]
+    env: dict[str, str] | None
+    timeout_s: float
+    cwd: Path | None
+
+
 @dataclass
 class Stack:
     """The processes of one local stack; a context manager that always stops them."""
 
     log_dir: Path
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    specs: dict[str, _Spec] = field(default_factory=dict)  # how each was started (restart)
     # Told each process's name and start-up seconds once it is ready (progress for a person).
     on_ready: Callable[[str, float], None] | None = None
 
@@ -61,8 +71,10 @@ class Stack:
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` in its own process group and wait until ``ready()`` is true."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        again = name in self.specs  # a restart appends to the first run's log
+        self.specs[name] = _Spec(tuple(argv), ready, env, timeout_s, cwd)
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("wb") as log:
+        with log_path.open("ab" if again else "wb") as log:
             proc = subprocess.Popen(
                 list(argv),
                 stdout=log,
@@ -87,6 +99,30 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise StartError(f"{name} not ready after {timeout_s:.0f} s:\n{_tail(log_path)}")
+
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The running process started as ``name``."""
+        return next(proc for n, proc in reversed(self.procs) if n == name)
+
+    def send(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to ``name``'s process group (SIGSTOP pauses it, SIGCONT resumes)."""
+        _signal_group(self.process(name), sig)
+
+    def halt(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop ``name``'s process group with ``sig`` (KILL after 5 s) and wait for it."""
+        proc = self.process(name)
+        _signal_group(proc, sig)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=5)
+        self.procs.remove((name, proc))
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Start ``name`` again as it was first started (same argv, port and environment)."""
+        spec = self.specs[name]
+        return self.start(name, spec.argv, spec.ready, spec.env, spec.timeout_s, spec.cwd)
 
     def stop(self) -> None:
         """TERM every process group (newest first), then KILL what is left after 5 s."""

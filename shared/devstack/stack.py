@@ -49,14 +49,17 @@ class LocalStack:
     event_urls: dict[str, str] = field(default_factory=dict)
     inference_url: str | None = None
 
-    def start_redis(self) -> None:
-        """A throw-away redis-server: no persistence, loopback only, a password (AUTH)."""
+    def start_redis(self, keep_in: Path | None = None) -> None:
+        """A throw-away redis-server: loopback only, a password (AUTH); no persistence, or
+        an append-only file in ``keep_in`` so a restart keeps the keys (make chaos)."""
         server = shutil.which("redis-server")
         if not server:
             raise MissingToolError(
                 "redis-server not found: run `make deps` (apt-get install redis-server)"
             )
         port, password = free_port(), secrets.token_urlsafe(24)
+        if keep_in is not None:
+            keep_in.mkdir(parents=True, exist_ok=True)
         argv = [
             server,
             "--port",
@@ -65,8 +68,11 @@ class LocalStack:
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *(
+                ["--appendonly", "no"]
+                if keep_in is None
+                else ["--dir", str(keep_in), "--appendonly", "yes", "--appendfsync", "always"]
+            ),
             "--requirepass",  # AUTH, as Memorystore has it: the same code path as the cloud's
             password,
         ]
@@ -291,16 +297,18 @@ def start_all(
     bigquery_dir: Path | None = None,
     on_ready: Callable[[str, float], None] | None = None,
     demo_subscribers: bool = False,
+    redis_dir: Path | None = None,
 ) -> LocalStack:
     """Start the whole stack; on any failure stop what was started and re-raise.
 
     ``settings`` are extra ``CAMWATCH_*`` variables for every function (demo values);
-    ``bigquery_dir`` keeps BigQuery's data on disk there (None: in memory, as the tests have it).
+    ``bigquery_dir`` keeps BigQuery's data on disk there (None: in memory, as the tests have it);
+    ``redis_dir`` keeps Redis's keys across a restart there (None: none kept).
     """
     local = LocalStack(Stack(log_dir, on_ready=on_ready), env=dict(settings or {}))
     issue_api_key(local)
     try:
-        local.start_redis()
+        local.start_redis(redis_dir)
         local.start_bigquery(bigquery_dir)
         local.start_storage()
         local.start_cameras()

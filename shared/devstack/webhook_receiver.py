@@ -6,6 +6,7 @@ with its own secrets (a delivery verifies when one of its signatures matches one
 format: a ``slack`` subscriber's body must have Slack's ``text`` and ``blocks`` (400 if not).
 Each answers 401 when the signature does not verify, else 200, or the status planned by
 :meth:`fail`. ``GET /deliveries``: every delivery so far as JSON (for ``make up`` users).
+:meth:`trouble` makes it hang, then fail, for a while (``make chaos``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class WebhookReceiver(BackgroundServer):
         self._lock = threading.Lock()
         self._failures: defaultdict[str, list[int]] = defaultdict(list)
         self.deliveries: list[Delivery] = []
+        self._hang_until = self._fail_until = 0.0
         super().__init__(_handler_for(self))
         self.url = f"http://127.0.0.1:{self.port}/webhook"
 
@@ -76,11 +78,42 @@ class WebhookReceiver(BackgroundServer):
         with self._lock:
             self._failures[camera_id] += [status] * times
 
+    def trouble(self, hang_s: float, fail_s: float) -> None:
+        """From now: every POST hangs without an answer for ``hang_s``, then every POST is
+        answered 500 for ``fail_s`` more; then back to normal."""
+        now = time.monotonic()
+        self._hang_until, self._fail_until = now + hang_s, now + hang_s + fail_s
+
+    def hang_for(self) -> float:
+        """How long a POST arriving now must hang (0: not hanging)."""
+        return max(0.0, self._hang_until - time.monotonic())
+
     def receive(self, body: bytes, headers: dict[str, str], subscriber: str = SIMPLE) -> int:
-        """Verify, record and pick the answer for one POST."""
+        """Verify, record and pick the answer for one POST (0: hung, no answer)."""
         endpoint = self._endpoints.get(subscriber)
         if endpoint is None:
             return 404
+        if hang := self.hang_for():  # the consumer took the request and never answered
+            time.sleep(hang)
+            self._record(
+                Delivery(
+                    headers.get("webhook-id", ""), 0, False, "hung", None, time.time(), subscriber
+                )
+            )
+            return 0
+        if time.monotonic() < self._fail_until:
+            self._record(
+                Delivery(
+                    headers.get("webhook-id", ""),
+                    500,
+                    False,
+                    "failing",
+                    None,
+                    time.time(),
+                    subscriber,
+                )
+            )
+            return 500
         webhook_id = headers.get("webhook-id", "")
         event = headers.get("x-camwatch-event", "")
         payload, error = _verify(endpoint.verifiers, body, headers)
@@ -166,6 +199,9 @@ def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = receiver.receive(body, headers, name)
+            if not status:  # hung: the connection closes with no answer
+                self.close_connection = True
+                return
             self.send_body(status, json.dumps({"status": status}).encode(), "application/json")
 
         def do_GET(self) -> None:  # noqa: N802
