@@ -40,6 +40,22 @@ return ARGV[2]
 # A token bucket (KEYS[1]: tokens and last refill): ARGV per_minute, burst, now (s). Takes one
 # token and returns "0", or takes none and returns the seconds until one is there. A clock
 # behind the last refill (another instance's) refills nothing.
+# Take a claim (1), or take it back (2) when its holder is the same owner: the same Pub/Sub
+# message delivered again, whose earlier attempt ended without giving the claim back.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+if ARGV[3] == '1' and held == ARGV[1] then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 2
+end
+return 0
+"""
+CLAIMED = ("", "taken", "retaken")  # what claim() answers, by the script's result
+
 _TAKE = """
 local rate = tonumber(ARGV[1]) / 60
 local burst = tonumber(ARGV[2])
@@ -87,8 +103,9 @@ class Cache(Protocol):
         """Set each key to its value for ``ttl_s``, in one round trip."""
         ...
 
-    def claim(self, key: str, ttl_s: int) -> bool:
-        """Take ``key`` if nobody holds it."""
+    def claim(self, key: str, ttl_s: int, owner: str = "") -> str:
+        """Take ``key`` if nobody holds it: ``taken``; ``retaken`` when ``owner`` (non-empty)
+        holds it already, pending; else ``""`` (held by another, or done)."""
         ...
 
     def confirm(self, key: str, ttl_s: int) -> None:
@@ -150,6 +167,7 @@ class RedisCache:
         self._r = client
         self._same_since = client.register_script(_SAME_FRAME_SINCE)
         self._take = client.register_script(_TAKE)
+        self._claim = client.register_script(_CLAIM)
 
     @classmethod
     def connect(
@@ -243,10 +261,11 @@ class RedisCache:
                 pipe.set(key, value, ex=ttl_s)
             pipe.execute()
 
-    def claim(self, key: str, ttl_s: int) -> bool:
-        """Take ``key`` if nobody holds it (SET NX EX)."""
+    def claim(self, key: str, ttl_s: int, owner: str = "") -> str:
+        """Take ``key`` if nobody holds it, or its ``owner`` again (a Lua script: atomic)."""
+        value = f"pending:{owner}" if owner else "pending"
         with _redis_errors():
-            return bool(self._r.set(key, "pending", nx=True, ex=ttl_s))
+            return CLAIMED[int(self._claim(keys=[key], args=[value, ttl_s, int(bool(owner))]))]
 
     def confirm(self, key: str, ttl_s: int) -> None:
         """Mark a claimed key done for ``ttl_s``."""
@@ -261,7 +280,8 @@ class RedisCache:
     def state(self, key: str) -> str | None:
         """A claim's state: ``pending``, ``done`` or None (free)."""
         with _redis_errors():
-            return _text(self._r.get(key))
+            value = _text(self._r.get(key))
+        return "pending" if value and value.startswith("pending") else value
 
     def update(self, key: str, change: Callable[[str | None], tuple[str, T]], ttl_s: int) -> T:
         """Optimistic read-modify-write: ``WATCH`` the key, compute, ``MULTI``/``SET``/``EXEC``.

@@ -48,6 +48,15 @@ VIEWS = (
 )
 VIEW_PLACEHOLDERS = frozenset({"project", "dataset"})
 
+# Each pipeline table's row id as SQL (a row's ``row_id``; violations' later events add their
+# sequence number), for :meth:`BigQueryWarehouse.contains`.
+ROW_ID_SQL = {
+    "observations": "observation_id",
+    "violations": "IF(event_seq > 0, CONCAT(violation_id, '.', CAST(event_seq AS STRING)), "
+    "violation_id)",
+    "alerts": "violation_id",
+}
+
 # GoogleSQL DDL names of the REST field types (ALTER TABLE ... ADD COLUMN).
 _DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 
@@ -57,6 +66,10 @@ class Warehouse(Protocol):
 
     def insert(self, rows: Sequence[Row]) -> None:
         """Insert rows of one table (ids as insertIds); DependencyUnavailableError when down."""
+        ...
+
+    def contains(self, row: Row) -> bool:
+        """Whether ``row`` (by its id) is in its table already."""
         ...
 
     def ping(self) -> None:
@@ -230,6 +243,15 @@ class BigQueryWarehouse:
             )
         if errors:
             raise WarehouseRejectedError(f"BigQuery rejected rows in {table}: {errors[:3]}")
+
+    def contains(self, row: Row) -> bool:
+        """Whether ``row``'s id is in its table (within the row's event time: one partition)."""
+        sql = (
+            f"SELECT COUNT(*) AS n FROM `{self.table_id(row.table)}` "
+            f"WHERE {ROW_ID_SQL[row.table]} = @id AND event_time = TIMESTAMP(@t)"
+        )
+        [found] = self.query(sql, {"id": row.row_id, "t": row.as_row()["event_time"]})
+        return int(found["n"]) > 0
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query with scalar named parameters; rows as dicts."""

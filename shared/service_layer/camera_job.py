@@ -48,7 +48,8 @@ def handle_job(message: PubsubMessage, processor: CameraProcessor, cache: Cache)
         log.warning("expired job dropped", extra={**about, "age_s": round(age_s, 1)})
         return "expired"
     key = job_key(job.sweep_id, job.camera_id)
-    with claim(cache, key, hold_s=JOB_CLAIM_S, done_s=JOB_DONE_S) as held:
+    owner = message.message_id  # its redelivery may take back a claim its last try kept
+    with claim(cache, key, hold_s=JOB_CLAIM_S, done_s=JOB_DONE_S, owner=owner) as held:
         if not held.taken:
             log.info("duplicate job skipped", extra=about)
             return "duplicate"

@@ -73,16 +73,18 @@ class EvidenceStore:
         """``gs://{bucket}/evidence/{camera}/{yyyy}/{mm}/{dd}/``: the frame's violations' dir."""
         return f"gs://{self.bucket}/{dated('evidence', camera_id, event_time)}"
 
-    def write_violation(self, camera: Camera, violation: ViolationRecord, shot: Shot) -> bool:
+    def write_violation(
+        self, camera: Camera, violation: ViolationRecord, shot: Shot, owner: str = ""
+    ) -> bool:
         """Store a new violation's evidence (and original, when asked) once; True if this call
-        wrote it.
+        wrote it. ``owner``: the sweep job's message id (its redelivery writes it again).
 
         Raises:
             DependencyUnavailableError: Redis or storage is down (the claim is given back, so
                 the retry writes it).
         """
         key = write_key("evidence", violation.violation_id)
-        with claim(self.cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S) as held:
+        with claim(self.cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S, owner=owner) as held:
             if not held.taken:
                 return False
             overlay = overlay_for(

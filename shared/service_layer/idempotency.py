@@ -15,7 +15,7 @@ key                                               what                          
 ``vision:camera:{camera_id}:bytes:{digest}``      frame hash of these encoded bytes      cache_ttl_s
 ``vision:camera:{camera_id}:last_frame``          last frame's hash and since when (ms)  2 x stale
 ``vision:camera:{camera_id}:tracks``              the camera's open tracks (JSON)        track_ttl_s
-``vision:write:{table}:{row_id}``                 a row written (claim: 60 s)            24 h
+``vision:write:{table}:{row_id}``                 a row written (claim: 300 s)           24 h
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
 ``alert:{alert_id}:{subscriber}``                 a subscriber took an alert (120 s)     7 d
@@ -39,7 +39,7 @@ from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.records import Row
 
-WRITE_CLAIM_S = 60  # a writer that died mid-insert frees its claim after this
+WRITE_CLAIM_S = 300  # a writer that died mid-insert frees its claim after this (as a job's)
 WRITTEN_S = 24 * 3600  # how long a written row id is remembered
 JOB_CLAIM_S = 300  # longer than the camera-jobs ack deadline: a live claim means "in progress"
 JOB_DONE_S = 24 * 3600
@@ -132,6 +132,7 @@ class Claim:
     key: str
     done_s: int
     taken: bool
+    retaken: bool = False  # taken back from an earlier attempt of the same owner
     settled: bool = False
 
     def confirm(self) -> None:
@@ -148,13 +149,20 @@ class Claim:
 
 
 @contextmanager
-def claim(cache: Cache, key: str, *, hold_s: int, done_s: int) -> Iterator[Claim]:
+def claim(cache: Cache, key: str, *, hold_s: int, done_s: int, owner: str = "") -> Iterator[Claim]:
     """Claim → act → confirm, or release on failure.
 
     Yields a :class:`Claim`; act only when ``claim.taken``. Leaving the block normally marks a
     taken key done for ``done_s``; an exception releases it, so a retry acts again.
+
+    ``owner`` (a Pub/Sub message id) may take its own pending claim back: when Redis went away
+    mid-attempt, the release failed and the claim outlived the attempt. Pub/Sub delivers a
+    message again only after its attempt failed or outran the ack deadline, which every
+    dependency's deadline keeps it under (``shared.adapters.deadlines``), so that attempt is
+    over; without an owner the redelivery would be skipped as a duplicate and the work lost.
     """
-    held = Claim(cache, key, done_s, cache.claim(key, hold_s))
+    got = cache.claim(key, hold_s, owner)
+    held = Claim(cache, key, done_s, bool(got), retaken=got == "retaken")
     try:
         yield held
     except BaseException:
@@ -163,10 +171,16 @@ def claim(cache: Cache, key: str, *, hold_s: int, done_s: int) -> Iterator[Claim
     held.confirm()
 
 
-def write_once(cache: Cache, warehouse: Warehouse, row: Row) -> bool:
-    """Insert ``row`` unless its id was already written; True if this call wrote it."""
+def write_once(cache: Cache, warehouse: Warehouse, row: Row, owner: str = "") -> bool:
+    """Insert ``row`` unless its id was already written; True if this call wrote it.
+
+    A claim taken back from an earlier attempt of ``owner`` may hide a write that landed after
+    that attempt gave up (BigQuery paused past the call's deadline): the table is asked first.
+    """
     key = write_key(row.table, row.row_id)
-    with claim(cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S) as held:
+    with claim(cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S, owner=owner) as held:
+        if held.retaken and warehouse.contains(row):
+            return False
         if held.taken:
             warehouse.insert([row])
         return held.taken

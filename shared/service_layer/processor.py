@@ -101,6 +101,9 @@ class CameraProcessor:
             DependencyUnavailableError: Redis, BigQuery or storage is down; nothing was lost.
         """
         camera = self.registry.get(camera_id)
+        # A sweep job's message id owns its claims: its redelivery may take them back
+        # (shared.service_layer.idempotency.claim); on demand, no request takes another's.
+        owner = request_id if sweep_id else ""
         event_time = datetime.now(UTC)
         now_ms = int(event_time.timestamp() * 1000)
         stale_after = camera.rules.stale_after_s or self.settings.stale_after_s
@@ -150,14 +153,14 @@ class CameraProcessor:
         )
         if seen.cached is None and seen.image is not None:  # a new frame: look for violations
             found = self.violations.record(
-                camera, observation, raw, seen.image, tracked, now_ms + fetched.at_ms
+                camera, observation, raw, seen.image, tracked, now_ms + fetched.at_ms, owner
             )
             observation = replace(observation, violations=found)
             watch.lap("violations")
         # On demand, a repeated frame was recorded when first processed (a stale one once more).
         if seen.cached is None or frame.status == "stale" or sweep_id:
             observation = replace(observation, latency_ms=watch.so_far())
-            written = write_once(self.cache, self.warehouse, observation)
+            written = write_once(self.cache, self.warehouse, observation, owner)
             observation = replace(observation, recorded=written)
             watch.lap("warehouse")
         if seen.cached is None:
@@ -287,7 +290,7 @@ class CameraProcessor:
             request_id=request_id,
             sweep_id=sweep_id,
         )
-        write_once(self.cache, self.warehouse, failure)
+        write_once(self.cache, self.warehouse, failure, request_id if sweep_id else "")
 
 
 def _size(image: npt.NDArray[np.uint8]) -> tuple[int, int]:

@@ -58,8 +58,10 @@ class ViolationRecorder:
         image: npt.NDArray[np.uint8],
         tracked: TrackUpdate,
         now_ms: int,
+        owner: str = "",
     ) -> tuple[ViolationRecord, ...]:
         """The events of a new frame seen at ``now_ms``, recorded; new violations alerted.
+        ``owner``: the sweep job's message id, owning the rows' claims.
 
         Raises:
             DependencyUnavailableError: Redis, BigQuery, storage or Pub/Sub is down; the retry
@@ -68,7 +70,7 @@ class ViolationRecorder:
         shot = Shot(image, observation.detections, tracked.track_ids, observation.event_time, raw)
         latest = self._pool.submit(self.evidence.write_latest, camera, shot)
         try:
-            return self._record(camera, observation, shot, tracked, now_ms)
+            return self._record(camera, observation, shot, tracked, now_ms, owner)
         finally:
             latest.result()  # best effort: it logs its own failure
 
@@ -79,6 +81,7 @@ class ViolationRecorder:
         shot: Shot,
         tracked: TrackUpdate,
         now_ms: int,
+        owner: str,
     ) -> tuple[ViolationRecord, ...]:
         types = rule_types(camera)
         if not types:
@@ -111,11 +114,13 @@ class ViolationRecorder:
         if not events:
             return ()
         jobs: list[Future[object]] = [
-            self._pool.submit(self.evidence.write_violation, camera, e, shot)
+            self._pool.submit(self.evidence.write_violation, camera, e, shot, owner)
             for e in events
             if e.event == "open" and e.evidence_uri == frame.evidence_of(e.violation_id)
         ]
-        jobs += [self._pool.submit(write_once, self.cache, self.warehouse, e) for e in events]
+        jobs += [
+            self._pool.submit(write_once, self.cache, self.warehouse, e, owner) for e in events
+        ]
         errors = [e for e in (job.exception() for job in jobs) if e is not None]
         if errors:
             raise errors[0]

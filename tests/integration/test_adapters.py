@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import pytest
 
@@ -17,7 +19,7 @@ from shared.devstack.procs import free_port
 from shared.devstack.stack import LocalStack
 from shared.domain.detections import Detections, ModelInfo
 from shared.domain.frames import decode_frame
-from shared.domain.observations import CachedResult
+from shared.domain.observations import CachedResult, FrameFailure
 from shared.errors import (
     DependencyUnavailableError,
     ForbiddenSourceError,
@@ -66,6 +68,19 @@ def test_redis_claims(stack_settings: Settings) -> None:
     cache.confirm(key, 3600)
     assert not cache.claim(key, 60)
     assert cache._r.ttl(key) > 60
+
+
+def test_redis_claims_taken_back_by_their_owner_only(stack_settings: Settings) -> None:
+    cache = redis_cache(stack_settings, 1.0)
+    key = f"vision:job:test:{uuid.uuid4().hex}"
+    assert cache.claim(key, 60, owner="m-1") == "taken"
+    assert cache.state(key) == "pending"
+    assert cache.claim(key, 60, owner="m-2") == ""
+    assert cache.claim(key, 60) == ""
+    assert cache.claim(key, 90, owner="m-1") == "retaken"
+    assert cache._r.ttl(key) > 60  # the hold starts again
+    cache.confirm(key, 3600)
+    assert cache.claim(key, 60, owner="m-1") == ""
 
 
 def test_redis_down_is_dependency_unavailable() -> None:
@@ -121,6 +136,47 @@ def test_insert_and_query_round_trip(stack_settings: Settings) -> None:
     assert rows == [{"camera_id": "cam-1", "cars": 2, "x2": 3.0}]
     with pytest.raises(WarehouseRejectedError):
         warehouse.query("SELEC nonsense")
+
+
+@dataclass(frozen=True)
+class _Event:
+    """A violations row as the table has it: the id of a later event carries its number."""
+
+    violation_id: str
+    event_seq: int
+    event_time: str = "2026-11-23T10:00:00+00:00"
+    table: ClassVar[str] = "violations"
+
+    @property
+    def row_id(self) -> str:
+        seq = self.event_seq
+        return self.violation_id if seq == 0 else f"{self.violation_id}.{seq}"
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "violation_id": self.violation_id,
+            "event_seq": self.event_seq,
+            "event_time": self.event_time,
+            "camera_id": "cam-1",
+        }
+
+
+def test_contains_finds_a_row_by_its_id(stack_settings: Settings) -> None:
+    """What a retaken write asks before inserting again (its earlier insert may have landed)."""
+    warehouse = _warehouse(stack_settings, f"it_{uuid.uuid4().hex[:8]}")
+    failure = FrameFailure(
+        "f1", "cam-1", "2026-11-23T10:00:00+00:00", "timeout", "slow", "http", "r", None
+    )
+    assert not warehouse.contains(failure)
+    warehouse.insert([failure])
+    assert warehouse.contains(failure)
+    opened, later = _Event("v1", 0), _Event("v1", 2)
+    warehouse.insert([opened])
+    assert warehouse.contains(opened)
+    assert not warehouse.contains(later)
+    warehouse.insert([later])
+    assert warehouse.contains(later)
+    assert not warehouse.contains(_Event("v1", 2, "2026-11-24T10:00:00+00:00"))  # another day
 
 
 def test_bigquery_down_is_dependency_unavailable() -> None:

@@ -117,8 +117,12 @@ class FakeCache:
         self.strings: dict[str, tuple[str, int]] = {}  # update(): key -> (value, ttl s)
         self.buckets: dict[str, tuple[float, float]] = {}  # take(): key -> (tokens, last refill)
         self.down = False
+        self.down_for_calls = 0  # the next calls fail, then Redis is back (a short outage)
 
     def _check(self) -> None:
+        if self.down_for_calls:
+            self.down_for_calls -= 1
+            raise DependencyUnavailableError("redis", "connection refused")
         if self.down:
             raise DependencyUnavailableError("redis", "connection refused")
 
@@ -153,12 +157,13 @@ class FakeCache:
         self._check()
         self.strings.update({k: (v, ttl_s) for k, v in values.items()})
 
-    def claim(self, key: str, ttl_s: int) -> bool:
+    def claim(self, key: str, ttl_s: int, owner: str = "") -> str:
         self._check()
-        if key in self.keys:
-            return False
-        self.keys[key] = "pending"
-        return True
+        value = f"pending:{owner}" if owner else "pending"
+        if key not in self.keys:
+            self.keys[key] = value
+            return "taken"
+        return "retaken" if owner and self.keys[key] == value else ""
 
     def confirm(self, key: str, ttl_s: int) -> None:
         self.keys[key] = "done"
@@ -168,7 +173,8 @@ class FakeCache:
 
     def state(self, key: str) -> str | None:
         self._check()
-        return self.keys.get(key)
+        value = self.keys.get(key)
+        return "pending" if value and value.startswith("pending") else value
 
     def update(self, key: str, change: Callable[[str | None], tuple[str, Any]], ttl_s: int) -> Any:
         self._check()
@@ -201,7 +207,9 @@ class FakeWarehouse:
 
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.ids: set[tuple[str, str]] = set()
         self.fail_next = 0
+        self.land_then_fail = 0  # the insert lands, the caller hears a timeout (a paused server)
 
     def insert(self, rows: Sequence[Row]) -> None:
         if self.fail_next:
@@ -209,6 +217,13 @@ class FakeWarehouse:
             raise DependencyUnavailableError("bigquery", "503")
         for row in rows:
             self.rows.setdefault(row.table, []).append(row.as_row())
+            self.ids.add((row.table, row.row_id))
+        if self.land_then_fail:
+            self.land_then_fail -= 1
+            raise DependencyUnavailableError("bigquery", "timed out")
+
+    def contains(self, row: Row) -> bool:
+        return (row.table, row.row_id) in self.ids
 
     def ping(self) -> None:
         return None

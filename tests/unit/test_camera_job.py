@@ -28,9 +28,12 @@ def worker() -> Rig:
     )
 
 
-def job(camera_id: str, sweep_id: str = "s1", age_s: float = 5) -> PubsubMessage:
+def job(
+    camera_id: str, sweep_id: str = "s1", age_s: float = 5, message_id: str = "7"
+) -> PubsubMessage:
     scheduled = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
-    return message({"sweep_id": sweep_id, "camera_id": camera_id, "scheduled_at": scheduled})
+    payload = {"sweep_id": sweep_id, "camera_id": camera_id, "scheduled_at": scheduled}
+    return message(payload, message_id)
 
 
 def test_worker_processes_once_per_sweep(worker: Rig) -> None:
@@ -90,3 +93,20 @@ def test_each_sweep_records_the_cameras_health_for_the_monitor(worker: Rig) -> N
     assert a.last_frame_at is not None
     assert handle_job(job("cam-a", "s1"), processor, cache) == "duplicate"  # not recorded
     assert CameraHealth.from_json(cache.get(camera_health_key("cam-a"))) == a
+
+
+def test_a_redelivered_job_takes_back_what_its_failed_attempt_kept(
+    worker: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BigQuery answered too late (the row landed) and Redis was gone when the attempt gave its
+    claims back: the same message's redelivery is processed, once, without a second row."""
+    processor, cache, warehouse = worker.processor, worker.cache, worker.warehouse
+    worker.warehouse.land_then_fail = 1
+    with monkeypatch.context() as m:
+        m.setattr(cache, "release", lambda key: None)
+        with pytest.raises(DependencyUnavailableError):
+            handle_job(job("cam-a", "s3", message_id="41"), processor, cache)
+    # Another message with the same job (a duplicate publish) leaves it to its owner.
+    assert handle_job(job("cam-a", "s3", message_id="42"), processor, cache) == "duplicate"
+    assert handle_job(job("cam-a", "s3", message_id="41"), processor, cache) == "processed"
+    assert [r["sweep_id"] for r in warehouse.rows["observations"]] == ["s3"]

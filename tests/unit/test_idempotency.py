@@ -77,6 +77,58 @@ def test_write_once_writes_a_row_once_and_again_after_a_failure() -> None:
     assert cache.keys == {f"vision:write:observations:{rid}": "done"}
 
 
+class LostRelease(FakeCache):
+    """Redis went away mid-attempt: the release after the failure never arrived."""
+
+    def release(self, key: str) -> None:
+        return None
+
+
+def test_the_same_owner_takes_back_a_claim_its_failed_attempt_kept() -> None:
+    cache = LostRelease()
+    with pytest.raises(BoomError), claim(cache, "k", hold_s=60, done_s=3600, owner="m-7"):
+        raise BoomError
+    assert cache.keys["k"] == "pending:m-7"  # outlived the attempt
+    with claim(cache, "k", hold_s=60, done_s=3600, owner="m-8") as other:
+        assert not other.taken  # another message: a duplicate, the owner will finish
+    with claim(cache, "k", hold_s=60, done_s=3600) as anonymous:
+        assert not anonymous.taken
+    with claim(cache, "k", hold_s=60, done_s=3600, owner="m-7") as redelivered:
+        assert redelivered.taken
+        assert redelivered.retaken
+    assert cache.keys["k"] == "done"
+    with claim(cache, "k", hold_s=60, done_s=3600, owner="m-7") as late:
+        assert not late.taken  # done is done, whoever asks
+
+
+def test_a_retaken_write_asks_the_table_first() -> None:
+    """BigQuery paused past the call's deadline: the insert landed after the caller gave up."""
+    rid = row_id("cam-1", "timeout", "2026-11-29T12:00:00+00:00")
+    row = FrameFailure(
+        rid, "cam-1", "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
+    )
+    cache, warehouse = LostRelease(), FakeWarehouse()
+    warehouse.land_then_fail = 1
+    with pytest.raises(DependencyUnavailableError):
+        write_once(cache, warehouse, row, owner="m-1")
+    assert write_once(cache, warehouse, row, owner="m-1") is False  # found: not written again
+    assert len(warehouse.rows["observations"]) == 1
+    assert cache.keys[f"vision:write:observations:{rid}"] == "done"
+
+
+def test_a_retaken_write_writes_what_never_landed() -> None:
+    rid = row_id("cam-2", "timeout", "2026-11-29T12:00:00+00:00")
+    row = FrameFailure(
+        rid, "cam-2", "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
+    )
+    cache, warehouse = LostRelease(), FakeWarehouse()
+    warehouse.fail_next = 1
+    with pytest.raises(DependencyUnavailableError):
+        write_once(cache, warehouse, row, owner="m-1")
+    assert write_once(cache, warehouse, row, owner="m-1") is True
+    assert len(warehouse.rows["observations"]) == 1
+
+
 def test_the_seeds_key_formats_and_every_key_built_in_one_module() -> None:
     import re
     from pathlib import Path
