@@ -245,10 +245,14 @@ class BigQueryWarehouse:
             raise WarehouseRejectedError(f"BigQuery rejected rows in {table}: {errors[:3]}")
 
     def contains(self, row: Row) -> bool:
-        """Whether ``row``'s id is in its table (within the row's event time: one partition)."""
+        """Whether ``row``'s id is in its table, written up to a day before the row's event
+        time (a later attempt of the same work has a later event time; two partitions at
+        most are read)."""
+        self.ensure_tables()
         sql = (
             f"SELECT COUNT(*) AS n FROM `{self.table_id(row.table)}` "
-            f"WHERE {ROW_ID_SQL[row.table]} = @id AND event_time = TIMESTAMP(@t)"
+            f"WHERE {ROW_ID_SQL[row.table]} = @id AND event_time <= TIMESTAMP(@t) "
+            "AND event_time >= TIMESTAMP_SUB(TIMESTAMP(@t), INTERVAL 1 DAY)"
         )
         [found] = self.query(sql, {"id": row.row_id, "t": row.as_row()["event_time"]})
         return int(found["n"]) > 0

@@ -176,7 +176,9 @@ def test_contains_finds_a_row_by_its_id(stack_settings: Settings) -> None:
     assert not warehouse.contains(later)
     warehouse.insert([later])
     assert warehouse.contains(later)
-    assert not warehouse.contains(_Event("v1", 2, "2026-11-24T10:00:00+00:00"))  # another day
+    # A later attempt of the same work (a later event time) finds it; two days on, nothing.
+    assert warehouse.contains(_Event("v1", 2, "2026-11-23T10:05:00+00:00"))
+    assert not warehouse.contains(_Event("v1", 2, "2026-11-25T10:00:00+00:00"))
 
 
 def test_bigquery_down_is_dependency_unavailable() -> None:
