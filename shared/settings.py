@@ -180,6 +180,14 @@ class Settings(ForecastSettings, EvidenceSettings, AlertSettings, AuthSettings):
     max_job_age_s: int = Field(
         900, gt=0, description="A camera job older than this is dropped (later sweeps cover it)."
     )
+    dependency_ride_out_s: float = Field(
+        15.0,
+        ge=0.0,
+        le=30.0,
+        description="A message whose handler finds Redis, BigQuery, storage or inference down is "
+        "tried again inside the same delivery (pauses 0.5 s doubling to 4 s) until this long "
+        "has passed, before Pub/Sub's redelivery takes over (docs/faults.md).",
+    )
     evidence_bucket: str = Field(
         "camwatch-evidence",
         description="Bucket name (no gs:// prefix) for violation evidence frames.",

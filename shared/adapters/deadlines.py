@@ -12,7 +12,7 @@ Only google-api-core is used here: the adapters pass in their library's default 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,11 +44,13 @@ class Deadline:
     attempts: int = 1
     pauses_s: float = 0.0
     callers: tuple[str, ...] = ALL_ROUTES
+    ride_out_s: float = 0.0  # a message handler tries again for this long (settings)
 
     @property
     def worst_s(self) -> float:
-        """Longest time a handler can wait on this dependency in one call."""
-        return self.per_call_s * self.attempts + self.pauses_s
+        """Longest time a handler can wait on this dependency in one delivery: the last try
+        may start just before the ride-out ends."""
+        return self.ride_out_s + self.per_call_s * self.attempts + self.pauses_s
 
 
 def deadlines(s: Settings) -> dict[str, Deadline]:
@@ -88,7 +90,7 @@ def deadlines(s: Settings) -> dict[str, Deadline]:
         Deadline("iam signBlob", "SIGN_BLOB_TIMEOUT_S", SIGN_BLOB_TIMEOUT_S),
         Deadline("id token certs", "CERTS_TIMEOUT_S", CERTS_TIMEOUT_S),
     ]
-    return {d.dependency: d for d in found}
+    return {d.dependency: replace(d, ride_out_s=s.dependency_ride_out_s) for d in found}
 
 
 def bounded(default: Retry, timeout_s: float) -> Retry:

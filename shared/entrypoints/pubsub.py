@@ -18,6 +18,7 @@ outcomes as above.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.bootstrap import Services, bootstrap
 from shared.entrypoints.edge import begin
-from shared.errors import InvalidJsonError, MessageRejectedError
+from shared.errors import DependencyUnavailableError, InvalidJsonError, MessageRejectedError
 from shared.messages.envelope import (
     PUBSUB_EVENT,
     PubsubMessage,
@@ -38,6 +39,8 @@ from shared.messages.json_input import load_json
 from shared.messages.topology import ROUTE_BY_TOPIC
 
 log = logging.getLogger(__name__)
+RIDE_OUT_FIRST_PAUSE_S = 0.5
+RIDE_OUT_PAUSE_CAP_S = 4.0
 
 Handler = Callable[[Services, PubsubMessage], Any]
 # functions-framework's refusals of a push body it could not convert (400, or 415 for a
@@ -92,6 +95,33 @@ def handle_unconverted(exc: Exception, topic: str, handler: Handler) -> Any:
     return flask.Response("OK", 200)
 
 
+def _ride_out(services: Services, topic: str, handler: Handler, message: PubsubMessage) -> Any:
+    """Handle the message, trying again while a dependency is down, for at most
+    ``dependency_ride_out_s``: a short outage (a Redis failover, an instance restart) costs a
+    few seconds, not a redelivery after Pub/Sub's backoff. Every handler is idempotent
+    (claims), and the ride-out plus any dependency's worst case stays below the ack deadline
+    (``tests/unit/test_deadlines.py``)."""
+    started, pause = time.monotonic(), RIDE_OUT_FIRST_PAUSE_S
+    while True:
+        try:
+            return handler(services, message)
+        except DependencyUnavailableError as exc:
+            waited = time.monotonic() - started
+            if waited + pause > services.settings.dependency_ride_out_s:
+                raise
+            log.info(
+                "dependency unavailable; trying again within this delivery",
+                extra={
+                    "topic": topic,
+                    "message_id": message.message_id,
+                    "dependency": exc.dependency,
+                    "waited_s": round(waited, 1),
+                },
+            )
+            time.sleep(pause)
+            pause = min(2 * pause, RIDE_OUT_PAUSE_CAP_S)
+
+
 def _run(
     services: Services,
     topic: str,
@@ -104,7 +134,7 @@ def _run(
     message: PubsubMessage | None = None
     try:
         message = decode(services.settings.max_json_depth)
-        return handler(services, message)
+        return _ride_out(services, topic, handler, message)
     except MessageRejectedError as exc:
         message_id = message.message_id if message else str(event_id)
         letter = dead_letter(message.raw if message else raw(), exc.message, topic, message_id)

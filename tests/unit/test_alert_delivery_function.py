@@ -73,6 +73,33 @@ def test_a_failing_receiver_answers_500_so_pubsub_redelivers(
     assert fakes.senders["email"].sent == []
 
 
+def test_a_short_redis_outage_is_ridden_out_within_one_delivery(
+    client: FlaskClient, fakes: Wired, caplog: pytest.LogCaptureFixture
+) -> None:
+    fakes.cache.down_for_calls = 2  # the first two tries find Redis down, the third does not
+    delivery = event({"subscriber": "webhook", "alert": ALERT})
+    with caplog.at_level(logging.INFO, logger="shared.entrypoints.pubsub"):
+        response = client.post("/", json=delivery, headers=HEADERS)
+    assert response.status_code == 200  # no redelivery needed
+    waits = [r for r in caplog.records if "trying again within this delivery" in r.getMessage()]
+    assert [getattr(r, "dependency") for r in waits] == ["redis", "redis"]  # noqa: B009
+    assert [a.id for a in fakes.senders["webhook"].sent] == ["e" * 32]
+
+
+def test_a_longer_outage_is_left_to_pubsub(
+    client: FlaskClient, fakes: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMWATCH_DEPENDENCY_RIDE_OUT_S", "1")
+    bootstrap.reset()
+    bootstrap.bootstrap(Settings(), **fakes.overrides())
+    fakes.cache.down = True
+    delivery = event({"subscriber": "webhook", "alert": ALERT})
+    assert client.post("/", json=delivery, headers=HEADERS).status_code == 500
+    fakes.cache.down = False
+    assert client.post("/", json=delivery, headers=HEADERS).status_code == 200
+    assert len(fakes.senders["webhook"].sent) == 1
+
+
 def test_an_unknown_subscriber_is_dead_lettered(client: FlaskClient, fakes: Wired) -> None:
     response = client.post("/", json=event({"subscriber": "gone", "alert": ALERT}), headers=HEADERS)
     assert response.status_code == 200  # acknowledged: never retried
