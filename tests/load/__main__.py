@@ -43,9 +43,13 @@ MIB = 1024
 
 @dataclass
 class Report:
-    """What one run found: the printed figures and the broken rules."""
+    """What one run found: the broken rules, and what they were read from."""
 
     problems: list[str] = field(default_factory=list)
+    load: Summary | None = None
+    misses_planned: int = 0
+    limiter: Summary | None = None
+    storms: list[Storm] = field(default_factory=list)
 
     def say(self, line: str = "") -> None:
         print(line, flush=True)
@@ -86,6 +90,9 @@ def load_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r: R
         f"  mix from the answers: {cache['hit']} hits, {cache['miss']} misses "
         f"({cache['hit'] / max(1, cache['hit'] + cache['miss']):.1%} hits)"
     )
+    r.load = summary
+    if len(summary.results) == cache.total() and cache["miss"] != r.misses_planned:
+        r.problems.append(f"{cache['miss']} misses answered, {r.misses_planned} planned")
     r.say(
         f"  server peak RSS: {rss.peak_kib / MIB:.0f} MiB (gunicorn master + worker, VmRSS "
         f"summed every 100 ms); VmHWM by process: "
@@ -107,6 +114,7 @@ def limiter_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r
     )
     for line in summary.lines():
         r.say(line)
+    r.limiter = summary
     r.problems += [f"limiter run: {p}" for p in summary.problems()]
     limited = sum(1 for x in summary.results if x.status == 429 and x.retry_after)
     if not limited:
@@ -123,8 +131,13 @@ def storms(load: LoadStack, camera_id: str, n: int, r: Report) -> None:
     found.append(violation_storm(load, camera_id, n))
     for line in found[-1].lines():
         r.say(line)
+    r.storms = found
     for storm in found:
         r.problems += storm.problems()
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -133,6 +146,7 @@ def run(args: argparse.Namespace) -> Report:
     soft, hard = raise_fd_limit()
     threads = cloud_run_concurrency()
     misses = round(args.requests * (1 - args.hit_ratio))
+    r.misses_planned = misses
     with tempfile.TemporaryDirectory() as tmp:
         logs = args.logs or Path(tmp) / "logs"
         cameras = write_registry(Path(tmp) / "cameras.yaml", misses)
@@ -140,8 +154,13 @@ def run(args: argparse.Namespace) -> Report:
         load = start(logs, Path(tmp) / "cameras.yaml", threads)
         try:
             r.say(f"stack up in {time.monotonic() - began:.1f} s; logs in {logs}")
+            began = time.monotonic()
             for camera_id in cameras.hits:  # warm: model loaded, every hit camera cached
-                run_plan(load.url, [camera_id], {"X-API-Key": load.key}, 1, args.timeout, r.say)
+                run_plan(load.url, [camera_id], {"X-API-Key": load.key}, 1, args.timeout, _quiet)
+            r.say(
+                f"warmed in {time.monotonic() - began:.1f} s: the model loaded, "
+                f"{len(cameras.hits)} hit cameras cached"
+            )
             r.say(
                 f"\n== load: {args.requests} x POST /process/camera/{{id}}, {args.in_flight} in "
                 f"flight, one async client on 127.0.0.1 (RLIMIT_NOFILE {soft}/{hard}) =="
