@@ -95,7 +95,8 @@ def load_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r: R
         r.problems.append(f"{cache['miss']} misses answered, {r.misses_planned} planned")
     r.say(
         f"  server peak RSS: {rss.peak_kib / MIB:.0f} MiB (gunicorn master + worker, VmRSS "
-        f"summed every 100 ms); VmHWM by process: "
+        f"summed every 100 ms; {rss.start_kib / MIB:.0f} MiB before the load); VmHWM by "
+        "process: "
         + ", ".join(f"{pid}: {kib / MIB:.0f} MiB" for pid, kib in sorted(high_water.items()))
     )
     r.problems += summary.problems()

@@ -155,10 +155,12 @@ class RssWatch:
 
     pgid: int
     peak_kib: int = 0
+    start_kib: int = 0  # before the load
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> RssWatch:
+        self.start_kib = self.peak_kib = self.rss_kib()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -170,8 +172,11 @@ class RssWatch:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
-            rss = sum(_status_kib(p, "VmRSS") for p in group_pids(self.pgid))
-            self.peak_kib = max(self.peak_kib, rss)
+            self.peak_kib = max(self.peak_kib, self.rss_kib())
+
+    def rss_kib(self) -> int:
+        """The group's VmRSS now, summed."""
+        return sum(_status_kib(p, "VmRSS") for p in group_pids(self.pgid))
 
     def high_water_kib(self) -> dict[int, int]:
         """VmHWM of each process of the group, by pid."""
