@@ -77,11 +77,8 @@ def plan(hits: list[str], misses: list[str], requests: int, seed: int) -> list[s
 
 def load_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r: Report) -> None:
     with RssWatch(load.server_pid) as rss:
-        summary = Summary(
-            *run_plan(
-                load.url, cameras, {"X-API-Key": load.key}, args.in_flight, args.timeout, r.say
-            )
-        )
+        key = {"X-API-Key": load.key}
+        summary = run_plan(load.url, cameras, key, args.in_flight, args.timeout, r.say)
         high_water = rss.high_water_kib()
     for line in summary.lines():
         r.say(line)
@@ -103,16 +100,8 @@ def load_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r: R
 
 
 def limiter_run(load: LoadStack, cameras: list[str], args: argparse.Namespace, r: Report) -> None:
-    summary = Summary(
-        *run_plan(
-            load.url,
-            cameras,
-            {"X-API-Key": load.limited_key},
-            args.in_flight,
-            args.timeout,
-            r.say,
-        )
-    )
+    key = {"X-API-Key": load.limited_key}
+    summary = run_plan(load.url, cameras, key, args.in_flight, args.timeout, r.say)
     for line in summary.lines():
         r.say(line)
     r.limiter = summary

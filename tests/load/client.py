@@ -55,10 +55,10 @@ async def _run(
     in_flight: int,
     timeout_s: float,
     say: Callable[[str], None],
-) -> tuple[list[Result], float]:
+) -> Summary:
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     turn = asyncio.Semaphore(in_flight)
-    state = {"done": 0, "running": 0}
+    state = {"done": 0, "running": 0, "peak": 0}
 
     async with httpx.AsyncClient(
         base_url=url, headers=headers, limits=limits, timeout=timeout_s
@@ -67,6 +67,7 @@ async def _run(
         async def one(camera_id: str) -> Result:
             async with turn:
                 state["running"] += 1
+                state["peak"] = max(state["peak"], state["running"])
                 start = time.perf_counter()
                 try:
                     response = await client.post(f"/process/camera/{camera_id}")
@@ -93,7 +94,7 @@ async def _run(
             results = await asyncio.gather(*(one(c) for c in cameras))
         finally:
             ticker.cancel()
-        return list(results), time.perf_counter() - began
+        return Summary(list(results), time.perf_counter() - began, state["peak"])
 
 
 def run_plan(
@@ -103,8 +104,8 @@ def run_plan(
     in_flight: int,
     timeout_s: float = 120.0,
     say: Callable[[str], None] = print,
-) -> tuple[list[Result], float]:
-    """POST ``/process/camera/{id}`` for each camera of the plan; the results and the seconds."""
+) -> Summary:
+    """POST ``/process/camera/{id}`` for each camera of the plan; what came of them."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"the load stays on 127.0.0.1, not {url}")
     return asyncio.run(_run(url, cameras, headers, in_flight, timeout_s, say))
@@ -121,6 +122,7 @@ class Summary:
 
     results: list[Result]
     seconds: float
+    peak_in_flight: int = 0  # requests sent and not yet answered, at most
 
     @property
     def statuses(self) -> Counter[str]:
@@ -154,7 +156,8 @@ class Summary:
         ok = [r.ms for r in self.results if r.status == 200]
         rate = len(self.results) / self.seconds if self.seconds else 0.0
         out = [
-            f"  {len(self.results)} requests in {self.seconds:.1f} s ({rate:.1f}/s)",
+            f"  {len(self.results)} requests in {self.seconds:.1f} s ({rate:.1f}/s), at most "
+            f"{self.peak_in_flight} in flight at once",
             "  by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items())),
             "  errors by kind: "
             + (", ".join(f"{k}: {n}" for k, n in sorted(self.errors.items())) or "none"),

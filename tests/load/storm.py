@@ -28,6 +28,7 @@ ATTEMPTS = 5  # pushes of one message before the storm calls it lost
 # Who takes a HIGH violation among the demo's subscribers (shared.devstack.demo_alerts), and how.
 CHANNELS = {"enforcement": "webhook", "ops-email": "email", "ops-chat": "webhook"}
 EXPECTED = {"enforcement": 1, "ops-email": 1, "ops-chat": 0}
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -86,9 +87,6 @@ async def _push_all(url: str, topic: str, data: bytes, n: int, storm: Storm) -> 
             storm.lost += 1
 
         await asyncio.gather(*(deliver() for _ in range(n)))
-
-
-JSON = {"Content-Type": "application/json"}
 
 
 def _warehouse(load: LoadStack) -> BigQueryWarehouse:
