@@ -222,6 +222,12 @@ resource "google_cloud_run_v2_service" "functions" {
         name  = "FUNCTION_TARGET"
         value = each.key
       }
+      env {
+        # gunicorn's threads (functions-framework reads THREADS): as many as the requests Cloud
+        # Run sends one instance at once, no more (make load serves process_camera the same way).
+        name  = "THREADS"
+        value = tostring(var.functions.concurrency)
+      }
       dynamic "env" {
         for_each = local.env
         content {
