@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from shared.domain.evidence_labels import Rect, place_label
 from shared.domain.evidence_overlay import (
     Box,
     Mark,
@@ -99,13 +100,15 @@ def annotate(image: Image, overlay: Overlay) -> Image:
     """The evidence image: :func:`privacy_blur`, then the zones (outline, light fill and
     name, a colour per zone type), the marks (offenders thick red, bystanders thin grey, each
     labelled ``class score #track``) and the caption banner, drawn at the image's resolution
-    with line widths and text that grow with it. The input is not changed."""
+    with line widths and text that grow with it; no label hides another
+    (:mod:`shared.domain.evidence_labels`). The input is not changed."""
     out = privacy_blur(image, overlay.marks)
     height, width = out.shape[:2]
     unit = min(height, width)
     line = max(1, round(unit / 360))
     font = max(0.35, unit / 1000)
-    out = _zones(out, overlay, line, font)
+    taken: list[Rect] = []  # the labels drawn so far: none hides another
+    out = _zones(out, overlay, line, font, taken)
     ordered = sorted(overlay.marks, key=_offends)  # offenders drawn last, on top
     boxes = [_pixels(m.box, width, height) for m in ordered]
     for mark, (x1, y1, x2, y2) in zip(ordered, boxes, strict=True):
@@ -116,7 +119,7 @@ def annotate(image: Image, overlay: Overlay) -> Image:
     for mark, (x1, y1, x2, y2) in zip(ordered, boxes, strict=True):
         if x2 > x1 and y2 > y1:
             color = OFFENDER if mark.role == "offender" else BYSTANDER
-            _label(out, mark_label(mark), (x1, y1), color, font * 0.8)
+            _label(out, mark_label(mark), (x1, y1), color, font * 0.8, taken)
     reach = 30 * font  # an offender's label above its box
     avoid = [(b[0], b[1] - reach, b[2], b[3]) for b in (m.box for m in ordered if _offends(m))]
     _banner(out, overlay.caption, font, avoid)
@@ -143,8 +146,9 @@ def mark_label(mark: Mark) -> str:
     return f"{mark.class_name} {mark.score:.2f}{track}"
 
 
-def _zones(image: Image, overlay: Overlay, line: int, font: float) -> Image:
-    """The zones' light fill (not over an offending vehicle), outlines and names."""
+def _zones(image: Image, overlay: Overlay, line: int, font: float, taken: list[Rect]) -> Image:
+    """The zones' light fill (not over an offending vehicle), outlines and names (their
+    labels added to ``taken``)."""
     height, width = image.shape[:2]
     polygons = [  # as the rules place them (PolygonZone), kept inside the image
         np.clip(np.round(np.array(z.polygon) * [width, height]), 0, [width - 1, height - 1]).astype(
@@ -164,7 +168,8 @@ def _zones(image: Image, overlay: Overlay, line: int, font: float) -> Image:
         cv2.polylines(out, [points], True, _zone_color(zone.type), line, cv2.LINE_8)
     for zone, points in zip(overlay.zones, polygons, strict=True):
         top = points[np.argmin(points[:, 1])]
-        _label(out, zone.name, (int(top[0]), int(top[1])), _zone_color(zone.type), font * 0.9)
+        at = (int(top[0]), int(top[1]))
+        _label(out, zone.name, at, _zone_color(zone.type), font * 0.9, taken)
     return out
 
 
@@ -212,15 +217,23 @@ def _zone_color(zone_type: str) -> Color:
     return ZONE_COLORS.get(zone_type, OTHER_ZONE)
 
 
-def _label(image: Image, text: str, at: tuple[int, int], color: Color, scale: float) -> None:
-    """Text on a filled box of ``color``, above ``at`` where there is room, else below it."""
+def _label(
+    image: Image,
+    text: str,
+    at: tuple[int, int],
+    color: Color,
+    scale: float,
+    taken: list[Rect],
+) -> None:
+    """Text on a filled box of ``color``, above ``at`` where there is room, else below it,
+    moved off the labels of ``taken`` (:func:`place_label`); its box is added to them."""
     thick = max(1, round(scale * 1.5))
     (w, h), base = cv2.getTextSize(text, FONT, scale, thick)
     pad = max(2, h // 4)
-    x = min(max(at[0], 0), max(image.shape[1] - w - 2 * pad, 0))
-    top = at[1] - h - base - 2 * pad
-    y = top if top >= 0 else min(at[1], max(image.shape[0] - h - base - 2 * pad, 0))
-    cv2.rectangle(image, (x, y), (x + w + 2 * pad, y + h + base + 2 * pad), color, cv2.FILLED)
+    size = (w + 2 * pad + 1, h + base + 2 * pad + 1)
+    x, y, x2, y2 = place_label(size, at, (image.shape[1], image.shape[0]), taken)
+    taken.append((x, y, x2, y2))
+    cv2.rectangle(image, (x, y), (x2 - 1, y2 - 1), color, cv2.FILLED)
     ink = (255, 255, 255) if sum(color) < 400 else (0, 0, 0)
     cv2.putText(image, text, (x + pad, y + pad + h), FONT, scale, ink, thick, cv2.LINE_AA)
 

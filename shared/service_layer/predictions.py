@@ -111,7 +111,9 @@ class PredictionService:
         answers ``out_of_range`` with the reason, the others their points.
 
         Raises:
-            BadRequestError: a malformed body (the message says what is wrong).
+            BadRequestError: a malformed body (the message says what is wrong), or a horizon
+                beyond the forecast of every camera that has one (the message says how far
+                they reach), as GET refuses it for one camera.
             CameraNotFoundError: cameras the registry does not hold (all named).
         """
         cameras, query = parse_bulk(body, self.max_minutes, self.max_cameras)
@@ -124,6 +126,7 @@ class PredictionService:
         found, hits = self.forecasts(cameras, query.horizon)
         now = self.clock()
         predictions = tuple(answer(found[c], query, now) for c in cameras)
+        refuse_beyond_every_forecast(predictions)
         log.info(
             "predictions answered",
             extra={
@@ -189,3 +192,22 @@ class PredictionService:
         )
         metrics.PREDICTION_QUERIES.inc()
         return collect(self.tables.query(query), cameras, now)
+
+
+def refuse_beyond_every_forecast(predictions: tuple[Prediction, ...], named: int = 3) -> None:
+    """Refuse a bulk horizon that no camera's forecast reaches (cameras without a forecast aside),
+    naming how far the first ``named`` of them reach; one camera in range keeps the answer.
+
+    Raises:
+        BadRequestError: at least one camera is ``out_of_range`` and none is ``ok``.
+    """
+    outcomes = {p.outcome for p in predictions}
+    if "ok" in outcomes or "out_of_range" not in outcomes:
+        return
+    beyond = [p for p in predictions if p.outcome == "out_of_range"]
+    reasons = "; ".join(f"{p.camera_id}: {p.message}" for p in beyond[:named])
+    more = f"; and {len(beyond) - named} more cameras" if len(beyond) > named else ""
+    raise BadRequestError(
+        f"a horizon of {beyond[0].horizon} minutes is beyond every camera's forecast: "
+        f"{reasons}{more}"
+    )

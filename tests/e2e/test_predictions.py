@@ -189,3 +189,22 @@ def test_bad_requests_are_404_and_400_with_the_reason(
     got = requests.request(method, url, headers=headers, timeout=30, **kwargs)
     assert got.status_code == status, got.text
     assert says in got.json()["message"], got.json()
+
+
+def test_bulk_refuses_a_horizon_beyond_every_forecast(forecast: Forecast) -> None:
+    cameras = [*forecast.full, forecast.short, forecast.flaky, forecast.broken]
+    url = f"{forecast.url}/predictions/bulk"
+    got = requests.post(url, json={"cameras": cameras, "horizon": 1440}, headers=key(), timeout=30)
+    assert got.status_code == 400, got.text
+    message = got.json()["message"]
+    assert got.json()["error"] == "bad_request"
+    assert message.startswith("a horizon of 1440 minutes is beyond every camera's forecast: ")
+    assert f"{forecast.full[0]}: vehicles forecasts reach " in message
+    assert forecast.flaky not in message  # no forecast: nothing to reach
+    assert forecast.broken not in message
+    reach = re.search(r"ask for a horizon of at most (\d+) minutes", message)
+    assert reach, message
+    inside = {"cameras": cameras, "horizon": int(reach.group(1)) - 1}
+    again = requests.post(url, json=inside, headers=key(), timeout=30)
+    assert again.status_code == 200, again.text
+    assert again.json()["predictions"][0]["status"] == "ok"

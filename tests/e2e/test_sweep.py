@@ -23,6 +23,7 @@ from shared.devstack.camera_server import IMAGES
 from shared.devstack.stack import PROJECT, LocalStack
 from shared.messages.topology import dead_letter_pull
 from shared.settings import Settings
+from tests.e2e.evidence_checks import SNAPSHOTS, check_delivery
 
 pytestmark = pytest.mark.e2e
 # Cameras no other test touches (the 24 h alert key of a camera and type is shared state).
@@ -163,7 +164,9 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
     emails = {m["X-Camwatch-Violation-Id"] for m in event_stack.emails()} & set(alerted)
     assert emails == {r["violation_id"] for r in rows if r["severity"] == "HIGH"}
     assert any(alerted[e] == "cam-009-market-van-ness" for e in emails)
-    # Each webhook's signed URL downloads its evidence: the frame at full size, annotated.
+    # Each webhook's signed URL downloads its evidence: on the snapshot cameras, the frame at
+    # its size, the offender outlined, the bystanders blurred, the offending vehicle kept.
+    checked: dict[str, int] = {}
     for delivery in took:
         assert delivery.body is not None
         data = delivery.body["data"]
@@ -171,9 +174,14 @@ def test_sweep_processes_every_camera_and_alerts_by_severity(
         assert got.status_code == 200, (data["evidence_uri"], got.text[:200])
         evidence = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
         assert evidence is not None, data["evidence_uri"]
-        assert evidence.shape[0] >= 240
-        assert evidence.shape[1] >= 320
         assert f"/{data['violation_id']}.jpg" in data["evidence_uri"]
+        if data["camera_id"] in SNAPSHOTS:
+            checked[data["camera_id"]] = check_delivery(evidence, data, warehouse)
+        else:  # a live clip: its frame is not known here
+            assert evidence.shape[0] >= 240
+            assert evidence.shape[1] >= 320
+    assert checked.keys() == SNAPSHOTS.keys()
+    assert checked["cam-009-market-van-ness"] >= 1  # the bus and the two people beside it
     # The latest frame of a camera of passers-by: every person in it blurred.
     latest = storage_client(PROJECT, os.environ["STORAGE_EMULATOR_HOST"]).bucket(
         os.environ["CAMWATCH_EVIDENCE_BUCKET"]

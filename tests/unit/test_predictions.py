@@ -272,18 +272,24 @@ def test_query_rows_become_each_cameras_forecasts() -> None:
 
 
 class CountingTables:
-    """Answers the predictions query from canned forecasts of the cameras the SQL names."""
+    """Answers the predictions query from canned forecasts of the cameras the SQL names: 12
+    points (to 11:45, reaching 12:00) or, for the cameras in ``steps``, that many."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, steps: dict[str, int] | None = None, cameras: tuple[str, ...] = CAMERAS
+    ) -> None:
         self.queries: list[str] = []
+        self.steps = steps or {}
+        self.cameras = cameras
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.queries.append(sql)
         rows = []
-        for camera in CAMERAS:
+        for camera in self.cameras:
             if f"'{camera}'" not in sql or camera == "cam-003-short":
                 continue
-            for p in series().points:
+            points = series(steps=self.steps.get(camera, 12)).points
+            for p in points:
                 rows.append(
                     {
                         "camera_id": camera,
@@ -295,7 +301,7 @@ class CountingTables:
                         "model_name": "m",
                         "model_version": "1",
                         "backend": "local",
-                        "last_point": datetime.fromtimestamp(T0 + 11 * 900, UTC),
+                        "last_point": datetime.fromtimestamp(points[-1].timestamp, UTC),
                         "forecast_timestamp": datetime.fromtimestamp(p.timestamp, UTC),
                         "forecast_value": p.value,
                         "standard_error": p.standard_error,
@@ -394,3 +400,69 @@ def test_the_redis_error_type_is_the_one_the_service_expects() -> None:
     cache.down = True
     with pytest.raises(DependencyUnavailableError):
         cache.get_many(["k"])
+
+
+# cam-001 reaches 12:00 (115 minutes from 10:05), cam-002 11:00 (55); cam-003 has no forecast
+@pytest.mark.parametrize(
+    ("cameras", "horizon", "statuses"),
+    [
+        # one camera in range: the other answers out_of_range, the request is answered
+        (CAMERAS, 60, ["ok", "out_of_range", "no_forecast"]),
+        (CAMERAS[1:], 30, ["ok", "no_forecast"]),
+        # no camera has a forecast: nothing is out of range, each says why
+        (CAMERAS[2:], 600, ["no_forecast"]),
+    ],
+)
+def test_bulk_answers_while_one_camera_reaches_the_horizon(
+    cameras: tuple[str, ...], horizon: int, statuses: list[str]
+) -> None:
+    svc = service(FakeCache(), CountingTables({CAMERAS[1]: 8}))
+    got = svc.bulk({"cameras": list(cameras), "horizon": horizon}).as_answer()
+    schema_check("bulk_response", got)
+    assert [p["status"] for p in got["predictions"]] == statuses
+    for p in got["predictions"]:
+        if p["status"] == "out_of_range":
+            assert "at most 55 minutes" in p["reason"]
+
+
+@pytest.mark.parametrize(
+    ("cameras", "says"),
+    [
+        # every camera with a forecast is out of range, the one without aside
+        (
+            CAMERAS,
+            ["cam-001-market-5th: vehicles forecasts reach 2026-11-30T12:00:00Z, 115 minutes"],
+        ),
+        # one camera: as GET refuses it
+        (CAMERAS[:1], ["at most 115 minutes"]),
+        (CAMERAS[1:2], ["cam-002-market-6th: vehicles forecasts reach", "at most 55 minutes"]),
+    ],
+)
+def test_bulk_refuses_a_horizon_beyond_every_forecast(
+    cameras: tuple[str, ...], says: list[str]
+) -> None:
+    svc = service(FakeCache(), CountingTables({CAMERAS[1]: 8}))
+    with pytest.raises(BadRequestError) as caught:
+        svc.bulk({"cameras": list(cameras), "horizon": 120})
+    assert caught.value.message.startswith("a horizon of 120 minutes is beyond every camera's")
+    for text in says:
+        assert text in caught.value.message
+    assert "cam-003-short" not in caught.value.message
+
+
+def test_a_refusal_of_many_cameras_names_the_first_three() -> None:
+    cameras = tuple(f"cam-{i:03d}" for i in range(5))
+    svc = PredictionService(
+        registry_of(*({"id": c, "source": f"http://c/{c}.jpg"} for c in cameras)),
+        FakeCache(),
+        CountingTables(cameras=cameras),
+        "proj",
+        "data",
+        max_minutes=1440,
+        clock=lambda: NOW,
+    )
+    with pytest.raises(BadRequestError) as caught:
+        svc.bulk({"cameras": list(cameras), "horizon": 120})
+    assert "cam-002" in caught.value.message
+    assert "cam-003:" not in caught.value.message
+    assert caught.value.message.endswith("; and 2 more cameras")

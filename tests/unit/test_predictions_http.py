@@ -164,6 +164,14 @@ def test_bulk_answers_every_camera_then_from_the_cache(
             "bad_request",
             "120 cameras is over the limit of 100",
         ),
+        (
+            "POST",
+            "/predictions/bulk",
+            {"json": {"cameras": list(CAMERAS), "horizon": 600}},
+            400,
+            "bad_request",
+            "at most",
+        ),
         ("GET", "/nowhere", {}, 404, "not_found", "no route GET /nowhere"),
     ],
 )
