@@ -120,6 +120,10 @@ class Cache(Protocol):
         """A claim's state: ``pending``, ``done`` or None (free)."""
         ...
 
+    def count(self, key: str, ttl_s: int) -> int:
+        """Add one to the counter ``key`` (kept ``ttl_s`` from its first count); the new value."""
+        ...
+
     def update(self, key: str, change: Callable[[str | None], tuple[str, T]], ttl_s: int) -> T:
         """Replace a string by ``change(current)[0]`` atomically, for ``ttl_s``; return ``[1]``.
 
@@ -282,6 +286,15 @@ class RedisCache:
         with _redis_errors():
             value = _text(self._r.get(key))
         return "pending" if value and value.startswith("pending") else value
+
+    def count(self, key: str, ttl_s: int) -> int:
+        """``INCR``, and ``EXPIRE`` on the first count (one round trip)."""
+        with _redis_errors():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.incr(key)
+            pipe.expire(key, ttl_s, nx=True)
+            value, _ = pipe.execute()
+        return int(value)
 
     def update(self, key: str, change: Callable[[str | None], tuple[str, T]], ttl_s: int) -> T:
         """Optimistic read-modify-write: ``WATCH`` the key, compute, ``MULTI``/``SET``/``EXEC``.

@@ -41,15 +41,15 @@ def create_topology(project: str, emulator_host: str, urls: dict[str, str] | Non
             continue  # no functions yet: topics and dead letters only
         # The path names the topic, so the CloudEvent's source does too.
         endpoint = f"{urls[route.function]}/projects/{project}/topics/{route.topic}"
+        # No dead-letter policy here, unlike the cloud's (terraform/pubsub.tf): with one, the
+        # emulator stops redelivering a failing push after a few tries and never dead-letters
+        # it (docs/local-stack.md). camwatch counts failed deliveries itself and dead-letters
+        # at max_delivery_attempts (shared/entrypoints/pubsub.py), in the cloud too.
         push = {
             "name": sub_path(project, route.subscription),
             "topic": topic,
             "ack_deadline_seconds": route.ack_deadline_s,
             "push_config": {"push_endpoint": endpoint},
-            "dead_letter_policy": {
-                "dead_letter_topic": dead,
-                "max_delivery_attempts": route.max_delivery_attempts,
-            },
             "retry_policy": {
                 "minimum_backoff": timedelta(seconds=route.min_backoff_s),
                 "maximum_backoff": timedelta(seconds=route.max_backoff_s),

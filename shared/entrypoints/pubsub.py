@@ -37,6 +37,7 @@ from shared.messages.envelope import (
 )
 from shared.messages.json_input import load_json
 from shared.messages.topology import ROUTE_BY_TOPIC
+from shared.service_layer.idempotency import ATTEMPTS_S, attempts_key
 
 log = logging.getLogger(__name__)
 RIDE_OUT_FIRST_PAUSE_S = 0.5
@@ -130,29 +131,58 @@ def _run(
     raw: Callable[[], bytes],
     event_id: Any,
 ) -> Any:
-    """Decode and handle one message; dead-letter a rejected one; raise anything else."""
+    """Decode and handle one message; dead-letter a rejected one, or one whose deliveries
+    failed ``max_delivery_attempts`` times; raise anything else (Pub/Sub redelivers)."""
     message: PubsubMessage | None = None
     try:
         message = decode(services.settings.max_json_depth)
         return _ride_out(services, topic, handler, message)
     except MessageRejectedError as exc:
         message_id = message.message_id if message else str(event_id)
-        letter = dead_letter(message.raw if message else raw(), exc.message, topic, message_id)
-        dead_topic = ROUTE_BY_TOPIC[topic].dead_letter_topic
-        services.bus.publish_raw(dead_topic, letter.data, **letter.attributes)
+        _dead_letter(services, topic, message.raw if message else raw(), exc.message, message_id)
         log.warning(
             "message rejected and dead-lettered",
             extra={"topic": topic, "message_id": message_id, "reason": exc.message[:1024]},
         )
         return None
     except Exception as exc:
+        message_id = message.message_id if message else str(event_id)
+        kind = getattr(exc, "kind", type(exc).__name__)
+        failed = _count_failure(services, topic, message_id) if message else None
+        limit = ROUTE_BY_TOPIC[topic].max_delivery_attempts
+        if message and failed is not None and failed >= limit:
+            reason = f"{failed} deliveries failed; the last: {kind}: {exc}"
+            _dead_letter(services, topic, message.raw, reason, message_id)
+            log.warning(
+                "message dead-lettered after its failed deliveries",
+                extra={"topic": topic, "message_id": message_id, "reason": reason[:1024]},
+            )
+            return None
         log.warning(
             "message failed; Pub/Sub will redeliver it",
             extra={
                 "topic": topic,
-                "message_id": message.message_id if message else str(event_id),
-                "kind": getattr(exc, "kind", type(exc).__name__),
+                "message_id": message_id,
+                "kind": kind,
                 "error": str(exc)[:1024],
+                "failed_deliveries": failed,
             },
         )
         raise
+
+
+def _count_failure(services: Services, topic: str, message_id: str) -> int | None:
+    """This message's failed deliveries so far, this one included (None: Redis is down too;
+    Pub/Sub's own dead-letter policy stays the backstop)."""
+    try:
+        return services.cache.count(attempts_key(topic, message_id), ATTEMPTS_S)
+    except DependencyUnavailableError:
+        return None
+
+
+def _dead_letter(services: Services, topic: str, raw: bytes, reason: str, message_id: str) -> None:
+    """Publish the message to its topic's dead-letter topic with ``reason`` (raises when
+    Pub/Sub is down: the message is then redelivered, not lost)."""
+    letter = dead_letter(raw, reason, topic, message_id)
+    dead_topic = ROUTE_BY_TOPIC[topic].dead_letter_topic
+    services.bus.publish_raw(dead_topic, letter.data, **letter.attributes)

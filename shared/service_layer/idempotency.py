@@ -19,6 +19,7 @@ key                                               what                          
 ``vision:job:{sweep_id}:{camera_id}``             a camera job done (claim: 300 s)       24 h
 ``violation:camera:{camera_id}:type:{type}``      open violations of a type (a book)     24 h
 ``alert:{alert_id}:{subscriber}``                 a subscriber took an alert (120 s)     7 d
+``attempts:{topic}:{message_id}``                 a message's failed deliveries          1 d
 ``prediction:camera:{camera_id}:horizon:{min}``   a camera's forecasts (every metric)    30 min
 ``health:camera:{camera_id}``                     a camera's sweeps (the monitor)        1 d
 ``health:inference:{minute}``                     detector calls, errors, latencies      2 win
@@ -44,6 +45,7 @@ WRITTEN_S = 24 * 3600  # how long a written row id is remembered
 JOB_CLAIM_S = 300  # longer than the camera-jobs ack deadline: a live claim means "in progress"
 JOB_DONE_S = 24 * 3600
 SENDING_S = 120  # a delivery in flight (longer than one webhook or SMTP try)
+ATTEMPTS_S = 24 * 3600  # a message's failures are counted this long
 SENT_S = 7 * 24 * 3600  # a sent alert is remembered longer than Pub/Sub keeps the message
 
 
@@ -91,6 +93,12 @@ def alert_key(alert_id: str, subscriber: str) -> str:
     """An alert (a violation's, an anomaly's or a system alert's id) claimed or taken by one
     subscriber (the simple case's ``webhook`` and ``email`` kept the keys of the channels)."""
     return f"alert:{alert_id}:{subscriber}"
+
+
+def attempts_key(topic: str, message_id: str) -> str:
+    """How many deliveries of a message failed (camwatch dead-letters it at the route's
+    ``max_delivery_attempts``, with the last failure as its reason)."""
+    return f"attempts:{topic}:{message_id}"
 
 
 def prediction_key(camera_id: str, horizon_minutes: int) -> str:

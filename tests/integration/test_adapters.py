@@ -83,6 +83,13 @@ def test_redis_claims_taken_back_by_their_owner_only(stack_settings: Settings) -
     assert cache.claim(key, 60, owner="m-1") == ""
 
 
+def test_redis_counts_a_messages_failures(stack_settings: Settings) -> None:
+    cache = redis_cache(stack_settings, 1.0)
+    key = f"attempts:test:{uuid.uuid4().hex}"
+    assert [cache.count(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert 0 < cache._r.ttl(key) <= 60  # set by the first count, not pushed back by the others
+
+
 def test_redis_down_is_dependency_unavailable() -> None:
     cache = RedisCache.connect("127.0.0.1", free_port(), 0.5)
     with pytest.raises(DependencyUnavailableError, match="redis"):

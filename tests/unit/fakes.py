@@ -118,6 +118,7 @@ class FakeCache:
         self.buckets: dict[str, tuple[float, float]] = {}  # take(): key -> (tokens, last refill)
         self.down = False
         self.down_for_calls = 0  # the next calls fail, then Redis is back (a short outage)
+        self.counts: dict[str, int] = {}
 
     def _check(self) -> None:
         if self.down_for_calls:
@@ -170,6 +171,11 @@ class FakeCache:
 
     def release(self, key: str) -> None:
         self.keys.pop(key, None)
+
+    def count(self, key: str, ttl_s: int) -> int:
+        self._check()
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key]
 
     def state(self, key: str) -> str | None:
         self._check()

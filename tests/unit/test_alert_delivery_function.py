@@ -15,6 +15,7 @@ from functions_framework import create_app
 
 from shared import bootstrap
 from shared.logs import configure_logging
+from shared.messages.topology import ROUTE_BY_TOPIC
 from shared.settings import Settings
 from tests.conftest import ROOT, canned
 from tests.unit.fakes import Wired, registry_of, wired
@@ -98,6 +99,24 @@ def test_a_longer_outage_is_left_to_pubsub(
     fakes.cache.down = False
     assert client.post("/", json=delivery, headers=HEADERS).status_code == 200
     assert len(fakes.senders["webhook"].sent) == 1
+
+
+def test_a_message_failing_every_delivery_is_dead_lettered_with_its_last_error(
+    client: FlaskClient, fakes: Wired
+) -> None:
+    """camwatch counts a message's failed deliveries (Redis) and dead-letters it at the route's
+    max_delivery_attempts, with the last failure as the reason; Pub/Sub's policy stays the
+    backstop."""
+    limit = ROUTE_BY_TOPIC["alert-deliveries"].max_delivery_attempts
+    fakes.senders["webhook"].fail_next = limit + 5
+    delivery = event({"subscriber": "webhook", "alert": ALERT})
+    answers = [client.post("/", json=delivery, headers=HEADERS).status_code for _ in range(limit)]
+    assert answers == [500] * (limit - 1) + [200]  # the last one acknowledged: dead-lettered
+    [(topic, data, attributes)] = fakes.bus.sent
+    assert topic == "alert-deliveries-dead-letter"
+    assert attributes["reason"].startswith(f"{limit} deliveries failed; the last: delivery_failed")
+    assert json.loads(data["raw"])["alert"]["id"] == ALERT["id"]
+    assert fakes.senders["webhook"].sent == []
 
 
 def test_an_unknown_subscriber_is_dead_lettered(client: FlaskClient, fakes: Wired) -> None:
