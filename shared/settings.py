@@ -188,6 +188,14 @@ class Settings(ForecastSettings, EvidenceSettings, AlertSettings, AuthSettings):
         "tried again inside the same delivery (pauses 0.5 s doubling to 4 s) until this long "
         "has passed, before Pub/Sub's redelivery takes over (docs/faults.md).",
     )
+    delivery_ride_out_s: float = Field(
+        40.0,
+        ge=0.0,
+        le=45.0,
+        description="An alert whose receiver (webhook, SMTP server) fails is sent again inside "
+        "the same delivery, pauses 0.5 s doubling to 4 s, until this long has passed; then "
+        "Pub/Sub redelivers it (docs/faults.md).",
+    )
     evidence_bucket: str = Field(
         "camwatch-evidence",
         description="Bucket name (no gs:// prefix) for violation evidence frames.",

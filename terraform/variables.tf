@@ -34,11 +34,11 @@ variable "registry_path" {
 
 variable "redis" {
   type = object({
-    tier           = optional(string, "BASIC")
+    tier           = optional(string, "STANDARD_HA") # a replica: a failover keeps the claims
     memory_size_gb = optional(number, 1)
     version        = optional(string, "REDIS_7_0")
   })
-  description = "Memorystore Redis instance settings."
+  description = "Memorystore Redis instance settings. STANDARD_HA keeps the keys through a failover or maintenance; BASIC costs half and forgets every claim on a restart, after which a redelivered job can write a second row (docs/faults.md)."
   default     = {}
 }
 

@@ -90,7 +90,16 @@ def deadlines(s: Settings) -> dict[str, Deadline]:
         Deadline("iam signBlob", "SIGN_BLOB_TIMEOUT_S", SIGN_BLOB_TIMEOUT_S),
         Deadline("id token certs", "CERTS_TIMEOUT_S", CERTS_TIMEOUT_S),
     ]
-    return {d.dependency: replace(d, ride_out_s=s.dependency_ride_out_s) for d in found}
+    receivers = ("webhook", "smtp")  # an alert's receiver failing: delivery_ride_out_s
+    return {
+        d.dependency: replace(
+            d,
+            ride_out_s=s.delivery_ride_out_s
+            if d.dependency in receivers
+            else s.dependency_ride_out_s,
+        )
+        for d in found
+    }
 
 
 def bounded(default: Retry, timeout_s: float) -> Retry:

@@ -27,7 +27,12 @@ from werkzeug.exceptions import HTTPException
 
 from shared.bootstrap import Services, bootstrap
 from shared.entrypoints.edge import begin
-from shared.errors import DependencyUnavailableError, InvalidJsonError, MessageRejectedError
+from shared.errors import (
+    DeliveryFailedError,
+    DependencyUnavailableError,
+    InvalidJsonError,
+    MessageRejectedError,
+)
 from shared.messages.envelope import (
     PUBSUB_EVENT,
     PubsubMessage,
@@ -97,25 +102,32 @@ def handle_unconverted(exc: Exception, topic: str, handler: Handler) -> Any:
 
 
 def _ride_out(services: Services, topic: str, handler: Handler, message: PubsubMessage) -> Any:
-    """Handle the message, trying again while a dependency is down, for at most
-    ``dependency_ride_out_s``: a short outage (a Redis failover, an instance restart) costs a
-    few seconds, not a redelivery after Pub/Sub's backoff. Every handler is idempotent
-    (claims), and the ride-out plus any dependency's worst case stays below the ack deadline
+    """Handle the message, trying again inside this delivery while a dependency is down (for
+    ``dependency_ride_out_s``) or an alert's receiver fails (``delivery_ride_out_s``): a short
+    outage (a Redis failover, a restart, a receiver's bad minute) costs seconds, not a
+    redelivery after Pub/Sub's backoff. Every handler is idempotent (claims), and the ride-out
+    plus any dependency's worst case stays below the ack deadline
     (``tests/unit/test_deadlines.py``)."""
+    settings = services.settings
     started, pause = time.monotonic(), RIDE_OUT_FIRST_PAUSE_S
     while True:
         try:
             return handler(services, message)
-        except DependencyUnavailableError as exc:
+        except (DependencyUnavailableError, DeliveryFailedError) as exc:
             waited = time.monotonic() - started
-            if waited + pause > services.settings.dependency_ride_out_s:
+            if isinstance(exc, DeliveryFailedError):
+                budget, part = settings.delivery_ride_out_s, exc.channel
+            else:
+                budget, part = settings.dependency_ride_out_s, exc.dependency
+            if waited + pause > budget:
                 raise
             log.info(
                 "dependency unavailable; trying again within this delivery",
                 extra={
                     "topic": topic,
                     "message_id": message.message_id,
-                    "dependency": exc.dependency,
+                    "dependency": part,
+                    "error": str(exc)[:200],
                     "waited_s": round(waited, 1),
                 },
             )

@@ -44,7 +44,8 @@ def event(payload: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def fakes() -> Iterator[Wired]:
     given = wired(registry_of({"id": "cam-001-market-5th", "source": "http://c/1.jpg"}))
-    bootstrap.bootstrap(Settings(), **given.overrides())
+    # A failing receiver answers 500 at once here (its ride-out has a test of its own).
+    bootstrap.bootstrap(Settings(delivery_ride_out_s=0), **given.overrides())
     yield given
     bootstrap.reset()
 
@@ -87,12 +88,23 @@ def test_a_short_redis_outage_is_ridden_out_within_one_delivery(
     assert [a.id for a in fakes.senders["webhook"].sent] == ["e" * 32]
 
 
-def test_a_longer_outage_is_left_to_pubsub(
-    client: FlaskClient, fakes: Wired, monkeypatch: pytest.MonkeyPatch
+def test_a_receivers_bad_moment_is_ridden_out_within_one_delivery(
+    client: FlaskClient, fakes: Wired
 ) -> None:
-    monkeypatch.setenv("CAMWATCH_DEPENDENCY_RIDE_OUT_S", "1")
     bootstrap.reset()
-    bootstrap.bootstrap(Settings(), **fakes.overrides())
+    bootstrap.bootstrap(Settings(delivery_ride_out_s=5), **fakes.overrides())
+    fakes.senders["webhook"].fail_next = 2  # 500, 500, then 200: pauses of 0.5 s and 1 s
+    delivery = event({"subscriber": "webhook", "alert": ALERT})
+    assert client.post("/", json=delivery, headers=HEADERS).status_code == 200
+    assert [a.id for a in fakes.senders["webhook"].sent] == ["e" * 32]
+    assert fakes.bus.sent == []  # nothing dead-lettered
+
+
+def test_a_longer_outage_is_left_to_pubsub(client: FlaskClient, fakes: Wired) -> None:
+    bootstrap.reset()
+    bootstrap.bootstrap(
+        Settings(dependency_ride_out_s=1, delivery_ride_out_s=0), **fakes.overrides()
+    )
     fakes.cache.down = True
     delivery = event({"subscriber": "webhook", "alert": ALERT})
     assert client.post("/", json=delivery, headers=HEADERS).status_code == 500
