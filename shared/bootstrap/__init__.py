@@ -146,7 +146,7 @@ class Services:
 
     def deliver(self, message: PubsubMessage) -> str:
         """Send one ``alert-deliveries`` message's alert to its subscriber."""
-        return self.deliveries.deliver(message.data)
+        return self.deliveries.deliver(message.data, message.message_id)
 
     def health_checks(self) -> dict[str, Callable[[], None]]:
         """Each dependency's check (raises DependencyUnavailableError): ``GET /status``."""

@@ -63,8 +63,10 @@ class Deliveries:
     senders: Mapping[str, AlertSender]  # by subscriber name
     cache: Cache
 
-    def deliver(self, message: Any) -> str:
+    def deliver(self, message: Any, owner: str = "") -> str:
         """Send one message's alert to its subscriber; return ``sent`` or ``already_sent``.
+        ``owner``: the Pub/Sub message id; its redelivery takes back a claim an attempt kept
+        when Redis went away (the receiver may then get the alert twice, with one webhook-id).
 
         Raises:
             MessageRejectedError: the payload breaks its schema, names a subscriber the
@@ -83,7 +85,7 @@ class Deliveries:
         if alert.unclaimed:
             sender.send(alert)
         else:
-            outcome = self._claimed(sender, name, alert)
+            outcome = self._claimed(sender, name, alert, owner)
         log.info(
             "alert delivered",
             extra={
@@ -96,9 +98,9 @@ class Deliveries:
         )
         return outcome
 
-    def _claimed(self, sender: AlertSender, name: str, alert: AlertEvent) -> str:
+    def _claimed(self, sender: AlertSender, name: str, alert: AlertEvent, owner: str) -> str:
         key = alert_key(alert.id, name)
-        with claim(self.cache, key, hold_s=SENDING_S, done_s=SENT_S) as held:
+        with claim(self.cache, key, hold_s=SENDING_S, done_s=SENT_S, owner=owner) as held:
             if not held.taken:
                 if self.cache.state(key) == "done":
                     return "already_sent"

@@ -104,6 +104,20 @@ def test_a_failed_delivery_is_retried_alone(alerts: AlertRig) -> None:
     assert (len(alerts.webhook.sent), len(alerts.email.sent)) == (1, 1)
 
 
+def test_the_same_message_takes_back_a_delivery_claim_its_failed_try_kept(
+    alerts: AlertRig,
+) -> None:
+    """Redis went away while a try held the claim: the release never arrived. The same
+    message's redelivery sends it; another message with the same delivery waits (retries)."""
+    alerts.cache.claim(f"alert:{'a' * 32}:webhook", 120, owner="m-5")
+    alerts.dispatcher.dispatch(violation(0.7))
+    [message] = alerts.messages()
+    with pytest.raises(DeliveryFailedError, match="being sent by another try"):
+        alerts.deliveries.deliver(message, owner="m-6")
+    assert alerts.deliveries.deliver(message, owner="m-5") == "sent"
+    assert [a.id for a in alerts.webhook.sent] == ["a" * 32]
+
+
 def test_a_delivery_in_flight_elsewhere_makes_this_try_retry(alerts: AlertRig) -> None:
     alerts.cache.claim(f"alert:{'a' * 32}:webhook", 120)  # another instance is sending it now
     alerts.dispatcher.dispatch(violation(0.7))
