@@ -27,7 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
@@ -35,8 +34,7 @@ from shared.detection.inprocess import InProcessDetector
 from shared.devstack.stack import PROJECT, LocalStack, start_all
 from shared.settings import ASSETS, Settings
 from tests.bench.bench_process import FRAMES, timed
-
-DEMO = ASSETS / "cameras.yaml"
+from tests.snapshot_cameras import snapshot_registry
 
 
 def model_ms(repeat: int) -> float:
@@ -61,17 +59,8 @@ def bench_registry(n: int, path: Path) -> dict[str, list[str]]:
     ``direct`` (n, the in-process baseline): distinct ids, so neither finds the other's
     results in the cache.
     """
-    demo = yaml.safe_load(DEMO.read_text())["cameras"]
-    snapshots = [c for c in demo if "/snapshot/" in c["source"]]
     groups = {"warm": 2, "sweep": n, "direct": n}
-    ids: dict[str, list[str]] = {g: [f"{g}-{i:04d}" for i in range(k)] for g, k in groups.items()}
-    cameras = [
-        {**snapshots[i % len(snapshots)], "id": cid, "name": f"bench camera {cid}"}
-        for group in ids.values()
-        for i, cid in enumerate(group)
-    ]
-    path.write_text(yaml.safe_dump({"cameras": cameras}))
-    return ids
+    return snapshot_registry(groups, path, "bench")
 
 
 def count_rows(warehouse: BigQueryWarehouse, sweep_id: str) -> int:
@@ -197,7 +186,7 @@ def in_process(cameras: list[str], workers: int) -> float:
 
     services = build(Settings())
     processor = services.processor
-    processor.process("warm-0000", sweep_id="direct-warm")
+    processor.process("bench-warm-0000", sweep_id="direct-warm")
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda c: processor.process(c, sweep_id="direct"), cameras))

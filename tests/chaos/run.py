@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.devstack.stack import PROJECT, LocalStack, start_all
 from shared.messages.schemas import validate
-from shared.settings import ASSETS
 from tests.chaos.faults import Fault
 from tests.chaos.felt import felt
 from tests.chaos.ledger import DeadLetters, Outcome, count
+from tests.snapshot_cameras import snapshot_registry
 
 Say = Callable[[str], None]
 SETTLE_S = 8.0  # after every outcome is in, how long to watch for late duplicates
@@ -54,18 +53,9 @@ class Result:
 
 
 def registry(phases: Sequence[str], per_phase: int, path: Path) -> dict[str, list[str]]:
-    """Snapshot cameras (the demo's, zones included) under ids of their own per phase: caches
+    """Snapshot cameras under ids of their own per phase (``chaos-redis-0000`` ...): caches
     and violation books start cold in each."""
-    demo = yaml.safe_load((ASSETS / "cameras.yaml").read_text())["cameras"]
-    snapshots = [c for c in demo if "/snapshot/" in c["source"]]
-    ids = {p: [f"chaos-{p}-{i:04d}" for i in range(per_phase)] for p in ["warm", *phases]}
-    cameras = [
-        {**snapshots[i % len(snapshots)], "id": cid, "name": f"chaos camera {cid}"}
-        for group in ids.values()
-        for i, cid in enumerate(group)
-    ]
-    path.write_text(yaml.safe_dump({"cameras": cameras}))
-    return ids
+    return snapshot_registry(dict.fromkeys(["warm", *phases], per_phase), path, "chaos")
 
 
 def start(work: Path, cameras_file: Path) -> LocalStack:

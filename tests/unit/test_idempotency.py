@@ -101,32 +101,33 @@ def test_the_same_owner_takes_back_a_claim_its_failed_attempt_kept() -> None:
         assert not late.taken  # done is done, whoever asks
 
 
-def test_a_retaken_write_asks_the_table_first() -> None:
-    """BigQuery paused past the call's deadline: the insert landed after the caller gave up."""
-    rid = row_id("cam-1", "timeout", "2026-11-29T12:00:00+00:00")
-    row = FrameFailure(
-        rid, "cam-1", "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
+def _failure(camera: str) -> FrameFailure:
+    """A health row (a camera that timed out) to write."""
+    rid = row_id(camera, "timeout", "2026-11-29T12:00:00+00:00")
+    return FrameFailure(
+        rid, camera, "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
     )
-    cache, warehouse = LostRelease(), FakeWarehouse()
-    warehouse.land_then_fail = 1
-    with pytest.raises(DependencyUnavailableError):
-        write_once(cache, warehouse, row, owner="m-1")
-    assert write_once(cache, warehouse, row, owner="m-1") is False  # found: not written again
-    assert len(warehouse.rows["observations"]) == 1
-    assert cache.keys[f"vision:write:observations:{rid}"] == "done"
 
 
-def test_a_retaken_write_writes_what_never_landed() -> None:
-    rid = row_id("cam-2", "timeout", "2026-11-29T12:00:00+00:00")
-    row = FrameFailure(
-        rid, "cam-2", "2026-11-29T12:00:00+00:00", "timeout", "slow", "http", "r", None
-    )
+@pytest.mark.parametrize(
+    ("landed", "written_again"),
+    [
+        (True, False),  # BigQuery paused past the call's deadline: the insert landed late
+        (False, True),  # the insert never landed: the redelivery writes it
+    ],
+)
+def test_a_retaken_write_asks_the_table_first(landed: bool, written_again: bool) -> None:
+    row = _failure("cam-1")
     cache, warehouse = LostRelease(), FakeWarehouse()
-    warehouse.fail_next = 1
+    if landed:
+        warehouse.land_then_fail = 1
+    else:
+        warehouse.fail_next = 1
     with pytest.raises(DependencyUnavailableError):
         write_once(cache, warehouse, row, owner="m-1")
-    assert write_once(cache, warehouse, row, owner="m-1") is True
+    assert write_once(cache, warehouse, row, owner="m-1") is written_again
     assert len(warehouse.rows["observations"]) == 1
+    assert cache.keys[f"vision:write:observations:{row.row_id}"] == "done"
 
 
 def test_the_seeds_key_formats_and_every_key_built_in_one_module() -> None:
