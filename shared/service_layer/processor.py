@@ -139,7 +139,10 @@ class CameraProcessor:
         tracked = self.tracks.observe(camera.id, frame.hash, detections, now_ms + fetched.at_ms)
         watch.lap("tracks")
         observation = Observation(
-            observation_id=row_id(camera.id, frame.hash, frame.status, *filter(None, [sweep_id])),
+            # A sweep: one row per camera, whatever frame a retry sees. On demand: per frame.
+            observation_id=row_id(camera.id, "sweep", sweep_id)
+            if sweep_id
+            else row_id(camera.id, frame.hash, frame.status),
             camera_id=camera.id,
             request_id=request_id,
             sweep_id=sweep_id,

@@ -110,3 +110,19 @@ def test_a_redelivered_job_takes_back_what_its_failed_attempt_kept(
     assert handle_job(job("cam-a", "s3", message_id="42"), processor, cache) == "duplicate"
     assert handle_job(job("cam-a", "s3", message_id="41"), processor, cache) == "processed"
     assert [r["sweep_id"] for r in warehouse.rows["observations"]] == ["s3"]
+
+
+def test_a_retried_job_that_sees_a_new_frame_still_writes_one_row(
+    worker: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clip camera moves on between the tries: the sweep's row is the camera's, not the
+    frame's, so the row the first try landed is found and not written again."""
+    processor, cache, warehouse = worker.processor, worker.cache, worker.warehouse
+    warehouse.land_then_fail = 1
+    with monkeypatch.context() as m:
+        m.setattr(cache, "release", lambda key: None)
+        with pytest.raises(DependencyUnavailableError):
+            handle_job(job("cam-a", "s5", message_id="51"), processor, cache)
+    worker.frames.frames["http://a/1.jpg"] = jpeg("vtest_f300.jpg")  # the next frame
+    assert handle_job(job("cam-a", "s5", message_id="51"), processor, cache) == "processed"
+    assert [r["sweep_id"] for r in warehouse.rows["observations"]] == ["s5"]
