@@ -5,6 +5,7 @@ duplicated, or a transient fault dead-lettered anything (docs/faults.md)."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -52,6 +53,7 @@ def chaos(
     work.mkdir(parents=True)
     ids = registry(labels, cameras, work / "cameras.yaml")
     say(f"== make chaos: {len(labels)} sweeps of {cameras} cameras; logs in {work}/logs ==")
+    saved = dict(os.environ)  # the Runner points the Google clients at this stack
     local = start(work, work / "cameras.yaml")
     try:
         runner = Runner(local, say, timeout_s)
@@ -68,6 +70,8 @@ def chaos(
         return results
     finally:
         local.stop()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ its own; nothing lost, nothing duplicated, nothing dead-lettered, and each fault
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ CAMERAS = 6
 
 
 def test_each_fault_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    before = dict(os.environ)
     results = chaos(FAULTS, CAMERAS, tmp_path / "chaos", timeout_s=240, together=False)
+    assert dict(os.environ) == before  # later tests' stacks inherit it: nothing may leak
     lines: list[str] = []
     assert totals(results, lines.append), "\n".join(lines)
     by_fault = {r.phase.label: r for r in results}
