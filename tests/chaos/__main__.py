@@ -16,6 +16,8 @@ from tests.chaos.faults import FAULT_BY_NAME, FAULTS, Fault
 from tests.chaos.report import phase_lines, totals
 from tests.chaos.run import Phase, Result, Runner, registry, start
 
+EMULATORS = ("PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
+
 
 def say(line: str) -> None:
     print(line, flush=True)
@@ -54,6 +56,8 @@ def chaos(
     ids = registry(labels, cameras, work / "cameras.yaml")
     say(f"== make chaos: {len(labels)} sweeps of {cameras} cameras; logs in {work}/logs ==")
     saved = dict(os.environ)  # the Runner points the Google clients at this stack
+    for name in [n for n in os.environ if n.startswith("CAMWATCH_") or n in EMULATORS]:
+        del os.environ[name]  # the stack's processes inherit it: only this stack's settings
     local = start(work, work / "cameras.yaml")
     try:
         runner = Runner(local, say, timeout_s)

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.e2e
 CAMERAS = 6
 
 
+@pytest.mark.timeout(900)  # five sweeps and their faults: about 4 minutes here
 def test_each_fault_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     before = dict(os.environ)
     results = chaos(FAULTS, CAMERAS, tmp_path / "chaos", timeout_s=240, together=False)
