@@ -10,6 +10,7 @@ retried by Pub/Sub instead of lost and ``process_camera`` answers 503.
 from __future__ import annotations
 
 import base64
+import logging
 import random
 import time
 from typing import Any
@@ -22,6 +23,8 @@ import requests
 from shared.detection.breaker import CircuitBreaker
 from shared.domain.detections import Detections, ModelInfo
 from shared.errors import DependencyUnavailableError, ModelError
+
+log = logging.getLogger(__name__)
 
 RETRYABLE = {429, 502, 503, 504}
 PROBE_SIDE = 64  # the Vertex probe frame: as large as any sane minimum camera frame side
@@ -96,6 +99,10 @@ class _Remote:
                 self._breaker.record(False)
                 raise ModelError(last)  # a request the service will never take
             if attempt < self._retries:
+                log.info(
+                    "inference try failed; trying again",
+                    extra={"attempt": attempt + 1, "error": last[:300]},
+                )
                 pause = retry_after if retry_after is not None else 0.1 * 2**attempt
                 time.sleep(min(pause, 5.0) * (0.5 + random.random() / 2))
         self._breaker.record(False)

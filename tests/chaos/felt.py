@@ -13,6 +13,7 @@ KINDS = {
     "dependency unavailable; trying again within this delivery": "waited out",
     "message failed; Pub/Sub will redeliver it": "redelivered",
     "message rejected and dead-lettered": "rejected",
+    "inference try failed; trying again": "retried by the detector",
 }
 
 

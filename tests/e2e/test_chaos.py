@@ -13,7 +13,7 @@ from tests.chaos.faults import FAULTS
 from tests.chaos.report import totals
 
 pytestmark = pytest.mark.e2e
-CAMERAS = 6
+CAMERAS = 10
 
 
 @pytest.mark.timeout(900)  # five sweeps and their faults: about 4 minutes here
