@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
-from shared.devstack.stack import LocalStack, start_all
+from shared.devstack.stack import LocalStack
+from shared.devstack.start import start_all
 from shared.settings import ASSETS, Settings
 
 IMAGES = ASSETS / "images"

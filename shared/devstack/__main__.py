@@ -30,12 +30,8 @@ from shared.devstack.demo_alerts import AlertLog
 from shared.devstack.evidence_report import save_evidence
 from shared.devstack.forecast_cli import BIGQUERY_DIR, LOGS, forecast, history, start_failed
 from shared.devstack.procs import StartError, port_open
-from shared.devstack.stack import (
-    PROJECT,
-    ROOT,
-    LocalStack,
-    start_all,
-)
+from shared.devstack.stack import PROJECT, ROOT, LocalStack
+from shared.devstack.start import start_all
 from shared.devstack.tools import MissingToolError, read_env, write_env
 from shared.devstack.violations_report import report
 from shared.domain.registry import load_registry

@@ -27,7 +27,7 @@ import requests
 
 from shared.detection.inprocess import InProcessDetector
 from shared.devstack.credentials import auth_headers
-from shared.devstack.stack import start_all
+from shared.devstack.start import start_all
 from shared.domain.registry import ROAD_USERS
 from shared.settings import ASSETS, Settings
 from tests.bench.yolo_like import yolo_like

@@ -31,7 +31,8 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
 from shared.detection.inprocess import InProcessDetector
-from shared.devstack.stack import PROJECT, LocalStack, start_all
+from shared.devstack.stack import PROJECT, LocalStack
+from shared.devstack.start import start_all
 from shared.settings import ASSETS, Settings
 from tests.bench.bench_process import FRAMES, timed
 from tests.snapshot_cameras import snapshot_registry

@@ -18,7 +18,8 @@ from pathlib import Path
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from shared.adapters.warehouse import BigQueryWarehouse, bigquery_client
-from shared.devstack.stack import PROJECT, LocalStack, start_all
+from shared.devstack.stack import PROJECT, LocalStack
+from shared.devstack.start import start_all
 from shared.messages.schemas import validate
 from tests.chaos.faults import Fault
 from tests.chaos.felt import felt

@@ -20,7 +20,8 @@ import yaml
 
 from shared.devstack.credentials import KEY_VARIABLE
 from shared.devstack.procs import free_port
-from shared.devstack.stack import PROJECT, ROOT, LocalStack, start_all
+from shared.devstack.stack import PROJECT, ROOT, LocalStack
+from shared.devstack.start import start_all
 from shared.devstack.tools import http_ok
 from shared.devstack.topology import create_topology
 from shared.domain.callers import key_entry, new_key
