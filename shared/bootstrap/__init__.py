@@ -138,11 +138,11 @@ class Services:
 
     def dispatch(self, message: PubsubMessage) -> dict[str, str]:
         """Alert on one ``violations`` message."""
-        return self.alerts.dispatch(message.data)
+        return self.alerts.dispatch(message.data, message.message_id)
 
     def dispatch_anomaly(self, message: PubsubMessage) -> dict[str, str]:
         """Alert on one ``anomalies`` message (an interval the forecast job found)."""
-        return self.alerts.dispatch_anomaly(message.data)
+        return self.alerts.dispatch_anomaly(message.data, message.message_id)
 
     def deliver(self, message: PubsubMessage) -> str:
         """Send one ``alert-deliveries`` message's alert to its subscriber."""

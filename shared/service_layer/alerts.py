@@ -54,7 +54,7 @@ class AlertDispatcher:
     warehouse: Warehouse
     registry: Registry
 
-    def dispatch(self, message: Any) -> dict[str, str]:
+    def dispatch(self, message: Any, owner: str = "") -> dict[str, str]:
         """Route one ``violations`` message; return ``{subscriber: "queued"}`` for each
         subscriber it was routed to (none: ``{}``).
 
@@ -73,7 +73,7 @@ class AlertDispatcher:
             self._route(build_alert(violation, severity)) if severity is not None else ({}, ())
         )
         record = AlertRecord(violation, severity, taken, datetime.now(UTC).isoformat())
-        write_once(self.cache, self.warehouse, record)
+        write_once(self.cache, self.warehouse, record, owner)  # owner: the message id
         log.info(
             "violation dispatched",
             extra={
@@ -86,7 +86,7 @@ class AlertDispatcher:
         )
         return outcome
 
-    def dispatch_anomaly(self, message: Any) -> dict[str, str]:
+    def dispatch_anomaly(self, message: Any, owner: str = "") -> dict[str, str]:
         """Deliver one ``anomalies`` message (an interval) as a ``traffic.anomaly`` alert.
 
         The interval id is the alert id: a later forecast run that finds the same interval
@@ -100,7 +100,7 @@ class AlertDispatcher:
         alert = build_anomaly_alert(interval)
         outcome, taken = self._route(alert)
         record = AnomalyAlertRecord(interval, alert.severity, taken, datetime.now(UTC).isoformat())
-        write_once(self.cache, self.warehouse, record)
+        write_once(self.cache, self.warehouse, record, owner)  # owner: the message id
         log.info(
             "anomaly dispatched",
             extra={

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from shared.adapters.cache import Cache
 from shared.adapters.warehouse import Warehouse
 from shared.domain.records import Row
+from shared.errors import DependencyUnavailableError
 
 WRITE_CLAIM_S = 300  # a writer that died mid-insert frees its claim after this (as a job's)
 WRITTEN_S = 24 * 3600  # how long a written row id is remembered
@@ -184,11 +185,18 @@ def write_once(cache: Cache, warehouse: Warehouse, row: Row, owner: str = "") ->
 
     A claim taken back from an earlier attempt of ``owner`` may hide a write that landed after
     that attempt gave up (BigQuery paused past the call's deadline): the table is asked first.
+    So an owner's failed insert keeps its claim for the owner's next try.
     """
     key = write_key(row.table, row.row_id)
     with claim(cache, key, hold_s=WRITE_CLAIM_S, done_s=WRITTEN_S, owner=owner) as held:
         if held.retaken and warehouse.contains(row):
             return False
         if held.taken:
-            warehouse.insert([row])
+            try:
+                warehouse.insert([row])
+            except DependencyUnavailableError:
+                # The insert may still land (a timed-out call): the owner's next try takes the
+                # claim back and asks the table, rather than finding it free and writing again.
+                held.settled = bool(owner)
+                raise
         return held.taken

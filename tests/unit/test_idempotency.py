@@ -130,6 +130,19 @@ def test_a_retaken_write_asks_the_table_first(landed: bool, written_again: bool)
     assert cache.keys[f"vision:write:observations:{row.row_id}"] == "done"
 
 
+def test_a_timed_out_insert_keeps_its_claim_for_the_owners_next_try() -> None:
+    """Redis is up, BigQuery answered too late (the row landed): the claim is not given back,
+    so the same message's next try asks the table instead of writing the row again."""
+    row = _failure("cam-3")
+    cache, warehouse = FakeCache(), FakeWarehouse()
+    warehouse.land_then_fail = 1
+    with pytest.raises(DependencyUnavailableError):
+        write_once(cache, warehouse, row, owner="m-2")
+    assert cache.keys[f"vision:write:observations:{row.row_id}"] == "pending:m-2"
+    assert write_once(cache, warehouse, row, owner="m-2") is False
+    assert len(warehouse.rows["observations"]) == 1
+
+
 def test_the_seeds_key_formats_and_every_key_built_in_one_module() -> None:
     import re
     from pathlib import Path
