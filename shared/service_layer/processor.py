@@ -101,8 +101,7 @@ class CameraProcessor:
             DependencyUnavailableError: Redis, BigQuery or storage is down; nothing was lost.
         """
         camera = self.registry.get(camera_id)
-        # A sweep job's message id owns its claims: its redelivery may take them back
-        # (shared.service_layer.idempotency.claim); on demand, no request takes another's.
+        # A sweep job's message id owns its claims (its redelivery may take them back).
         owner = request_id if sweep_id else ""
         event_time = datetime.now(UTC)
         now_ms = int(event_time.timestamp() * 1000)
@@ -114,7 +113,7 @@ class CameraProcessor:
             watch.lap("fetch")
             seen = self._resolve(camera.id, raw, now_ms, 2 * stale_after, watch)
         except FrameError as exc:
-            self._record_failure(camera, event_time, exc, request_id, sweep_id)
+            self._record_failure(camera, event_time, exc, request_id, sweep_id, owner)
             raise
         frame = self._frame_info(camera, raw, seen, now_ms, stale_after)
         # A burst's earlier frames with their detections (only when the last frame is new).
@@ -276,24 +275,24 @@ class CameraProcessor:
         exc: FrameError,
         request_id: str,
         sweep_id: str | None,
+        owner: str,
     ) -> None:
         metrics.FRAME_ERRORS.labels(exc.kind).inc()
         log.warning(
             "camera gave no frame",
             extra={"camera_id": camera.id, "kind": exc.kind, "error": exc.message},
         )
-        source = camera.source
         failure = FrameFailure(
             observation_id=row_id(camera.id, exc.kind, event_time.isoformat()),
             camera_id=camera.id,
             event_time=event_time.isoformat(),
             kind=exc.kind,
             error=exc.message,
-            source_kind=source.split("://", 1)[0] if "://" in source else "file",
+            source_kind=camera.source.split("://", 1)[0] if "://" in camera.source else "file",
             request_id=request_id,
             sweep_id=sweep_id,
         )
-        write_once(self.cache, self.warehouse, failure, request_id if sweep_id else "")
+        write_once(self.cache, self.warehouse, failure, owner)
 
 
 def _size(image: npt.NDArray[np.uint8]) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from google.cloud import bigquery
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
-from shared.adapters.warehouse import TABLE_SCHEMAS, TABLES, VIEW_QUERIES, VIEWS, ddl_type
+from shared.adapters.warehouse import TABLE_SCHEMAS, TABLES, VIEW_QUERIES, VIEWS
+from shared.adapters.warehouse_tables import ddl_type
 from shared.domain.forecasts import FORECAST_CONFIDENCE, z_score
 from shared.forecasting.sql import ML_QUERIES
 
